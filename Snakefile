@@ -1,0 +1,18 @@
+# hybridbatch: hybrid batch training and evaluation of multilingual dense retrievers.
+#   snakemake --cores 8 all
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        data_tables(),
+    default_target: True

@@ -1,0 +1,129 @@
+"""Validate the workflow configuration: the schema's shape first, then names and the leak guard.
+
+Every problem becomes one line naming the key at fault; all lines are reported together.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from hybridbatch.errors import ConfigError
+from hybridbatch.registry import DATASETS
+
+
+def load_yaml(path: str | os.PathLike[str]) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+
+
+def _where(path: Any) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    where = _where(error.absolute_path)
+    kind, value, expected = error.validator, error.instance, error.validator_value
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(value) - set(allowed))
+        return f"{where}: unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(allowed)})"
+    if kind == "required":
+        missing = [key for key in expected if key not in value]
+        return f"{where}: missing key(s) {', '.join(map(repr, missing))}"
+    if kind == "type":
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{where}: expected {expected}, got {value!r}"
+    if kind in ("minimum", "maximum"):
+        bounds = error.schema
+        if "minimum" in bounds and "maximum" in bounds:
+            return f"{where}: {value!r} is outside [{bounds['minimum']}, {bounds['maximum']}]"
+        return f"{where}: {value!r} must be {'>=' if kind == 'minimum' else '<='} {expected}"
+    return f"{where}: {error.message}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    benchmark: str
+    train_sources: tuple[str, ...]
+
+
+def experiments(config: Mapping[str, Any]) -> list[Experiment]:
+    return [
+        Experiment(name, entry.get("benchmark", name), tuple(entry["train_sources"]))
+        for name, entry in config["experiments"].items()
+    ]
+
+
+def _known(kind: str, name: str, known: list[str]) -> str | None:
+    if name in known:
+        return None
+    return f"unknown {kind} {name!r} (known: {', '.join(known)})"
+
+
+def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    names = sorted(DATASETS)
+    all_languages = sorted({lang for spec in DATASETS.values() for lang in spec.languages})
+    for index, lang in enumerate(config["data"]["languages"] or []):
+        if problem := _known("language", lang, all_languages):
+            problems.append(f"data.languages[{index}]: {problem}")
+
+    for experiment in experiments(config):
+        where = f"experiments.{experiment.name}"
+        if problem := _known("data set", experiment.benchmark, names):
+            hint = "" if "benchmark" in config["experiments"][experiment.name] else "; name the benchmark with `benchmark:`"
+            problems.append(f"{where}: benchmark: {problem}{hint}")
+            continue
+        benchmark = DATASETS[experiment.benchmark]
+        for index, source in enumerate(experiment.train_sources):
+            if problem := _known("data set", source, names):
+                problems.append(f"{where}.train_sources[{index}]: {problem}")
+            elif DATASETS[source].origin == benchmark.origin:
+                problems.append(
+                    f"{where}.train_sources[{index}]: training source {source!r} shares its text "
+                    f"({benchmark.origin}) with the benchmark {benchmark.name!r}; a zero-shot evaluation "
+                    "must never train on its benchmark's data"
+                )
+    return problems
+
+
+def validate(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Raise ConfigError listing every problem of `config`, one line each."""
+    validator = jsonschema.Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = [_schema_message(error) for error in errors]
+    if not problems:
+        problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def resolve_mirror(config: Mapping[str, Any], repository_root: str | os.PathLike[str]) -> Path | None:
+    """The mirror folder as an absolute path (relative ones are taken from the repository root)."""
+    mirror = config["mirror"]
+    if mirror is None:
+        return None
+    return (Path(repository_root) / mirror).resolve()
+
+
+def datasets_in_use(config: Mapping[str, Any]) -> list[str]:
+    """Every data set an experiment evaluates on or trains on."""
+    used = set()
+    for experiment in experiments(config):
+        used.add(experiment.benchmark)
+        used.update(experiment.train_sources)
+    return sorted(used)

@@ -1,0 +1,135 @@
+"""The data sets the pipeline knows: their files, public URLs, checksums and expected sizes.
+
+Every raw file has a path inside the offline mirror (the layout of ../shared/data) and a public URL;
+both yield the same bytes, pinned by the sha256 list shipped with this package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+LAREQA_URL = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
+# MLQA-R was later removed from LAReQA's master branch: pin the last commit that has it.
+LAREQA_MLQA_COMMIT = "354d67d1cd066854cdfbf5ad0e6105528976141d"
+NTREX_URL = "https://raw.githubusercontent.com/MicrosoftTranslator/NTREX/main"
+
+# NTREX-128 names its files with ISO 639-3 codes (and regional variants).
+NTREX_CODES = {
+    "ar": "arb", "de": "deu", "el": "ell", "en": "eng-US", "es": "spa", "hi": "hin",
+    "ru": "rus", "th": "tha", "tr": "tur", "vi": "vie", "zh": "zho-CN",
+}  # fmt: skip
+NTREX_DOCUMENT_IDS = "DOCUMENT_IDS.tsv"
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One file of a data set: its name under resources/raw/{dataset}/ and where it comes from."""
+
+    name: str
+    mirror_path: str
+    url: str
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    format: str  # "lareqa" or "ntrex": which extractor reads it
+    languages: tuple[str, ...]
+    # The corpus the text was taken from. Training on a source of the same origin as the benchmark
+    # leaks evaluation text into training (XQuAD is SQuAD dev translated; MLQA-R is MLQA).
+    origin: str
+    licence: str
+    files: tuple[RawFile, ...]
+    expected_queries: dict[str, int] = field(default_factory=dict)
+    expected_candidates: dict[str, int] = field(default_factory=dict)
+    expected_contexts: int | None = None  # distinct context_ids over all languages, where published
+
+    def file(self, name: str) -> RawFile:
+        for raw in self.files:
+            if raw.name == name:
+                return raw
+        raise KeyError(f"dataset {self.name} has no file {name!r}")
+
+    def language_file(self, lang: str) -> RawFile:
+        for raw in self.files:
+            if raw.lang == lang:
+                return raw
+        raise KeyError(f"dataset {self.name} has no language {lang!r}")
+
+
+def _lareqa(name: str, folder: str, ref: str, queries: dict[str, int], candidates: dict[str, int],
+            origin: str, licence: str) -> DatasetSpec:  # fmt: skip
+    files = tuple(
+        RawFile(f"{lang}.json", f"lareqa/{folder}/{lang}.json", f"{LAREQA_URL}/{ref}/{folder}/{lang}.json", lang)
+        for lang in sorted(candidates)
+    )
+    return DatasetSpec(name, "lareqa", tuple(sorted(candidates)), origin, licence, files, queries, candidates)
+
+
+XQUAD_R_CANDIDATES = {
+    "ar": 1222, "de": 1276, "el": 1234, "en": 1180, "es": 1215, "hi": 1244,
+    "ru": 1219, "th": 852, "tr": 1167, "vi": 1209, "zh": 1196,
+}  # fmt: skip
+MLQA_R_QUERIES = {"ar": 517, "de": 512, "en": 1148, "es": 500, "hi": 507, "vi": 511, "zh": 504}
+MLQA_R_CANDIDATES = {"ar": 2545, "de": 2362, "en": 6264, "es": 1787, "hi": 2426, "vi": 2828, "zh": 2322}
+NTREX_LINES = 1997
+NTREX_DOCUMENTS = 123
+
+DATASETS: dict[str, DatasetSpec] = {
+    "xquad_r": _lareqa(
+        "xquad_r", "xquad-r", "master", dict.fromkeys(XQUAD_R_CANDIDATES, 1190), XQUAD_R_CANDIDATES,
+        origin="squad", licence="CC BY-SA 4.0",
+    ),
+    "mlqa_r": _lareqa(
+        "mlqa_r", "mlqa-r", LAREQA_MLQA_COMMIT, MLQA_R_QUERIES, MLQA_R_CANDIDATES,
+        origin="mlqa", licence="CC BY-NC 4.0 (non-commercial)",
+    ),
+    "ntrex": DatasetSpec(
+        "ntrex",
+        "ntrex",
+        tuple(sorted(NTREX_CODES)),
+        origin="wmt19-news",
+        licence="CC BY-SA 4.0",
+        files=(
+            RawFile(NTREX_DOCUMENT_IDS, f"ntrex/{NTREX_DOCUMENT_IDS}", f"{NTREX_URL}/{NTREX_DOCUMENT_IDS}"),
+            *(
+                RawFile(
+                    f"{lang}.txt",
+                    f"ntrex/newstest2019-ref.{code}.txt",
+                    f"{NTREX_URL}/NTREX-128/newstest2019-ref.{code}.txt",
+                    lang,
+                )
+                for lang, code in sorted(NTREX_CODES.items())
+            ),
+        ),
+        expected_queries=dict.fromkeys(NTREX_CODES, NTREX_LINES),
+        expected_candidates=dict.fromkeys(NTREX_CODES, NTREX_LINES),
+        expected_contexts=NTREX_DOCUMENTS,
+    ),
+}
+
+
+def dataset(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r} (known: {', '.join(sorted(DATASETS))})") from None
+
+
+@cache
+def checksums() -> dict[str, str]:
+    """sha256 of every raw file, keyed by its path inside the mirror."""
+    text = resources.files("hybridbatch").joinpath("sha256sums.txt").read_text(encoding="utf-8")
+    table = {}
+    for line in text.splitlines():
+        if line.strip():
+            digest, path = line.split(maxsplit=1)
+            table[path] = digest
+    return table
+
+
+def expected_sha256(raw: RawFile) -> str:
+    return checksums()[raw.mirror_path]

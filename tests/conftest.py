@@ -1,0 +1,48 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hybridbatch.config import load_yaml
+from hybridbatch.download import fetch
+from hybridbatch.registry import DATASETS, expected_sha256
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+FIXTURES = REPOSITORY / "tests" / "fixtures"
+# The offline copy of the public data: ../shared/data beside the checkout unless told otherwise.
+MIRROR = Path(os.environ.get("HYBRIDBATCH_MIRROR", REPOSITORY.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def schema():
+    return load_yaml(REPOSITORY / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.fixture(scope="session")
+def default_config():
+    return load_yaml(REPOSITORY / "config" / "config.yaml")
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    if not MIRROR.is_dir():
+        pytest.fail(f"the data mirror {MIRROR} is missing: place ../shared beside the checkout or set HYBRIDBATCH_MIRROR")
+    return MIRROR
+
+
+@pytest.fixture(scope="session")
+def raw_root(mirror, tmp_path_factory) -> Path:
+    """Every raw file of every data set, fetched from the mirror with its checksum verified."""
+    root = tmp_path_factory.mktemp("raw")
+    for spec in DATASETS.values():
+        for raw in spec.files:
+            fetch(raw, root / spec.name / raw.name, expected_sha256(raw), mirror)
+    return root
+
+
+@pytest.fixture
+def lareqa_dir(tmp_path) -> Path:
+    folder = tmp_path / "lareqa"
+    shutil.copytree(FIXTURES / "lareqa", folder)
+    return folder

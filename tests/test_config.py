@@ -1,0 +1,95 @@
+import copy
+
+import pytest
+
+from hybridbatch.config import datasets_in_use, experiments, load_yaml, resolve_mirror, validate
+from hybridbatch.errors import ConfigError
+
+from conftest import REPOSITORY
+
+
+def changed(config, change):
+    config = copy.deepcopy(config)
+    change(config)
+    return config
+
+
+def problems(config, schema):
+    with pytest.raises(ConfigError) as caught:
+        validate(config, schema)
+    return [line.strip() for line in str(caught.value).splitlines()[1:]]
+
+
+def test_default_config_is_valid(default_config, schema):
+    validate(default_config, schema)
+    assert datasets_in_use(default_config) == ["mlqa_r", "ntrex", "xquad_r"]
+    assert [(e.benchmark, e.train_sources) for e in experiments(default_config)] == [
+        ("xquad_r", ("mlqa_r", "ntrex")),
+        ("mlqa_r", ("xquad_r", "ntrex")),
+    ]
+
+
+def test_test_overlay_is_valid(default_config, schema):
+    overlay = load_yaml(REPOSITORY / "config" / "test.yaml")
+    merged = changed(default_config, lambda c: c["data"].update(overlay["data"]))
+    validate(merged, schema)
+    assert len(merged["data"]["languages"]) == 3
+
+
+def test_unknown_key(default_config, schema):
+    config = changed(default_config, lambda c: c["data"].update(langauges=["en"]))
+    assert problems(config, schema) == ["data: unknown key(s) 'langauges' (allowed: languages, max_questions)"]
+
+
+def test_wrong_type(default_config, schema):
+    config = changed(default_config, lambda c: c["data"].update(max_questions="40"))
+    assert problems(config, schema) == ["data.max_questions: expected integer or null, got '40'"]
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.5])
+def test_alpha_outside_unit_interval(default_config, schema, alpha):
+    config = changed(default_config, lambda c: c["strategies"]["hybrid"].update(alpha=alpha))
+    assert problems(config, schema) == [f"strategies.hybrid.alpha: {alpha} is outside [0, 1]"]
+
+
+def test_unknown_dataset_and_language(default_config, schema):
+    def change(config):
+        config["experiments"]["xquad_r"]["train_sources"] = ["mlqa_r", "mmarco"]
+        config["data"]["languages"] = ["en", "fr"]
+
+    assert problems(changed(default_config, change), schema) == [
+        "data.languages[1]: unknown language 'fr' (known: ar, de, el, en, es, hi, ru, th, tr, vi, zh)",
+        "experiments.xquad_r.train_sources[1]: unknown data set 'mmarco' (known: mlqa_r, ntrex, xquad_r)",
+    ]
+
+
+def test_leak_guard_refuses_training_on_the_benchmark(default_config, schema):
+    config = changed(default_config, lambda c: c["experiments"]["mlqa_r"].update(train_sources=["ntrex", "mlqa_r"]))
+    (problem,) = problems(config, schema)
+    assert problem.startswith("experiments.mlqa_r.train_sources[1]: training source 'mlqa_r' shares its text (mlqa)")
+
+
+def test_experiment_named_freely_with_a_benchmark(default_config, schema):
+    config = changed(
+        default_config,
+        lambda c: c["experiments"].update(news_only={"benchmark": "xquad_r", "train_sources": ["ntrex"]}),
+    )
+    validate(config, schema)
+    leaky = changed(config, lambda c: c["experiments"]["news_only"].update(train_sources=["xquad_r"]))
+    assert "shares its text (squad)" in problems(leaky, schema)[0]
+    unnamed = changed(default_config, lambda c: c["experiments"].update(news_only={"train_sources": ["ntrex"]}))
+    assert "name the benchmark with `benchmark:`" in problems(unnamed, schema)[0]
+
+
+def test_every_problem_is_reported(default_config, schema):
+    def change(config):
+        config["surprise"] = 1
+        config["strategies"]["x-y"]["alpha"] = 2
+        del config["mirror"]
+
+    assert len(problems(changed(default_config, change), schema)) == 3
+
+
+def test_mirror_is_resolved_from_the_repository(default_config, tmp_path):
+    assert resolve_mirror(default_config, tmp_path / "repo") == (tmp_path / "shared" / "data").resolve()
+    assert resolve_mirror({"mirror": None}, tmp_path) is None

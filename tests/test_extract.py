@@ -1,0 +1,105 @@
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from hybridbatch.errors import DataError
+from hybridbatch.extract import TABLES, check_counts, extract, read_table, subset, write
+from hybridbatch.io import atomic_path
+from hybridbatch.registry import DATASETS
+
+
+@pytest.fixture(scope="module")
+def full(raw_root):
+    return {name: extract(spec, raw_root / name) for name, spec in DATASETS.items()}
+
+
+def test_counts_equal_the_published_ones(full):
+    # extract() raises on any difference; check the totals here as well.
+    assert full["xquad_r"].queries.num_rows == 11 * 1190
+    assert full["xquad_r"].candidates.num_rows == 13014
+    assert full["mlqa_r"].queries.num_rows == 4199
+    assert full["mlqa_r"].candidates.num_rows == 20534
+    assert full["ntrex"].queries.num_rows == 11 * 1997
+
+
+def test_count_difference_fails(full):
+    damaged = full["xquad_r"]
+    damaged = type(damaged)(
+        damaged.queries, damaged.candidates.slice(1), damaged.qrels, damaged.pairs, damaged.context_conflicts
+    )
+    with pytest.raises(DataError, match="ar: 1221 candidates, expected 1222"):
+        check_counts(DATASETS["xquad_r"], damaged, DATASETS["xquad_r"].languages)
+
+
+def test_every_query_has_a_relevant_candidate_in_its_own_language(full):
+    for name, extracted in full.items():
+        cid_lang = dict(zip(extracted.candidates["cid"].to_pylist(), extracted.candidates["lang"].to_pylist(), strict=True))
+        relevant = {(qid, cid_lang[cid]) for qid, cid in zip(extracted.qrels["qid"].to_pylist(), extracted.qrels["cid"].to_pylist(), strict=True)}
+        queries = set(zip(extracted.queries["qid"].to_pylist(), extracted.queries["lang"].to_pylist(), strict=True))
+        assert queries <= relevant, name
+
+
+def test_mlqa_questions_exist_in_two_to_four_languages(full):
+    per_qid = pc.value_counts(full["mlqa_r"].queries["qid"]).field("counts").to_pylist()
+    assert min(per_qid) >= 2 and max(per_qid) <= 4
+
+
+def test_conflict_groups_hold_every_paragraph_sharing_a_question(full):
+    # XQuAD-R is 11-way parallel: each group is one paragraph in its 11 translations.
+    extracted = full["xquad_r"]
+    groups = {}
+    for context, key in extracted.context_conflicts.items():
+        groups.setdefault(key, set()).add(context.split(":")[0])
+    assert len(groups) == 240
+    assert all(len(langs) == 11 for langs in groups.values())
+
+
+def test_subset_keeps_whole_groups_and_their_candidates(full):
+    for name, extracted in full.items():
+        small = subset(extracted, 40)
+        qids = set(small.queries["qid"].to_pylist())
+        assert 40 <= len(qids) < 40 + 60, name
+        kept_keys = set(small.pairs["conflict_key"].to_pylist())
+        every_group_of_key = {
+            g for g, k in zip(extracted.pairs["group_id"].to_pylist(), extracted.pairs["conflict_key"].to_pylist(), strict=True) if k in kept_keys
+        }
+        assert every_group_of_key == qids, name
+        assert set(small.qrels["cid"].to_pylist()) <= set(small.candidates["cid"].to_pylist()), name
+
+
+def test_languages_and_subset_in_extract(raw_root):
+    small = extract(DATASETS["mlqa_r"], raw_root / "mlqa_r", ["de", "en", "es", "el"], 30)
+    assert set(small.queries["lang"].to_pylist()) == {"de", "en", "es"}
+    with pytest.raises(DataError, match="none of the configured languages"):
+        extract(DATASETS["mlqa_r"], raw_root / "mlqa_r", ["el"], None)
+
+
+def test_written_tables_follow_the_contract_and_are_byte_identical(raw_root, tmp_path):
+    extracted = extract(DATASETS["ntrex"], raw_root / "ntrex", ["en", "de"], 20)
+    outputs = []
+    for run in ("a", "b"):
+        targets = {name: tmp_path / run / f"{name}.parquet" for name in TABLES}
+        write(extract(DATASETS["ntrex"], raw_root / "ntrex", ["en", "de"], 20), targets)
+        outputs.append({name: path.read_bytes() for name, path in targets.items()})
+    assert outputs[0] == outputs[1]
+    pairs = read_table(tmp_path / "a" / "pairs.parquet", "pairs")
+    assert pairs.schema.field("hard_negatives").type == pa.list_(pa.string())
+    assert pairs.equals(extracted.pairs)
+
+
+def test_read_table_names_a_missing_column(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "queries.parquet"
+    pq.write_table(pa.table({"qid": ["1"], "text": ["x"]}), path)
+    with pytest.raises(DataError, match=r"queries\.parquet: missing column\(s\) lang"):
+        read_table(path, "queries")
+
+
+def test_atomic_path_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out.parquet"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed mid-write")
+    assert list(tmp_path.iterdir()) == []

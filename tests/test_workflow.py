@@ -1,0 +1,97 @@
+"""The Snakemake DAG end to end on the tiny test config, in a scratch working directory."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from hybridbatch.extract import TABLES
+
+from conftest import MIRROR, REPOSITORY
+
+pytestmark = pytest.mark.workflow
+
+DATASETS = ("mlqa_r", "ntrex", "xquad_r")
+
+
+def snakemake(workdir, *targets, overlay=None, mirror=MIRROR, check=True):
+    """Run the workflow on the tiny config (plus an optional overlay file) in `workdir`."""
+    configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml"]
+    command = [
+        sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPOSITORY / "Snakefile"),
+        "--directory", str(workdir), "--cores", "2", "--configfile", *map(str, configfiles + ([overlay] if overlay else [])),
+        "--config", f"mirror={mirror}",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(targets)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, mirror):
+    workdir = tmp_path_factory.mktemp("workflow")
+    snakemake(workdir, "all")
+    return workdir
+
+
+def test_data_stages_build_every_table(workdir):
+    for dataset in DATASETS:
+        for table in TABLES:
+            path = workdir / "results" / "data" / dataset / f"{table}.parquet"
+            assert path.is_file(), path
+        queries = pq.read_table(workdir / "results" / "data" / dataset / "queries.parquet")
+        assert set(queries["lang"].to_pylist()) == {"de", "en", "es"}
+        assert 40 <= len(set(queries["qid"].to_pylist())) < 100
+    # Only the configured languages' raw files are fetched.
+    assert sorted(p.name for p in (workdir / "resources" / "raw" / "xquad_r").iterdir()) == ["de.json", "en.json", "es.json"]
+    assert (workdir / "logs" / "extract" / "ntrex.log").read_text().count("subset (max_questions=40)") == 1
+    assert (workdir / "benchmarks" / "extract" / "ntrex.tsv").is_file()
+
+
+def test_second_run_does_nothing(workdir):
+    result = snakemake(workdir, "all")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_single_rule_reruns_on_its_own(workdir):
+    target = workdir / "results" / "data" / "ntrex" / "qrels.parquet"
+    before = target.read_bytes()
+    target.unlink()
+    result = snakemake(workdir, "results/data/ntrex/qrels.parquet")
+    log = result.stdout + result.stderr
+    assert "extract" in log and "download" not in log.split("Job stats:")[1].split("Reasons")[0]
+    assert target.read_bytes() == before
+
+
+def test_lint_is_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--lint"],
+        capture_output=True, text=True, cwd=REPOSITORY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_missing_mirror_file_stops_the_run_without_partial_output(tmp_path, mirror):
+    broken = tmp_path / "mirror"
+    shutil.copytree(mirror / "lareqa", broken / "lareqa")
+    (broken / "lareqa" / "mlqa-r" / "es.json").unlink()
+    workdir = tmp_path / "run"
+    result = snakemake(workdir, "results/data/mlqa_r/pairs.parquet", mirror=broken, check=False)
+    assert result.returncode != 0
+    assert "lareqa/mlqa-r/es.json: missing from the mirror folder" in result.stdout + result.stderr
+    assert not (workdir / "resources" / "raw" / "mlqa_r" / "es.json").exists()
+    assert not (workdir / "results").exists()
+
+
+def test_invalid_config_stops_before_any_job(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("strategies:\n  hybrid:\n    alpha: 1.5\n")
+    result = snakemake(tmp_path, "all", overlay=overlay, check=False)
+    assert result.returncode != 0
+    assert "strategies.hybrid.alpha: 1.5 is outside [0, 1]" in result.stdout + result.stderr
+    assert not (tmp_path / "resources").exists()

@@ -1,0 +1,54 @@
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+# The workflow runs the library of this checkout, also in job subprocesses (scripts, cluster jobs).
+REPOSITORY = Path(workflow.main_snakefile).resolve().parent
+_SRC = str(REPOSITORY / "src")
+sys.path.insert(0, _SRC)
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")])))
+
+from hybridbatch import config as hbconfig
+from hybridbatch.errors import ConfigError
+from hybridbatch.extract import TABLES
+from hybridbatch.registry import DATASETS
+
+try:
+    hbconfig.validate(
+        config, hbconfig.load_yaml(REPOSITORY / "workflow/schemas/config.schema.yaml")
+    )
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+MIRROR = hbconfig.resolve_mirror(config, REPOSITORY)
+LANGUAGES = config["data"]["languages"]
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+
+
+def dataset_languages(name):
+    """The languages of a data set that this run extracts."""
+    spec = DATASETS[name]
+    return [lang for lang in spec.languages if LANGUAGES is None or lang in LANGUAGES]
+
+
+def raw_files(wildcards):
+    """The raw files the extraction of a data set reads: shared files and those of its languages."""
+    chosen = dataset_languages(wildcards.dataset)
+    return [
+        f"resources/raw/{wildcards.dataset}/{raw.name}"
+        for raw in DATASETS[wildcards.dataset].files
+        if raw.lang is None or raw.lang in chosen
+    ]
+
+
+def data_tables():
+    return expand(
+        "results/data/{dataset}/{table}.parquet",
+        dataset=hbconfig.datasets_in_use(config),
+        table=TABLES,
+    )

@@ -1,0 +1,37 @@
+rule download:
+    output:
+        "resources/raw/{dataset}/{filename}",
+    params:
+        # A mirror folder when configured, else the public URL; the bytes are checked either way.
+        mirror=str(MIRROR) if MIRROR else None,
+    log:
+        "logs/download/{dataset}/{filename}.log",
+    benchmark:
+        "benchmarks/download/{dataset}/{filename}.tsv"
+    # Cluster compute nodes often have no internet: fetch on the submitting host.
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/download.py"
+
+
+rule extract:
+    input:
+        raw_files,
+    output:
+        queries="results/data/{dataset}/queries.parquet",
+        candidates="results/data/{dataset}/candidates.parquet",
+        qrels="results/data/{dataset}/qrels.parquet",
+        pairs="results/data/{dataset}/pairs.parquet",
+    params:
+        languages=lambda wildcards: dataset_languages(wildcards.dataset),
+        max_questions=config["data"]["max_questions"],
+    log:
+        "logs/extract/{dataset}.log",
+    benchmark:
+        "benchmarks/extract/{dataset}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/extract.py"
