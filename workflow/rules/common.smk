@@ -24,10 +24,17 @@ except ConfigError as error:
 
 MIRROR = hbconfig.resolve_mirror(config, REPOSITORY)
 LANGUAGES = config["data"]["languages"]
+EXPERIMENTS = {experiment.name: experiment for experiment in hbconfig.experiments(config)}
+MODELS = ["base"]
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    experiment="|".join(EXPERIMENTS),
+    model="|".join(MODELS),
+    # "base", or "{experiment}/{strategy}" for a trained model
+    model_dir=r"base|[^/]+/[^/]+",
+    lang="[a-z]{2}",
 
 
 def dataset_languages(name):
@@ -52,3 +59,28 @@ def data_tables():
         dataset=hbconfig.datasets_in_use(config),
         table=TABLES,
     )
+
+
+def model_dir(experiment, model):
+    """The folder under results/models/ of a model evaluated in an experiment."""
+    return "base" if model == "base" else f"{experiment}/{model}"
+
+
+def evaluation_inputs(wildcards):
+    benchmark = EXPERIMENTS[wildcards.experiment].benchmark
+    data = f"results/data/{benchmark}"
+    return {
+        "queries": f"{data}/queries.parquet",
+        "candidates": f"{data}/candidates.parquet",
+        "qrels": f"{data}/qrels.parquet",
+        "embeddings": expand(
+            "results/embeddings/{dataset}/{model_dir}/{lang}.npz",
+            dataset=benchmark,
+            model_dir=model_dir(wildcards.experiment, wildcards.model),
+            lang=dataset_languages(benchmark),
+        ),
+    }
+
+
+def metric_tables():
+    return expand("results/metrics/{experiment}/{model}.parquet", experiment=EXPERIMENTS, model=MODELS)

@@ -1,0 +1,135 @@
+"""Evaluate one model on one benchmark: every (query language, pool) pair and the multilingual pool.
+
+Settings: mono (pool language = query language), cross (another language's pool), multi (all
+languages' candidates together). A query counts in a pool only if the pool holds one of its relevant
+candidates. Macro averages (per pair first, then over the pairs of a setting) are left to the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hybridbatch.encode import load_embeddings
+from hybridbatch.errors import DataError
+from hybridbatch.io import atomic_path
+from hybridbatch.metrics import query_metrics, rank_distance
+from hybridbatch.search import relevant_ranks, top_k
+
+log = logging.getLogger(__name__)
+
+MULTI = "multi"
+RUN_DEPTH = 10
+METRIC_COLUMNS = ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries"]
+
+
+def _check_alignment(path: str, lang: str, what: str, stored: np.ndarray, expected: pd.Series) -> None:
+    if len(stored) != len(expected) or not np.array_equal(stored.astype(str), expected.to_numpy(dtype=str)):
+        raise DataError(f"{path}: the {what} ids of {lang} differ from the extracted tables; re-run the embed rule")
+
+
+def evaluate(
+    benchmark: str,
+    model: str,
+    queries: pd.DataFrame,
+    candidates: pd.DataFrame,
+    qrels: pd.DataFrame,
+    embedding_files: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Metrics (long table), per-query metrics and the top of each multilingual ranking.
+
+    `embedding_files` maps each language to its embeddings file (see `save_embeddings`).
+    """
+    languages = sorted(embedding_files)
+    without_candidates = sorted(set(queries["lang"]) - set(candidates["lang"]))
+    if without_candidates:
+        raise DataError(f"{benchmark}: query language(s) {', '.join(without_candidates)} have no candidates")
+    query_blocks, candidate_blocks, pool_bounds, candidate_ids = {}, [], [], []
+    for lang in languages:
+        stored = load_embeddings(embedding_files[lang])
+        lang_queries = queries[queries["lang"] == lang]
+        lang_candidates = candidates[candidates["lang"] == lang]
+        _check_alignment(embedding_files[lang], lang, "query", stored.query_ids, lang_queries["qid"])
+        _check_alignment(embedding_files[lang], lang, "candidate", stored.candidate_ids, lang_candidates["cid"])
+        query_blocks[lang] = (lang_queries["qid"].to_numpy(dtype=str), stored.queries)
+        start = sum(len(block) for block in candidate_blocks)
+        pool_bounds.append((start, start + len(stored.candidates)))
+        candidate_blocks.append(stored.candidates)
+        candidate_ids.append(lang_candidates["cid"].to_numpy(dtype=str))
+    all_candidates = np.concatenate(candidate_blocks)
+    all_candidate_ids = np.concatenate(candidate_ids)
+    column_of = {cid: index for index, cid in enumerate(all_candidate_ids)}
+    pool_of_column = np.repeat(np.arange(len(languages)), [high - low for low, high in pool_bounds])
+    relevant_of: dict[str, list[int]] = {}
+    for qid, cid in zip(qrels["qid"].to_numpy(dtype=str), qrels["cid"].to_numpy(dtype=str), strict=True):
+        if cid in column_of:
+            relevant_of.setdefault(qid, []).append(column_of[cid])
+
+    metric_rows, query_rows, run_rows = [], [], []
+    for lang in languages:
+        qids, vectors = query_blocks[lang]
+        width = max(len(relevant_of.get(qid, ())) for qid in qids)
+        relevant = np.full((len(qids), width), -1, dtype=np.int64)
+        for row, qid in enumerate(qids):
+            columns = relevant_of.get(qid, [])
+            relevant[row, : len(columns)] = columns
+        higher, at_least = relevant_ranks(vectors, all_candidates, pool_bounds, relevant)
+        is_relevant = relevant >= 0
+        item_pool = np.where(is_relevant, pool_of_column[relevant.clip(min=0)], -1)
+
+        pools = [(pool_lang, item_pool == index) for index, pool_lang in enumerate(languages)]
+        pools.append((MULTI, is_relevant))
+        for pool_lang, in_pool in pools:
+            if pool_lang == MULTI:
+                rank = np.where(in_pool, 1 + higher.sum(axis=2), np.inf)
+                rank_ge = np.where(in_pool, at_least.sum(axis=2), np.inf)
+            else:
+                pool = languages.index(pool_lang)
+                rank = np.where(in_pool, 1 + higher[:, :, pool], np.inf)
+                rank_ge = np.where(in_pool, at_least[:, :, pool], np.inf)
+            answered = in_pool.any(axis=1)
+            if not answered.any():
+                log.warning("%s: no %s query has a relevant candidate in the %s pool; pair skipped", benchmark, lang, pool_lang)
+                continue
+            values = query_metrics(rank[answered], rank_ge[answered])
+            if pool_lang == MULTI:
+                values["rank_distance"] = rank_distance(rank[answered])
+            setting = MULTI if pool_lang == MULTI else ("mono" if pool_lang == lang else "cross")
+            for metric, per_query in values.items():
+                metric_rows.append(
+                    (benchmark, model, setting, lang, pool_lang, metric, float(per_query.mean()), int(answered.sum()))
+                )
+                query_rows.append(
+                    pd.DataFrame({"qid": qids[answered], "query_lang": lang, "pool_lang": pool_lang, "metric": metric, "value": per_query})
+                )
+        scores, indices = top_k(vectors, all_candidates, RUN_DEPTH)
+        run_rows.append(
+            pd.DataFrame(
+                {
+                    "qid": np.repeat(qids, scores.shape[1]),
+                    "query_lang": lang,
+                    "rank": np.tile(np.arange(1, scores.shape[1] + 1), len(qids)),
+                    "cid": all_candidate_ids[indices.ravel()],
+                    "score": scores.ravel(),
+                }
+            )
+        )
+        log.info("%s %s: %d queries ranked against %d candidates", benchmark, lang, len(qids), len(all_candidates))
+    metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
+    return metrics, pd.concat(query_rows, ignore_index=True), pd.concat(run_rows, ignore_index=True)
+
+
+def macro_average(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean over the (query language, pool) pairs of each setting, per metric."""
+    return metrics.groupby(["benchmark", "model", "setting", "metric"], as_index=False)["value"].mean()
+
+
+def write_table(frame: pd.DataFrame, target: str | os.PathLike[str]) -> None:
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        frame.to_parquet(tmp, index=False)
+

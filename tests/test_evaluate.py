@@ -1,0 +1,120 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from hybridbatch.encode import EncodeSettings, LanguageEmbeddings, embed_language, load_encoder, save_embeddings
+from hybridbatch.errors import DataError
+from hybridbatch.evaluate import evaluate, macro_average
+from hybridbatch.extract import extract
+from hybridbatch.registry import DATASETS
+
+LANGS = ["de", "en", "es"]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """MLQA-like: every question in English, some also in German and/or Spanish; random vectors."""
+    generator = np.random.default_rng(11)
+    folder = tmp_path_factory.mktemp("synthetic")
+    queries, candidates, qrels, files = [], [], [], {}
+    present = {f"q{i}": ["en", *[lang for lang in ("de", "es") if generator.random() < 0.6]] for i in range(40)}
+    for lang in LANGS:
+        qids = [qid for qid, langs in present.items() if lang in langs]
+        cids = [f"{lang}:{qid}" for qid in qids] + [f"{lang}:x{j}" for j in range(15)]
+        queries += [(qid, lang, f"{qid} in {lang}") for qid in qids]
+        candidates += [(cid, lang, cid, "ctx") for cid in cids]
+        qrels += [(qid, f"{lang}:{qid}") for qid in qids]
+        vectors = {}
+        for name, count in (("queries", len(qids)), ("candidates", len(cids))):
+            v = generator.normal(size=(count, 16)).astype(np.float32)
+            vectors[name] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        files[lang] = str(folder / f"{lang}.npz")
+        save_embeddings(files[lang], LanguageEmbeddings(np.array(qids), vectors["queries"], np.array(cids), vectors["candidates"]))
+    return (
+        pd.DataFrame(queries, columns=["qid", "lang", "text"]),
+        pd.DataFrame(candidates, columns=["cid", "lang", "text", "context_id"]),
+        pd.DataFrame(qrels, columns=["qid", "cid"]),
+        files,
+    )
+
+
+def reference_metrics(queries, candidates, qrels, files):
+    """Per (query language, pool): sort each query's whole pool, AP from scikit-learn (float64 scores)."""
+    loaded = {lang: dict(np.load(path)) for lang, path in files.items()}
+    for stored in loaded.values():
+        stored["queries"], stored["candidates"] = stored["queries"].astype(float), stored["candidates"].astype(float)
+    all_ids = np.concatenate([loaded[lang]["candidate_ids"] for lang in LANGS])
+    all_vectors = np.concatenate([loaded[lang]["candidates"] for lang in LANGS])
+    relevant = qrels.groupby("qid")["cid"].apply(set).to_dict()
+    rows = []
+    for lang in LANGS:
+        for pool in [*LANGS, "multi"]:
+            in_pool = np.ones(len(all_ids), bool) if pool == "multi" else np.char.startswith(all_ids.astype(str), f"{pool}:")
+            ids, vectors = all_ids[in_pool], all_vectors[in_pool]
+            values = {"map": [], "mrr@10": [], "recall@10": [], "rank_distance": []}
+            for qid, query in zip(loaded[lang]["query_ids"], loaded[lang]["queries"], strict=True):
+                is_relevant = np.isin(ids, list(relevant[qid]))
+                if not is_relevant.any():
+                    continue
+                scores = vectors @ query
+                positions = np.flatnonzero(is_relevant[np.argsort(-scores)]) + 1
+                values["map"].append(average_precision_score(is_relevant, scores))
+                values["mrr@10"].append(1 / positions[0] if positions[0] <= 10 else 0.0)
+                values["recall@10"].append((positions <= 10).mean())
+                values["rank_distance"].append(positions[-1] - positions[0])
+            for metric, per_query in values.items():
+                if per_query and (metric != "rank_distance" or pool == "multi"):
+                    rows.append((lang, pool, metric, np.mean(per_query), len(per_query)))
+    return pd.DataFrame(rows, columns=["query_lang", "pool_lang", "metric", "expected", "expected_n"])
+
+
+def test_every_pair_agrees_with_a_sort_based_reference(synthetic):
+    metrics, per_query, run = evaluate("toy", "base", *synthetic)
+    merged = reference_metrics(*synthetic).merge(metrics, on=["query_lang", "pool_lang", "metric"], how="left")
+    assert not merged["value"].isna().any()
+    np.testing.assert_allclose(merged["value"], merged["expected"], rtol=1e-9)
+    assert (merged["n_queries"] == merged["expected_n"]).all()
+    settings = metrics.drop_duplicates(["query_lang", "pool_lang"]).groupby("setting").size().to_dict()
+    assert settings == {"mono": 3, "cross": 6, "multi": 3}
+    # German queries exist only for questions that also have a German candidate; pools follow qrels.
+    en_in_de = metrics[(metrics.query_lang == "en") & (metrics.pool_lang == "de")]["n_queries"].iloc[0]
+    assert en_in_de == synthetic[0].query("lang == 'de'").shape[0]
+    assert len(per_query.query("metric == 'map'")) == metrics.query("metric == 'map'")["n_queries"].sum()
+    assert run.groupby(["qid", "query_lang"]).size().eq(10).all()
+
+
+def test_macro_average_is_the_mean_over_pairs(synthetic):
+    metrics, _, _ = evaluate("toy", "base", *synthetic)
+    macro = macro_average(metrics).set_index(["setting", "metric"])["value"]
+    cross = metrics[(metrics.setting == "cross") & (metrics.metric == "map")]["value"]
+    assert macro[("cross", "map")] == pytest.approx(cross.mean())
+
+
+def test_query_language_without_candidates(synthetic):
+    queries, candidates, qrels, files = synthetic
+    with pytest.raises(DataError, match="query language\\(s\\) es have no candidates"):
+        evaluate("toy", "base", queries, candidates[candidates.lang != "es"], qrels, files)
+
+
+def test_embeddings_out_of_step_with_the_tables(synthetic):
+    queries, candidates, qrels, files = synthetic
+    with pytest.raises(DataError, match="the query ids of de differ from the extracted tables"):
+        evaluate("toy", "base", queries[~queries.qid.eq("q0") | queries.lang.ne("de")].iloc[1:], candidates, qrels, files)
+
+
+def test_real_benchmark_with_the_tiny_model_agrees_with_scikit_learn(raw_root, tiny_model, tmp_path):
+    extracted = extract(DATASETS["xquad_r"], raw_root / "xquad_r", LANGS, 40)
+    queries, candidates, qrels = (extracted.table(n).to_pandas() for n in ("queries", "candidates", "qrels"))
+    encoder = load_encoder(tiny_model)
+    files = {}
+    for lang in LANGS:
+        files[lang] = str(tmp_path / f"{lang}.npz")
+        save_embeddings(files[lang], embed_language(encoder, queries, candidates, lang, EncodeSettings(precision="fp32")))
+    metrics, _, _ = evaluate("xquad_r", "base", queries, candidates, qrels, files)
+    expected = reference_metrics(queries, candidates, qrels, files)
+    merged = expected.merge(metrics, on=["query_lang", "pool_lang", "metric"])
+    assert len(merged) == len(expected) == 3 * 4 * 3 + 3
+    # Duplicate sentences across languages tie exactly; recall and MRR count ties optimistically.
+    ties_agree = merged["metric"].isin(["map", "rank_distance"]) | merged["setting"].ne("multi")
+    np.testing.assert_allclose(merged[ties_agree]["value"], merged[ties_agree]["expected"], rtol=1e-9)

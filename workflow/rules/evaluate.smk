@@ -1,0 +1,39 @@
+rule embed:
+    input:
+        model="results/models/{model_dir}",
+        queries="results/data/{dataset}/queries.parquet",
+        candidates="results/data/{dataset}/candidates.parquet",
+    output:
+        "results/embeddings/{dataset}/{model_dir}/{lang}.npz",
+    params:
+        settings=config["encode"],
+    log:
+        "logs/embed/{dataset}/{model_dir}/{lang}.log",
+    benchmark:
+        "benchmarks/embed/{dataset}/{model_dir}/{lang}.tsv"
+    # Takes every core it is given (the code caps it at the cores that exist).
+    threads: workflow.cores
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/embed.py"
+
+
+rule evaluate:
+    input:
+        unpack(evaluation_inputs),
+    output:
+        metrics="results/metrics/{experiment}/{model}.parquet",
+        per_query="results/metrics/{experiment}/per_query/{model}.parquet",
+        run="results/runs/{experiment}/{model}.parquet",
+    params:
+        benchmark=lambda wildcards: EXPERIMENTS[wildcards.experiment].benchmark,
+    log:
+        "logs/evaluate/{experiment}/{model}.log",
+    benchmark:
+        "benchmarks/evaluate/{experiment}/{model}.tsv"
+    threads: workflow.cores
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/evaluate.py"

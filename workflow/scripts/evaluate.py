@@ -1,0 +1,24 @@
+import re
+
+from hybridbatch.encode import usable_threads
+from hybridbatch.evaluate import evaluate, macro_average, write_table
+from hybridbatch.extract import read_table
+from hybridbatch.logs import logged
+from hybridbatch.search import set_threads
+
+with logged(snakemake.log[0]) as log:
+    set_threads(usable_threads(snakemake.threads))
+    # The embeddings files are named {lang}.npz.
+    files = {re.sub(r"\.npz$", "", path.rsplit("/", 1)[-1]): path for path in snakemake.input.embeddings}
+    metrics, per_query, run = evaluate(
+        snakemake.params.benchmark,
+        snakemake.wildcards.model,
+        read_table(snakemake.input.queries, "queries").to_pandas(),
+        read_table(snakemake.input.candidates, "candidates").to_pandas(),
+        read_table(snakemake.input.qrels, "qrels").to_pandas(),
+        files,
+    )
+    write_table(metrics, snakemake.output.metrics)
+    write_table(per_query, snakemake.output.per_query)
+    write_table(run, snakemake.output.run)
+    log.info("macro averages:\n%s", macro_average(metrics).pivot(index="metric", columns="setting", values="value"))
