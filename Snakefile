@@ -11,6 +11,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
+include: "workflow/rules/manifest.smk"
 include: "workflow/rules/evaluate.smk"
 
 
@@ -18,4 +19,5 @@ rule all:
     input:
         data_tables(),
         metric_tables(),
+        manifests(),
     default_target: True

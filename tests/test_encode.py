@@ -99,3 +99,11 @@ def test_embed_language_round_trip(tiny, tmp_path):
     np.testing.assert_array_equal(loaded.queries, embedded.queries)
     with pytest.raises(DataError, match="language fr has no candidates"):
         embed_language(tiny, queries, candidates, "fr", EncodeSettings(precision="fp32"))
+
+
+def test_token_budget_batches():
+    from hybridbatch.encode import token_budget_batches
+
+    # Sorted longest first; 100-token texts fit 2 per 256 tokens, 10-token ones 25 (capped at 4).
+    assert token_budget_batches([300, 100, 100, 100, 10, 10, 10, 10, 10], 4, 256) == [(0, 1), (1, 3), (3, 5), (5, 9)]
+    assert token_budget_batches([], 4, 256) == []

@@ -78,9 +78,10 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
     problems = []
     names = sorted(DATASETS)
     all_languages = sorted({lang for spec in DATASETS.values() for lang in spec.languages})
-    for index, lang in enumerate(config["data"]["languages"] or []):
-        if problem := _known("language", lang, all_languages):
-            problems.append(f"data.languages[{index}]: {problem}")
+    for key in ("data", "training"):
+        for index, lang in enumerate(config[key]["languages"] or []):
+            if problem := _known("language", lang, all_languages):
+                problems.append(f"{key}.languages[{index}]: {problem}")
 
     for experiment in experiments(config):
         where = f"experiments.{experiment.name}"

@@ -29,7 +29,10 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    batch_size: int = 64
+    batch_size: int = 256
+    # At most this many (padded) tokens per batch: on a CPU, batches whose activations stay in
+    # cache ran fastest (1024 tokens: 107 texts/s against 85 at a fixed 64 texts); raise it on a GPU.
+    batch_tokens: int = 1024
     query_max_length: int = 128
     passage_max_length: int = 256
     precision: str = "auto"  # auto: bf16 on a GPU, or on a CPU where bf16 matmuls are faster; else fp32
@@ -109,6 +112,18 @@ def load_encoder(folder: str | os.PathLike[str], device: torch.device | None = N
     return encoder
 
 
+def token_budget_batches(lengths: list[int], max_texts: int, max_tokens: int) -> list[tuple[int, int]]:
+    """[start, end) ranges over texts sorted longest first: each batch holds at most `max_texts`
+    texts and, padded to its first (longest) text, at most `max_tokens` tokens (always >= 1 text)."""
+    batches, start = [], 0
+    while start < len(lengths):
+        fit = max(1, min(max_texts, max_tokens // max(1, lengths[start])))
+        end = min(len(lengths), start + fit)
+        batches.append((start, end))
+        start = end
+    return batches
+
+
 def encode(
     encoder,
     texts: list[str],
@@ -132,14 +147,15 @@ def encode(
     # Longest first: similar lengths share a batch (little padding), and the first batch shows
     # the peak memory at once rather than at the end.
     order = sorted(range(len(texts)), key=lambda i: -len(token_ids[i]))
+    batches = token_budget_batches([len(token_ids[i]) for i in order], settings.batch_size, settings.batch_tokens)
     vectors = np.empty((len(texts), 0), dtype=np.float32)
     with (
         torch.inference_mode(),
         torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None),
         tqdm(total=len(texts), desc=description or f"encode {kind}", unit="text", mininterval=2) as bar,
     ):
-        for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
+        for start, end in batches:
+            batch = order[start:end]
             features = tokenizer.pad({"input_ids": [token_ids[i] for i in batch]}, return_tensors="pt")
             features = {name: tensor.to(device) for name, tensor in features.items()}
             embedding = encoder(features)["sentence_embedding"].float()

@@ -35,6 +35,7 @@ wildcard_constraints:
     # "base", or "{experiment}/{strategy}" for a trained model
     model_dir=r"base|[^/]+/[^/]+",
     lang="[a-z]{2}",
+    strategy="|".join(config["strategies"]),
 
 
 def dataset_languages(name):
@@ -84,3 +85,18 @@ def evaluation_inputs(wildcards):
 
 def metric_tables():
     return expand("results/metrics/{experiment}/{model}.parquet", experiment=EXPERIMENTS, model=MODELS)
+
+
+def training_pairs(wildcards):
+    return expand(
+        "results/data/{source}/pairs.parquet",
+        source=EXPERIMENTS[wildcards.experiment].train_sources,
+    )
+
+
+def manifests():
+    return expand(
+        "results/manifests/{experiment}/{strategy}.parquet",
+        experiment=EXPERIMENTS,
+        strategy=config["strategies"],
+    )

@@ -1,0 +1,98 @@
+"""Encoding throughput: hybridbatch.encode vs SentenceTransformer.encode, and the share of the
+machine's fp32 matmul rate that the encoder's FLOPs reach. Everything is measured in one run.
+
+    python bench/encode.py --model results/models/base --data results/data/xquad_r
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import pandas as pd
+import torch
+
+from hybridbatch.encode import EncodeSettings, autocast_dtype, encode, load_encoder, usable_threads
+
+
+def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
+    left, right = torch.randn(size, size), torch.randn(size, size)
+    left @ right
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        left @ right
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def encoder_gflop(encoder, texts: list[str], prefix: str, max_length: int) -> float:
+    """Forward FLOPs over the real (unpadded) tokens: the linear layers and attention's two matmuls."""
+    config = encoder[0].auto_model.config
+    hidden, ffn, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    lengths = [len(ids) for ids in encoder.tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)["input_ids"]]
+    per_layer = sum(2 * n * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * n * n * hidden for n in lengths)
+    return layers * per_layer / 1e9
+
+
+def timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", required=True, help="a results/data/{dataset} folder")
+    parser.add_argument("--texts", type=int, default=1024, help="candidates to encode (spread over languages)")
+    parser.add_argument("--batch-size", type=int, default=EncodeSettings().batch_size)
+    parser.add_argument("--batch-tokens", type=int, default=EncodeSettings().batch_tokens)
+    parser.add_argument("--st-batch-sizes", type=int, nargs="+", default=[16, 32, 64],
+                        help="sentence-transformers runs at each; its best counts")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    torch.set_num_threads(usable_threads(args.threads))
+    candidates = pd.read_parquet(f"{args.data}/candidates.parquet")
+    step = max(1, len(candidates) // args.texts)
+    texts = candidates["text"].iloc[::step].head(args.texts).tolist()
+    encoder = load_encoder(args.model, torch.device("cpu"))
+    prefix = encoder.prompts.get("passage", "")
+    encode(encoder, texts[:64], "passage", EncodeSettings(precision="fp32"))  # warm-up
+    # Same truncation for both: sentence-transformers would otherwise read up to 512 tokens.
+    encoder.max_seq_length = EncodeSettings().passage_max_length
+
+    runs: dict[str, list[float]] = {"gemm": [], "ours_fp32": [], "sentence_transformers_fp32": [], "ours_auto": []}
+    for _ in range(args.repeats):  # interleaved, best of each
+        runs["gemm"].append(gemm_gflops())
+        runs["ours_fp32"].append(timed(lambda: encode(encoder, texts, "passage", EncodeSettings(args.batch_size, args.batch_tokens, precision="fp32"))))
+        runs["sentence_transformers_fp32"].append(
+            min(
+                timed(lambda: encoder.encode(texts, prompt_name="passage", batch_size=size, normalize_embeddings=True))
+                for size in args.st_batch_sizes
+            )
+        )
+        runs["ours_auto"].append(timed(lambda: encode(encoder, texts, "passage", EncodeSettings(args.batch_size, args.batch_tokens, precision="auto"))))
+    gemm = max(runs["gemm"])
+    flop = encoder_gflop(encoder, texts, prefix, EncodeSettings().passage_max_length)
+    report = {
+        "texts": len(texts),
+        "threads": torch.get_num_threads(),
+        "gemm_fp32_gflops": round(gemm, 1),
+        "encoder_gflop": round(flop, 1),
+        "auto_precision": str(autocast_dtype("auto", torch.device("cpu"))),
+    }
+    for name in ("ours_fp32", "sentence_transformers_fp32", "ours_auto"):
+        seconds = min(runs[name])
+        report[f"{name}_texts_per_s"] = round(len(texts) / seconds, 1)
+        report[f"{name}_gemm_share"] = round(flop / seconds / gemm, 3)
+    report["ratio_ours_fp32_vs_st"] = round(min(runs["sentence_transformers_fp32"]) / min(runs["ours_fp32"]), 3)
+    report["ratio_ours_auto_vs_st"] = round(min(runs["sentence_transformers_fp32"]) / min(runs["ours_auto"]), 3)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+from hybridbatch.evaluate import write_table
+from hybridbatch.io import atomic_path
+from hybridbatch.logs import logged
+from hybridbatch.manifest import BatchPlan, build_manifest, manifest_stats, read_training_pairs
+
+with logged(snakemake.log[0]) as log:
+    training = snakemake.params.training
+    pairs = read_training_pairs(dict(zip(snakemake.params.sources, snakemake.input, strict=True)), training["languages"])
+    plan = BatchPlan(
+        snakemake.params.alpha, training["batch_size"], training["steps"], training["seed"], training["kind_draw"]
+    )
+    manifest = build_manifest(pairs, plan)
+    write_table(manifest, snakemake.output.manifest)
+    stats = manifest_stats(manifest)
+    with atomic_path(snakemake.output.stats) as tmp:
+        stats.to_csv(tmp, sep="\t", index=False)
+    log.info("%d batches, mono share %.3f\n%s", plan.steps, stats["mono_share"].iloc[0], stats.to_string(index=False))
