@@ -52,20 +52,33 @@ def test_data_stages_build_every_table(workdir):
     assert (workdir / "benchmarks" / "extract" / "ntrex.tsv").is_file()
 
 
-def test_base_model_is_evaluated_on_both_benchmarks(workdir):
+@pytest.mark.parametrize("model", ["base", "x-x", "x-y", "hybrid"])
+def test_every_model_is_evaluated_on_both_benchmarks(workdir, model):
     import pandas as pd
 
     for experiment in ("xquad_r", "mlqa_r"):
-        metrics = pd.read_parquet(workdir / "results" / "metrics" / experiment / "base.parquet")
+        metrics = pd.read_parquet(workdir / "results" / "metrics" / experiment / f"{model}.parquet")
         assert list(metrics.columns) == ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries"]
-        assert set(metrics["benchmark"]) == {experiment} and set(metrics["model"]) == {"base"}
+        assert set(metrics["benchmark"]) == {experiment} and set(metrics["model"]) == {model}
         pairs = metrics.drop_duplicates(["query_lang", "pool_lang"]).groupby("setting").size().to_dict()
         assert pairs == {"mono": 3, "cross": 6, "multi": 3}, experiment
         distance = metrics["metric"] == "rank_distance"
         assert metrics.loc[~distance, "value"].between(0, 1).all() and metrics.loc[distance, "value"].ge(0).all()
         assert set(metrics["metric"]) == {"map", "recall@1", "recall@10", "mrr@10", "ndcg@10", "rank_distance"}
-    assert (workdir / "results" / "models" / "base" / "modules.json").is_file()
-    assert (workdir / "results" / "runs" / "xquad_r" / "base.parquet").is_file()
+    assert (workdir / "results" / "runs" / "xquad_r" / f"{model}.parquet").is_file()
+
+
+def test_trained_models_follow_their_manifests(workdir):
+    import pandas as pd
+
+    for experiment in ("xquad_r", "mlqa_r"):
+        for strategy, mono_share in (("x-x", 1.0), ("x-y", 0.0), ("hybrid", 0.5)):
+            manifest = pd.read_parquet(workdir / "results" / "manifests" / experiment / f"{strategy}.parquet")
+            batches = manifest.drop_duplicates("batch")
+            assert len(batches) == 6 and (batches["kind"] == "mono").mean() == mono_share
+            assert not set(manifest["source"]) & {experiment}  # the leak guard held
+            log = pd.read_csv(workdir / "results" / "models" / experiment / strategy / "train_log.csv")
+            assert log["step"].tolist() == [1, 2, 3, 4, 5, 6]
 
 
 def test_rerun_gives_identical_metrics(workdir):

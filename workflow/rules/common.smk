@@ -25,7 +25,7 @@ except ConfigError as error:
 MIRROR = hbconfig.resolve_mirror(config, REPOSITORY)
 LANGUAGES = config["data"]["languages"]
 EXPERIMENTS = {experiment.name: experiment for experiment in hbconfig.experiments(config)}
-MODELS = ["base"]
+MODELS = ["base", *config["strategies"]]
 
 
 wildcard_constraints:

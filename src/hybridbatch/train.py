@@ -1,0 +1,222 @@
+"""Contrastive fine-tuning that follows a manifest batch by batch.
+
+Loss: InfoNCE with in-batch negatives: each query's positive is its row's passage, every other
+passage of the batch (and any hard negatives) is a negative; similarities are cosines divided by
+the temperature. AdamW (no decay on biases and LayerNorm), linear warm-up then linear decay to 0,
+gradient clipping, bf16 autocast where `precision` resolves to it (GPU, or a CPU where it is faster).
+
+Checkpoints (model, optimiser, schedule, RNG state, log) are written atomically every
+`checkpoint_every` steps outside the output folder; a run finds its checkpoint and resumes from it,
+so a killed run ends with the same weights as an uninterrupted one on CPU. A checkpoint written
+under another configuration is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from hybridbatch.basemodel import save_encoder
+from hybridbatch.encode import autocast_dtype, load_encoder
+from hybridbatch.errors import ConfigError, DataError
+from hybridbatch.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+LOG_COLUMNS = ["step", "loss", "lr", "seconds"]
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    temperature: float = 0.05
+    max_grad_norm: float = 1.0
+    hard_negatives: int = 0
+    query_max_length: int = 64
+    passage_max_length: int = 128
+    freeze_embeddings: bool = True
+    precision: str = "auto"
+    checkpoint_every: int = 50
+    seed: int = 0
+
+
+def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Row i of `queries` matches row i of `passages`; all other passages are its negatives."""
+    scores = queries @ passages.T / temperature
+    labels = torch.arange(len(queries), device=queries.device)
+    return torch.nn.functional.cross_entropy(scores, labels)
+
+
+def learning_rate_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over `warmup` steps, then linear decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+class _Batches:
+    """Texts of each manifest batch, looked up in the sources' pairs tables."""
+
+    def __init__(self, manifest: pd.DataFrame, pairs: Mapping[str, pd.DataFrame], hard_negatives: int) -> None:
+        self.manifest = manifest
+        self.hard_negatives = hard_negatives
+        self.lookup = {
+            source: table.set_index(["group_id", "lang"])[["query", "positive", "hard_negatives"]].to_dict("index")
+            for source, table in pairs.items()
+        }
+        self.starts = manifest.groupby("batch", sort=True).indices
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def texts(self, batch: int) -> tuple[list[str], list[str]]:
+        queries, positives, negatives = [], [], []
+        for row in self.manifest.iloc[self.starts[batch]].itertuples():
+            table = self.lookup[row.source]
+            try:
+                query_row, passage_row = table[(row.group_id, row.query_lang)], table[(row.group_id, row.passage_lang)]
+            except KeyError as error:
+                raise DataError(f"manifest batch {batch}: {row.source} has no pair {error.args[0]}") from None
+            queries.append(query_row["query"])
+            positives.append(passage_row["positive"])
+            negatives += list(passage_row["hard_negatives"])[: self.hard_negatives]
+        return queries, positives + negatives
+
+
+def fingerprint(manifest_path: str | os.PathLike[str], base_model: str | os.PathLike[str], settings: TrainSettings) -> str:
+    digest = hashlib.sha256()
+    digest.update(Path(manifest_path).read_bytes())
+    digest.update((Path(base_model) / "config.json").read_bytes())
+    digest.update(json.dumps(asdict(settings), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: torch.device) -> dict:
+    features = encoder.tokenizer(
+        [prefix + text for text in texts], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+    )
+    return {name: tensor.to(device) for name, tensor in features.items()}
+
+
+def _optimizer(encoder, settings: TrainSettings) -> torch.optim.AdamW:
+    trainable = [(n, p) for n, p in encoder.named_parameters() if p.requires_grad]
+    return torch.optim.AdamW(
+        [
+            {"params": [p for _, p in trainable if p.ndim > 1], "weight_decay": settings.weight_decay},
+            {"params": [p for _, p in trainable if p.ndim <= 1], "weight_decay": 0.0},
+        ],
+        lr=settings.learning_rate,
+    )
+
+
+def train(
+    base_model: str | os.PathLike[str],
+    manifest_path: str | os.PathLike[str],
+    pairs: Mapping[str, pd.DataFrame],
+    target: str | os.PathLike[str],
+    checkpoint_dir: str | os.PathLike[str],
+    settings: TrainSettings,
+    device: torch.device | None = None,
+) -> pd.DataFrame:
+    """Fine-tune `base_model` on the manifest's batches; write the model folder `target`
+    (with train_log.csv) and return the log."""
+    manifest = pd.read_parquet(manifest_path)
+    batches = _Batches(manifest, pairs, settings.hard_negatives)
+    total = len(batches)
+    torch.manual_seed(settings.seed)
+    encoder = load_encoder(base_model, device)
+    device = encoder.device
+    dtype = autocast_dtype(settings.precision, device)
+    word_embeddings = encoder[0].auto_model.get_input_embeddings()
+    word_embeddings.weight.requires_grad_(not settings.freeze_embeddings)
+    optimizer = _optimizer(encoder, settings)
+    warmup = max(1, round(settings.warmup_fraction * total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, warmup))
+    stamp = fingerprint(manifest_path, base_model, settings)
+
+    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT
+    step, rows, elapsed = 0, [], 0.0
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        if state["fingerprint"] != stamp:
+            raise ConfigError(
+                f"{checkpoint_path}: checkpoint from a different configuration (manifest, base model or "
+                "training settings changed); delete it to start over"
+            )
+        encoder.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["rng"])
+        step, rows, elapsed = state["step"], state["log"], state["seconds"]
+        log.info("resuming from %s at step %d of %d", checkpoint_path, step, total)
+
+    prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
+    encoder.train()
+    started = time.perf_counter() - elapsed
+    with tqdm(total=total, initial=step, desc="train", unit="step") as bar:
+        while step < total:
+            queries, passages = batches.texts(step)
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                query_vectors = encoder(_tokenize(encoder, queries, prefixes[0], settings.query_max_length, device))
+                passage_vectors = encoder(_tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device))
+                loss = info_nce(
+                    torch.nn.functional.normalize(query_vectors["sentence_embedding"].float(), dim=-1),
+                    torch.nn.functional.normalize(passage_vectors["sentence_embedding"].float(), dim=-1),
+                    settings.temperature,
+                )
+            if not torch.isfinite(loss):
+                raise DataError(
+                    f"training loss is {loss.item()} at step {step} (batch {step} of {manifest_path}); "
+                    f"the last good checkpoint is kept at {checkpoint_path}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), settings.max_grad_norm)
+            learning_rate = schedule.get_last_lr()[0]
+            optimizer.step()
+            schedule.step()
+            step += 1
+            rows.append({"step": step, "loss": loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - started})
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            bar.update()
+            if step % settings.checkpoint_every == 0 and step < total:
+                _save_checkpoint(checkpoint_path, encoder, optimizer, schedule, step, rows, stamp)
+
+    encoder.eval()
+    save_encoder(encoder, target)
+    log_frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
+    log_frame.to_csv(Path(target) / "train_log.csv", index=False, quoting=csv.QUOTE_MINIMAL)
+    checkpoint_path.unlink(missing_ok=True)
+    log.info("trained %d steps in %.1f s, final loss %.4f", total, rows[-1]["seconds"] if rows else 0.0,
+             rows[-1]["loss"] if rows else math.nan)  # fmt: skip
+    return log_frame
+
+
+def _save_checkpoint(path: Path, encoder, optimizer, schedule, step: int, rows: list, stamp: str) -> None:
+    state = {
+        "fingerprint": stamp,
+        "step": step,
+        "model": encoder.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "rng": torch.get_rng_state(),
+        "log": rows,
+        "seconds": rows[-1]["seconds"],
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)

@@ -1,0 +1,125 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import hybridbatch.train as training
+from hybridbatch.errors import ConfigError, DataError
+from hybridbatch.manifest import BatchPlan, build_manifest
+from hybridbatch.train import CHECKPOINT, TrainSettings, info_nce, learning_rate_factor, train
+
+from conftest import REPOSITORY
+
+WORDS = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel",
+         "glacier", "market", "bridge", "island", "temple", "canyon", "museum", "volcano", "meadow", "lantern"]  # fmt: skip
+
+
+def toy_pairs() -> pd.DataFrame:
+    rows = []
+    for i, word in enumerate(WORDS):
+        for lang, template in (("en", "what about the {w}?"), ("de", "was ist mit {w}?")):
+            rows.append((f"g{i}", f"k{i}", lang, template.format(w=word), f"the {word} is described here", []))
+    return pd.DataFrame(rows, columns=["group_id", "conflict_key", "lang", "query", "positive", "hard_negatives"])
+
+
+@pytest.fixture
+def toy(tmp_path):
+    pairs = {"toy": toy_pairs()}
+    manifest = tmp_path / "manifest.parquet"
+    build_manifest(pairs, BatchPlan(0.5, 8, 40, 0)).to_parquet(manifest, index=False)
+    return pairs, manifest
+
+
+FAST = TrainSettings(learning_rate=1e-3, warmup_fraction=0.1, precision="fp32", freeze_embeddings=False, checkpoint_every=5)
+
+
+def test_info_nce_and_schedule():
+    aligned = torch.nn.functional.normalize(torch.eye(4), dim=-1)
+    assert info_nce(aligned, aligned, 0.05) < 1e-6
+    assert info_nce(aligned, aligned.roll(1, 0), 0.05) > 10
+    assert [round(learning_rate_factor(s, 10, 2), 3) for s in range(10)] == [0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]
+
+
+def test_loss_falls_and_the_model_loads(tiny_model, toy, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    pairs, manifest = toy
+    log = train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", FAST)
+    assert list(log.columns) == ["step", "loss", "lr", "seconds"] and len(log) == 40
+    assert log["loss"].tail(10).mean() < 0.5 * log["loss"].head(10).mean()
+    assert not (tmp_path / "checkpoints" / CHECKPOINT).exists()  # removed once the model is saved
+    loaded = SentenceTransformer(str(tmp_path / "model"), device="cpu")
+    assert loaded.prompts["query"] == "query: "
+    assert pd.read_csv(tmp_path / "model" / "train_log.csv")["step"].tolist() == list(range(1, 41))
+
+
+def test_frozen_token_embeddings_stay_put(tiny_model, toy, tmp_path):
+    pairs, manifest = toy
+    settings = TrainSettings(learning_rate=1e-3, precision="fp32", freeze_embeddings=True, checkpoint_every=100)
+    train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", settings)
+    name = "embeddings.word_embeddings.weight"
+    before, after = load_file(tiny_model / "model.safetensors"), load_file(tmp_path / "model" / "model.safetensors")
+    assert torch.equal(before[name], after[name])
+    assert not torch.equal(before["encoder.layer.0.output.dense.weight"], after["encoder.layer.0.output.dense.weight"])
+
+
+RUN = """
+import sys, pandas as pd
+from hybridbatch.train import TrainSettings, train
+sys.path.insert(0, {tests!r})
+from test_train import FAST, toy_pairs
+train({model!r}, {manifest!r}, {{"toy": toy_pairs()}}, {target!r}, {checkpoints!r}, FAST)
+"""
+
+
+def run_training(tiny_model, manifest, target, checkpoints):
+    code = RUN.format(tests=str(REPOSITORY / "tests"), model=str(tiny_model), manifest=str(manifest), target=str(target), checkpoints=str(checkpoints))
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_killed_run_resumes_to_identical_weights(tiny_model, toy, tmp_path):
+    pairs, manifest = toy
+    train(tiny_model, manifest, pairs, tmp_path / "straight", tmp_path / "straight-checkpoints", FAST)
+
+    checkpoint = tmp_path / "checkpoints" / CHECKPOINT
+    process = run_training(tiny_model, manifest, tmp_path / "resumed", tmp_path / "checkpoints")
+    deadline = time.time() + 120
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "training finished before it could be killed"
+    killed_at = torch.load(checkpoint, weights_only=False)["step"]
+    assert 0 < killed_at < 40 and not (tmp_path / "resumed").exists()
+
+    log = train(tiny_model, manifest, pairs, tmp_path / "resumed", tmp_path / "checkpoints", FAST)
+    assert log["step"].tolist() == list(range(1, 41))
+    straight, resumed = load_file(tmp_path / "straight" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[name], resumed[name]) for name in straight)
+
+
+def test_checkpoint_from_another_configuration_is_refused(tiny_model, toy, tmp_path, monkeypatch):
+    pairs, manifest = toy
+    stop = {"after": 7}
+    original = training.info_nce
+
+    def failing(*args):
+        stop["after"] -= 1
+        return original(*args) * (float("nan") if stop["after"] < 0 else 1.0)
+
+    monkeypatch.setattr(training, "info_nce", failing)
+    with pytest.raises(DataError, match="training loss is nan at step 7 .*last good checkpoint is kept"):
+        train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", FAST)
+    assert torch.load(tmp_path / "checkpoints" / CHECKPOINT, weights_only=False)["step"] == 5
+    assert not (tmp_path / "model").exists()
+    monkeypatch.setattr(training, "info_nce", original)
+    changed = TrainSettings(**{**FAST.__dict__, "learning_rate": 5e-4})
+    with pytest.raises(ConfigError, match="checkpoint from a different configuration"):
+        train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", changed)
