@@ -44,19 +44,12 @@ def check_batches(manifest, pairs):
             assert (batch["query_lang"] != batch["passage_lang"]).all()
 
 
+@pytest.mark.parametrize(("alpha", "kind"), [(1.0, "mono"), (0.0, "cross")])
 @fast
 @given(pairs=pair_sets, seed=st.integers(0, 1000))
-def test_alpha_one_gives_only_monolingual_batches(pairs, seed):
-    manifest = build_manifest(pairs, BatchPlan(1.0, 4, 30, seed))
-    assert (manifest["kind"] == "mono").all()
-    check_batches(manifest, pairs)
-
-
-@fast
-@given(pairs=pair_sets, seed=st.integers(0, 1000))
-def test_alpha_zero_gives_only_cross_lingual_rows(pairs, seed):
-    manifest = build_manifest(pairs, BatchPlan(0.0, 4, 30, seed))
-    assert (manifest["kind"] == "cross").all()
+def test_pure_strategies_give_one_kind_of_batch(alpha, kind, pairs, seed):
+    manifest = build_manifest(pairs, BatchPlan(alpha, 4, 30, seed))
+    assert (manifest["kind"] == kind).all()
     check_batches(manifest, pairs)
 
 
