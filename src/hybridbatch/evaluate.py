@@ -8,15 +8,12 @@ candidates. Macro averages (per pair first, then over the pairs of a setting) ar
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hybridbatch.encode import load_embeddings
 from hybridbatch.errors import DataError
-from hybridbatch.io import atomic_path
 from hybridbatch.metrics import query_metrics, rank_distance
 from hybridbatch.search import relevant_ranks, top_k
 
@@ -126,10 +123,4 @@ def evaluate(
 def macro_average(metrics: pd.DataFrame) -> pd.DataFrame:
     """Mean over the (query language, pool) pairs of each setting, per metric."""
     return metrics.groupby(["benchmark", "model", "setting", "metric"], as_index=False)["value"].mean()
-
-
-def write_table(frame: pd.DataFrame, target: str | os.PathLike[str]) -> None:
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(target) as tmp:
-        frame.to_parquet(tmp, index=False)
 

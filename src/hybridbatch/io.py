@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -30,3 +31,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 def write_parquet(table: pa.Table, target: str | os.PathLike[str]) -> None:
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp)
+
+
+def write_frame(frame: pd.DataFrame, target: str | os.PathLike[str]) -> None:
+    with atomic_path(target) as tmp:
+        frame.to_parquet(tmp, index=False)

@@ -13,7 +13,6 @@ under another configuration is refused.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -200,7 +199,7 @@ def train(
     encoder.eval()
     save_encoder(encoder, target)
     log_frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
-    log_frame.to_csv(Path(target) / "train_log.csv", index=False, quoting=csv.QUOTE_MINIMAL)
+    log_frame.to_csv(Path(target) / "train_log.csv", index=False)
     checkpoint_path.unlink(missing_ok=True)
     log.info("trained %d steps in %.1f s, final loss %.4f", total, rows[-1]["seconds"] if rows else 0.0,
              rows[-1]["loss"] if rows else math.nan)  # fmt: skip

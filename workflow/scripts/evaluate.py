@@ -1,7 +1,8 @@
 import re
 
 from hybridbatch.encode import usable_threads
-from hybridbatch.evaluate import evaluate, macro_average, write_table
+from hybridbatch.evaluate import evaluate, macro_average
+from hybridbatch.io import write_frame
 from hybridbatch.extract import read_table
 from hybridbatch.logs import logged
 from hybridbatch.search import set_threads
@@ -18,7 +19,7 @@ with logged(snakemake.log[0]) as log:
         read_table(snakemake.input.qrels, "qrels").to_pandas(),
         files,
     )
-    write_table(metrics, snakemake.output.metrics)
-    write_table(per_query, snakemake.output.per_query)
-    write_table(run, snakemake.output.run)
+    write_frame(metrics, snakemake.output.metrics)
+    write_frame(per_query, snakemake.output.per_query)
+    write_frame(run, snakemake.output.run)
     log.info("macro averages:\n%s", macro_average(metrics).pivot(index="metric", columns="setting", values="value"))

@@ -1,5 +1,4 @@
-from hybridbatch.evaluate import write_table
-from hybridbatch.io import atomic_path
+from hybridbatch.io import atomic_path, write_frame
 from hybridbatch.logs import logged
 from hybridbatch.manifest import BatchPlan, build_manifest, manifest_stats, read_training_pairs
 
@@ -10,7 +9,7 @@ with logged(snakemake.log[0]) as log:
         snakemake.params.alpha, training["batch_size"], training["steps"], training["seed"], training["kind_draw"]
     )
     manifest = build_manifest(pairs, plan)
-    write_table(manifest, snakemake.output.manifest)
+    write_frame(manifest, snakemake.output.manifest)
     stats = manifest_stats(manifest)
     with atomic_path(snakemake.output.stats) as tmp:
         stats.to_csv(tmp, sep="\t", index=False)
