@@ -46,7 +46,8 @@ def sentence_transformers_run(model_path: str, queries: list[str], passages: lis
         )  # fmt: skip
         dataset = Dataset.from_dict({"anchor": queries, "positive": passages})
         trainer = SentenceTransformerTrainer(
-            model=model, args=arguments, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model, scale=20.0)
+            model=model, args=arguments, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model, scale=20.0),
+            callbacks=[Clock()],
         )
         trainer._get_train_sampler = lambda *args, **kwargs: torch.utils.data.SequentialSampler(dataset)  # manifest order
         trainer.train()
