@@ -81,13 +81,10 @@ def evaluate(
         pools = [(pool_lang, item_pool == index) for index, pool_lang in enumerate(languages)]
         pools.append((MULTI, is_relevant))
         for pool_lang, in_pool in pools:
-            if pool_lang == MULTI:
-                rank = np.where(in_pool, 1 + higher.sum(axis=2), np.inf)
-                rank_ge = np.where(in_pool, at_least.sum(axis=2), np.inf)
-            else:
-                pool = languages.index(pool_lang)
-                rank = np.where(in_pool, 1 + higher[:, :, pool], np.inf)
-                rank_ge = np.where(in_pool, at_least[:, :, pool], np.inf)
+            # The multilingual pool's counts are the sums over the language pools.
+            pools_counted = slice(None) if pool_lang == MULTI else [languages.index(pool_lang)]
+            rank = np.where(in_pool, 1 + higher[:, :, pools_counted].sum(axis=2), np.inf)
+            rank_ge = np.where(in_pool, at_least[:, :, pools_counted].sum(axis=2), np.inf)
             answered = in_pool.any(axis=1)
             if not answered.any():
                 log.warning("%s: no %s query has a relevant candidate in the %s pool; pair skipped", benchmark, lang, pool_lang)

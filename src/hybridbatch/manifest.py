@@ -58,6 +58,15 @@ def groups_of(pairs: pd.DataFrame) -> list[Group]:
     return [Group(str(g), str(keys.at[g, "first"]), languages[g]) for g in sorted(keys.index)]
 
 
+def _usable(group: Group, wanted: str | None) -> bool:
+    """A group can fill a mono row in language `wanted`, or (`wanted` None) a cross-lingual row."""
+    return wanted in group.languages if wanted else len(group.languages) > 1
+
+
+def _describe(wanted: str | None) -> str:
+    return f"language {wanted}" if wanted else "two or more languages"
+
+
 class _GroupStream:
     """The groups of one source, drawn in shuffled epochs without replacement within an epoch."""
 
@@ -79,8 +88,7 @@ class _GroupStream:
                 self._new_epoch()
             kept: list[Group] = []
             for group in self.queue:
-                usable = wanted in group.languages if wanted else len(group.languages) > 1
-                if len(chosen) < count and usable and group.group_id not in ids and group.conflict_key not in keys:
+                if len(chosen) < count and _usable(group, wanted) and group.group_id not in ids and group.conflict_key not in keys:
                     chosen.append(group)
                     ids.add(group.group_id)
                     keys.add(group.conflict_key)
@@ -89,29 +97,25 @@ class _GroupStream:
             self.queue = kept
             if len(chosen) == count:
                 return chosen
-        what = f"language {wanted}" if wanted else "two or more languages"
         raise ConfigError(
-            f"source {self.name}: a batch needs {count} groups with {what} and distinct conflict keys, "
+            f"source {self.name}: a batch needs {count} groups with {_describe(wanted)} and distinct conflict keys, "
             f"but only {len(chosen)} exist; lower the batch size"
         )
 
 
-def _check_sources(groups: Mapping[str, list[Group]], plan: BatchPlan) -> None:
+def _check_sources(groups: Mapping[str, list[Group]], languages: Mapping[str, list[str]], plan: BatchPlan) -> None:
     for source, source_groups in groups.items():
-        languages = sorted({lang for group in source_groups for lang in group.languages})
-        if plan.alpha < 1 and len(languages) < 2:
+        if plan.alpha < 1 and len(languages[source]) < 2:
             raise ConfigError(
-                f"source {source} has a single language ({', '.join(languages)}): it cannot give cross-lingual batches (alpha {plan.alpha} < 1)"
+                f"source {source} has a single language ({', '.join(languages[source])}): it cannot give cross-lingual batches (alpha {plan.alpha} < 1)"
             )
-        needs = ([(lang, lambda g, lang=lang: lang in g.languages) for lang in languages] if plan.alpha > 0 else []) + (
-            [("two or more languages", lambda g: len(g.languages) > 1)] if plan.alpha < 1 else []
-        )
-        for what, usable in needs:
-            distinct = len({group.conflict_key for group in source_groups if usable(group)})
+        needs: list[str | None] = (list(languages[source]) if plan.alpha > 0 else []) + ([None] if plan.alpha < 1 else [])
+        for wanted in needs:
+            distinct = len({group.conflict_key for group in source_groups if _usable(group, wanted)})
             if distinct < plan.batch_size:
                 raise ConfigError(
                     f"source {source}: batch size {plan.batch_size} is larger than the {distinct} conflict groups "
-                    f"with {'language ' + what if len(what) == 2 else what}; lower the batch size"
+                    f"with {_describe(wanted)}; lower the batch size"
                 )
 
 
@@ -121,7 +125,8 @@ def build_manifest(pairs: Mapping[str, pd.DataFrame], plan: BatchPlan) -> pd.Dat
         raise ConfigError("no training source")
     sources = sorted(pairs)
     groups = {source: groups_of(pairs[source]) for source in sources}
-    _check_sources(groups, plan)
+    source_languages = {source: sorted({lang for g in groups[source] for lang in g.languages}) for source in sources}
+    _check_sources(groups, source_languages, plan)
     rng = np.random.default_rng(plan.seed)
     if plan.kind_draw == "exact":
         mono_count = round(plan.alpha * plan.steps)
@@ -131,7 +136,6 @@ def build_manifest(pairs: Mapping[str, pd.DataFrame], plan: BatchPlan) -> pd.Dat
     sizes = np.array([len(groups[source]) for source in sources], dtype=float)
     batch_sources = rng.choice(len(sources), size=plan.steps, p=sizes / sizes.sum())
     streams = {source: _GroupStream(source, groups[source], rng) for source in sources}
-    source_languages = {source: sorted({lang for g in groups[source] for lang in g.languages}) for source in sources}
 
     rows = []
     for batch in range(plan.steps):
