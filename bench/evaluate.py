@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from hybridbatch.encode import usable_threads
-from hybridbatch.evaluate import evaluate, macro_average
+from hybridbatch.evaluate import evaluate_files, macro_average
 from hybridbatch.search import set_threads
 
 
@@ -65,7 +65,7 @@ def main() -> None:
     files = {path.stem: str(path) for path in sorted(Path(args.embeddings).glob("*.npz"))}
 
     start = time.perf_counter()
-    ours, _, _ = evaluate("benchmark", "model", queries, candidates, qrels, files)
+    ours, _, _ = evaluate_files("benchmark", "model", queries, candidates, qrels, files)
     ours_seconds = time.perf_counter() - start
     start = time.perf_counter()
     reference = straightforward(queries, candidates, qrels, files)

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from hybridbatch.config import datasets_in_use, experiments, load_yaml, resolve_mirror, validate
+from hybridbatch.config import datasets_in_use, experiments, load_yaml, resolve_mirror, training_runs, validate
 from hybridbatch.errors import ConfigError
 
 from conftest import REPOSITORY
@@ -93,3 +93,13 @@ def test_every_problem_is_reported(default_config, schema):
 def test_mirror_is_resolved_from_the_repository(default_config, tmp_path):
     assert resolve_mirror(default_config, tmp_path / "repo") == (tmp_path / "shared" / "data").resolve()
     assert resolve_mirror({"mirror": None}, tmp_path) is None
+
+
+def test_training_runs_name_one_model_per_strategy_and_seed(default_config):
+    config = changed(default_config, lambda c: c["training"].update(seeds=[3, 7]))
+    runs = {run.name: (run.strategy, run.alpha, run.seed) for run in training_runs(config)}
+    assert runs == {
+        "x-x": ("x-x", 1.0, 3), "x-x.seed7": ("x-x", 1.0, 7),
+        "x-y": ("x-y", 0.0, 3), "x-y.seed7": ("x-y", 0.0, 7),
+        "hybrid": ("hybrid", 0.5, 3), "hybrid.seed7": ("hybrid", 0.5, 7),
+    }  # fmt: skip

@@ -5,7 +5,7 @@ from sklearn.metrics import average_precision_score
 
 from hybridbatch.encode import EncodeSettings, LanguageEmbeddings, embed_language, load_encoder, save_embeddings
 from hybridbatch.errors import DataError
-from hybridbatch.evaluate import evaluate, macro_average
+from hybridbatch.evaluate import evaluate, evaluate_files, load_checked_embeddings, macro_average
 from hybridbatch.extract import extract
 from hybridbatch.registry import DATASETS
 
@@ -70,7 +70,7 @@ def reference_metrics(queries, candidates, qrels, files):
 
 
 def test_every_pair_agrees_with_a_sort_based_reference(synthetic):
-    metrics, per_query, run = evaluate("toy", "base", *synthetic)
+    metrics, per_query, run = evaluate_files("toy", "base", *synthetic)
     merged = reference_metrics(*synthetic).merge(metrics, on=["query_lang", "pool_lang", "metric"], how="left")
     assert not merged["value"].isna().any()
     np.testing.assert_allclose(merged["value"], merged["expected"], rtol=1e-9)
@@ -85,7 +85,7 @@ def test_every_pair_agrees_with_a_sort_based_reference(synthetic):
 
 
 def test_macro_average_is_the_mean_over_pairs(synthetic):
-    metrics, _, _ = evaluate("toy", "base", *synthetic)
+    metrics, _, _ = evaluate_files("toy", "base", *synthetic)
     macro = macro_average(metrics).set_index(["setting", "metric"])["value"]
     cross = metrics[(metrics.setting == "cross") & (metrics.metric == "map")]["value"]
     assert macro[("cross", "map")] == pytest.approx(cross.mean())
@@ -93,14 +93,17 @@ def test_macro_average_is_the_mean_over_pairs(synthetic):
 
 def test_query_language_without_candidates(synthetic):
     queries, candidates, qrels, files = synthetic
+    embeddings = load_checked_embeddings(files, queries, candidates)
+    spanish = embeddings["es"]
+    embeddings["es"] = LanguageEmbeddings(spanish.query_ids, spanish.queries, spanish.candidate_ids[:0], spanish.candidates[:0])
     with pytest.raises(DataError, match="query language\\(s\\) es have no candidates"):
-        evaluate("toy", "base", queries, candidates[candidates.lang != "es"], qrels, files)
+        evaluate("toy", "base", qrels, embeddings)
 
 
 def test_embeddings_out_of_step_with_the_tables(synthetic):
     queries, candidates, qrels, files = synthetic
     with pytest.raises(DataError, match="the query ids of de differ from the extracted tables"):
-        evaluate("toy", "base", queries[~queries.qid.eq("q0") | queries.lang.ne("de")].iloc[1:], candidates, qrels, files)
+        evaluate_files("toy", "base", queries[~queries.qid.eq("q0") | queries.lang.ne("de")].iloc[1:], candidates, qrels, files)
 
 
 def test_real_benchmark_with_the_tiny_model_agrees_with_scikit_learn(raw_root, tiny_model, tmp_path):
@@ -111,7 +114,7 @@ def test_real_benchmark_with_the_tiny_model_agrees_with_scikit_learn(raw_root, t
     for lang in LANGS:
         files[lang] = str(tmp_path / f"{lang}.npz")
         save_embeddings(files[lang], embed_language(encoder, queries, candidates, lang, EncodeSettings(precision="fp32")))
-    metrics, _, _ = evaluate("xquad_r", "base", queries, candidates, qrels, files)
+    metrics, _, _ = evaluate_files("xquad_r", "base", queries, candidates, qrels, files)
     expected = reference_metrics(queries, candidates, qrels, files)
     merged = expected.merge(metrics, on=["query_lang", "pool_lang", "metric"])
     assert len(merged) == len(expected) == 3 * 4 * 3 + 3

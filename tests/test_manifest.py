@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hybridbatch.errors import ConfigError
-from hybridbatch.manifest import BatchPlan, build_manifest, groups_of, manifest_stats
+from hybridbatch.manifest import BatchPlan, build_manifest, groups_of, manifest_stats, validation_split, without_validation
 
 LANGS = ["de", "en", "es", "zh"]
 
@@ -134,3 +134,20 @@ def test_conflicting_conflict_keys_are_refused():
     pairs.loc[0, "conflict_key"] = "other"
     with pytest.raises(ConfigError, match="several conflict keys"):
         groups_of(pairs)
+
+
+def test_validation_split_holds_out_whole_conflict_groups():
+    pairs = {"a": random_pairs(1, 40, 3), "b": random_pairs(2, 30, 1)}
+    validation = validation_split(pairs, 5)
+    assert validation_split(pairs, 5).equals(validation)  # no seed: the same slice for every run
+    for source, table in pairs.items():
+        held = validation[validation["source"] == source]
+        assert held["group_id"].nunique() >= 5
+        # Whole conflict groups: every row of a held-out key is held out.
+        assert set(table.loc[table["conflict_key"].isin(held["conflict_key"]), "group_id"]) == set(held["group_id"])
+    rest = without_validation(pairs, validation)
+    assert set(rest["a"]["conflict_key"]).isdisjoint(validation.loc[validation["source"] == "a", "conflict_key"])
+    assert len(rest["a"]) + (validation["source"] == "a").sum() == len(pairs["a"])
+    assert validation_split(pairs, 0).empty and without_validation(pairs, validation_split(pairs, 0))["a"].equals(pairs["a"])
+    with pytest.raises(ConfigError, match="source b: holding out 30 validation groups would leave nothing to train on"):
+        validation_split(pairs, 30)

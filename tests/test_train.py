@@ -11,8 +11,9 @@ from safetensors.torch import load_file
 
 import hybridbatch.train as training
 from hybridbatch.errors import ConfigError, DataError
-from hybridbatch.manifest import BatchPlan, build_manifest
-from hybridbatch.train import CHECKPOINT, TrainSettings, info_nce, learning_rate_factor, train
+from hybridbatch.manifest import BatchPlan, build_manifest, validation_split, without_validation
+from hybridbatch.train import BEST, CHECKPOINT, TrainSettings, info_nce, learning_rate_factor, train
+from hybridbatch.validation import HeldOut, validation_scores
 
 from conftest import REPOSITORY
 
@@ -51,7 +52,8 @@ def test_loss_falls_and_the_model_loads(tiny_model, toy, tmp_path):
 
     pairs, manifest = toy
     log = train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", FAST)
-    assert list(log.columns) == ["step", "loss", "lr", "seconds"] and len(log) == 40
+    assert list(log.columns)[:4] == ["step", "loss", "lr", "seconds"] and len(log) == 40
+    assert log["val_score"].isna().all()  # no validation slice given
     assert log["loss"].tail(10).mean() < 0.5 * log["loss"].head(10).mean()
     assert not (tmp_path / "checkpoints" / CHECKPOINT).exists()  # removed once the model is saved
     loaded = SentenceTransformer(str(tmp_path / "model"), device="cpu")
@@ -123,3 +125,73 @@ def test_checkpoint_from_another_configuration_is_refused(tiny_model, toy, tmp_p
     changed = TrainSettings(**{**FAST.__dict__, "learning_rate": 5e-4})
     with pytest.raises(ConfigError, match="checkpoint from a different configuration"):
         train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", changed)
+
+
+@pytest.fixture
+def toy_with_validation(tmp_path):
+    pairs = {"toy": toy_pairs()}
+    validation = validation_split(pairs, 4)
+    manifest = tmp_path / "manifest.parquet"
+    build_manifest(without_validation(pairs, validation), BatchPlan(0.5, 8, 40, 0)).to_parquet(manifest, index=False)
+    return pairs, manifest, validation
+
+
+def test_held_out_slice_as_a_benchmark(tiny_model):
+    validation = validation_split({"toy": toy_pairs()}, 4)
+    held_out = HeldOut.from_pairs(validation)
+    assert len(held_out.queries) == len(held_out.candidates) == 8
+    # A query is relevant to its group's positive in each language.
+    assert held_out.qrels.groupby("qid")["cid"].nunique().eq(2).all() and held_out.qrels["qid"].nunique() == 4
+    from hybridbatch.encode import EncodeSettings, load_encoder
+
+    scores = validation_scores(load_encoder(tiny_model), held_out, EncodeSettings(precision="fp32"))
+    assert set(scores) == {"mono", "cross", "multi", "score"}
+    assert all(0 < value <= 1 for value in scores.values())
+    assert scores["score"] == pytest.approx((scores["mono"] + scores["cross"] + scores["multi"]) / 3)
+
+
+def scripted_scores(monkeypatch, values):
+    """Validation returns `values` in turn (one per validation), so the best step is known."""
+    remaining = list(values)
+    monkeypatch.setattr(training, "validation_scores", lambda *args: dict.fromkeys(["mono", "cross", "multi", "score"], remaining.pop(0)))
+
+
+def weights_per_step(monkeypatch):
+    """The model weights at every checkpoint of a run, by step."""
+    seen = {}
+    original = training._save_checkpoint
+
+    def recording(path, encoder, optimizer, schedule, step, *rest):
+        seen[step] = {name: tensor.clone() for name, tensor in encoder.state_dict().items()}
+        original(path, encoder, optimizer, schedule, step, *rest)
+
+    monkeypatch.setattr(training, "_save_checkpoint", recording)
+    return seen
+
+
+def assert_model_equals(folder, state):
+    saved = load_file(folder / "model.safetensors")
+    assert all(torch.equal(saved[name], state[f"0.model.{name}"]) for name in saved)
+
+
+def test_early_stopping_keeps_the_best_weights(tiny_model, toy_with_validation, tmp_path, monkeypatch):
+    pairs, manifest, validation = toy_with_validation
+    settings = TrainSettings(**{**FAST.__dict__, "validation_every": 8, "patience": 2})
+    seen = weights_per_step(monkeypatch)
+    train(tiny_model, manifest, pairs, tmp_path / "reference", tmp_path / "reference-checkpoints", TrainSettings(**{**FAST.__dict__, "checkpoint_every": 8}))
+    reference = dict(seen)
+
+    scripted_scores(monkeypatch, [0.1, 0.5, 0.3, 0.2, 0.9])
+    log = train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", settings, validation)
+    assert log["step"].max() == 32  # stopped after two scores without a gain
+    assert log.dropna(subset=["val_score"])["step"].tolist() == [8, 16, 24, 32]
+    assert_model_equals(tmp_path / "model", reference[16])  # validation does not disturb training either
+    assert not (tmp_path / "checkpoints" / BEST).exists()
+
+
+def test_validation_without_patience_runs_every_step(tiny_model, toy_with_validation, tmp_path, monkeypatch):
+    pairs, manifest, validation = toy_with_validation
+    settings = TrainSettings(**{**FAST.__dict__, "validation_every": 15, "patience": 0})
+    scripted_scores(monkeypatch, [0.1, 0.2, 0.3])
+    log = train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", settings, validation)
+    assert len(log) == 40 and log.dropna(subset=["val_score"])["step"].tolist() == [15, 30, 40]  # and the last step

@@ -52,7 +52,7 @@ def test_data_stages_build_every_table(workdir):
     assert (workdir / "benchmarks" / "extract" / "ntrex.tsv").is_file()
 
 
-@pytest.mark.parametrize("model", ["base", "x-x", "x-y", "hybrid"])
+@pytest.mark.parametrize("model", ["base", "x-x", "x-y", "hybrid", "hybrid.seed1"])
 def test_every_model_is_evaluated_on_both_benchmarks(workdir, model):
     import pandas as pd
 
@@ -72,13 +72,20 @@ def test_trained_models_follow_their_manifests(workdir):
     import pandas as pd
 
     for experiment in ("xquad_r", "mlqa_r"):
-        for strategy, mono_share in (("x-x", 1.0), ("x-y", 0.0), ("hybrid", 0.5)):
-            manifest = pd.read_parquet(workdir / "results" / "manifests" / experiment / f"{strategy}.parquet")
+        validation = pd.read_parquet(workdir / "results" / "manifests" / experiment / "validation.parquet")
+        assert validation.groupby("source")["group_id"].nunique().ge(4).all()
+        held_out = set(zip(validation["source"], validation["group_id"], strict=True))
+        for run, mono_share in (("x-x", 1.0), ("x-y", 0.0), ("hybrid", 0.5), ("hybrid.seed1", 0.5)):
+            manifest = pd.read_parquet(workdir / "results" / "manifests" / experiment / f"{run}.parquet")
             batches = manifest.drop_duplicates("batch")
             assert len(batches) == 6 and (batches["kind"] == "mono").mean() == mono_share
             assert not set(manifest["source"]) & {experiment}  # the leak guard held
-            log = pd.read_csv(workdir / "results" / "models" / experiment / strategy / "train_log.csv")
+            assert not held_out & set(zip(manifest["source"], manifest["group_id"], strict=True))
+            log = pd.read_csv(workdir / "results" / "models" / experiment / run / "train_log.csv")
             assert log["step"].tolist() == [1, 2, 3, 4, 5, 6]
+            assert log.dropna(subset=["val_score"])["step"].tolist() == [3, 6]
+        seeds = [pd.read_parquet(workdir / "results" / "manifests" / experiment / f"{run}.parquet") for run in ("hybrid", "hybrid.seed1")]
+        assert not seeds[0].equals(seeds[1])
 
 
 def test_rerun_gives_identical_metrics(workdir):

@@ -68,6 +68,27 @@ def experiments(config: Mapping[str, Any]) -> list[Experiment]:
     ]
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """One trained model of an experiment: a strategy at one seed."""
+
+    name: str
+    strategy: str
+    alpha: float
+    seed: int
+
+
+def training_runs(config: Mapping[str, Any]) -> list[TrainingRun]:
+    """The trained models of every experiment: each strategy at each seed. The first seed's model
+    is named after the strategy (the artifact paths of a one-seed run), others "{strategy}.seed{n}"."""
+    seeds = config["training"]["seeds"]
+    return [
+        TrainingRun(strategy if index == 0 else f"{strategy}.seed{seed}", strategy, float(entry["alpha"]), int(seed))
+        for strategy, entry in config["strategies"].items()
+        for index, seed in enumerate(seeds)
+    ]
+
+
 def _known(kind: str, name: str, known: list[str]) -> str | None:
     if name in known:
         return None

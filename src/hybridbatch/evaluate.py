@@ -8,11 +8,12 @@ candidates. Macro averages (per pair first, then over the pairs of a setting) ar
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from hybridbatch.encode import load_embeddings
+from hybridbatch.encode import LanguageEmbeddings, load_embeddings
 from hybridbatch.errors import DataError
 from hybridbatch.metrics import query_metrics, rank_distance
 from hybridbatch.search import relevant_ranks, top_k
@@ -29,34 +30,41 @@ def _check_alignment(path: str, lang: str, what: str, stored: np.ndarray, expect
         raise DataError(f"{path}: the {what} ids of {lang} differ from the extracted tables; re-run the embed rule")
 
 
+def load_checked_embeddings(
+    embedding_files: Mapping[str, str], queries: pd.DataFrame, candidates: pd.DataFrame
+) -> dict[str, LanguageEmbeddings]:
+    """Each language's embeddings file (see `save_embeddings`), checked row by row against the tables."""
+    embeddings = {}
+    for lang, path in embedding_files.items():
+        stored = load_embeddings(path)
+        _check_alignment(path, lang, "query", stored.query_ids, queries.loc[queries["lang"] == lang, "qid"])
+        _check_alignment(path, lang, "candidate", stored.candidate_ids, candidates.loc[candidates["lang"] == lang, "cid"])
+        embeddings[lang] = stored
+    return embeddings
+
+
 def evaluate(
     benchmark: str,
     model: str,
-    queries: pd.DataFrame,
-    candidates: pd.DataFrame,
     qrels: pd.DataFrame,
-    embedding_files: dict[str, str],
+    embeddings: Mapping[str, LanguageEmbeddings],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Metrics (long table), per-query metrics and the top of each multilingual ranking.
 
-    `embedding_files` maps each language to its embeddings file (see `save_embeddings`).
+    `embeddings` maps each language to its queries' and candidates' vectors and ids.
     """
-    languages = sorted(embedding_files)
-    without_candidates = sorted(set(queries["lang"]) - set(candidates["lang"]))
+    languages = sorted(embeddings)
+    without_candidates = [lang for lang in languages if len(embeddings[lang].queries) and not len(embeddings[lang].candidates)]
     if without_candidates:
         raise DataError(f"{benchmark}: query language(s) {', '.join(without_candidates)} have no candidates")
     query_blocks, candidate_blocks, pool_bounds, candidate_ids = {}, [], [], []
     for lang in languages:
-        stored = load_embeddings(embedding_files[lang])
-        lang_queries = queries[queries["lang"] == lang]
-        lang_candidates = candidates[candidates["lang"] == lang]
-        _check_alignment(embedding_files[lang], lang, "query", stored.query_ids, lang_queries["qid"])
-        _check_alignment(embedding_files[lang], lang, "candidate", stored.candidate_ids, lang_candidates["cid"])
-        query_blocks[lang] = (lang_queries["qid"].to_numpy(dtype=str), stored.queries)
+        stored = embeddings[lang]
+        query_blocks[lang] = (stored.query_ids.astype(str), stored.queries)
         start = sum(len(block) for block in candidate_blocks)
         pool_bounds.append((start, start + len(stored.candidates)))
         candidate_blocks.append(stored.candidates)
-        candidate_ids.append(lang_candidates["cid"].to_numpy(dtype=str))
+        candidate_ids.append(stored.candidate_ids.astype(str))
     all_candidates = np.concatenate(candidate_blocks)
     all_candidate_ids = np.concatenate(candidate_ids)
     column_of = {cid: index for index, cid in enumerate(all_candidate_ids)}
@@ -115,6 +123,18 @@ def evaluate(
         log.info("%s %s: %d queries ranked against %d candidates", benchmark, lang, len(qids), len(all_candidates))
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
     return metrics, pd.concat(query_rows, ignore_index=True), pd.concat(run_rows, ignore_index=True)
+
+
+def evaluate_files(
+    benchmark: str,
+    model: str,
+    queries: pd.DataFrame,
+    candidates: pd.DataFrame,
+    qrels: pd.DataFrame,
+    embedding_files: Mapping[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """`evaluate` on the embeddings files of each language, checked against the tables."""
+    return evaluate(benchmark, model, qrels, load_checked_embeddings(embedding_files, queries, candidates))
 
 
 def macro_average(metrics: pd.DataFrame) -> pd.DataFrame:

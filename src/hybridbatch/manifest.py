@@ -12,6 +12,7 @@ shuffled order (`kind_draw="exact"`), or the paper's independent coin flip per b
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -149,6 +150,38 @@ def build_manifest(pairs: Mapping[str, pd.DataFrame], plan: BatchPlan) -> pd.Dat
                 query, passage = rng.choice(len(group.languages), size=2, replace=False)
                 rows.append((batch, row, source, group.group_id, group.languages[query], group.languages[passage], "cross"))
     return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+
+
+def validation_split(pairs: Mapping[str, pd.DataFrame], groups: int) -> pd.DataFrame:
+    """The held-out validation rows (pairs columns plus `source`): per source, whole conflict groups
+    in a fixed order (by a hash of the conflict key, so every strategy and seed holds out the same
+    slice) until at least `groups` group_ids are held out. 0 holds out nothing."""
+    held_out = []
+    for source in sorted(pairs):
+        table = pairs[source]
+        if groups == 0:
+            held_out.append(table.iloc[:0].assign(source=source))
+            continue
+        keys = sorted(table["conflict_key"].unique(), key=lambda key: hashlib.sha256(str(key).encode()).hexdigest())
+        per_key = table.groupby("conflict_key")["group_id"].nunique()
+        counted = per_key.loc[keys].cumsum()
+        taken = counted.index[: int(np.searchsorted(counted.to_numpy(), groups)) + 1]
+        if len(taken) == len(keys):
+            raise ConfigError(
+                f"source {source}: holding out {groups} validation groups would leave nothing to train on "
+                f"(it has {counted.iloc[-1]}); lower training.validation.groups"
+            )
+        held_out.append(table[table["conflict_key"].isin(taken)].assign(source=source))
+    return pd.concat(held_out, ignore_index=True)
+
+
+def without_validation(pairs: Mapping[str, pd.DataFrame], validation: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The training pairs minus every conflict group of the held-out slice."""
+    return {
+        source: table[~table["conflict_key"].isin(validation.loc[validation["source"] == source, "conflict_key"])]
+        .reset_index(drop=True)
+        for source, table in pairs.items()
+    }
 
 
 def manifest_stats(manifest: pd.DataFrame) -> pd.DataFrame:

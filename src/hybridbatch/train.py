@@ -9,6 +9,10 @@ Checkpoints (model, optimiser, schedule, RNG state, log) are written atomically 
 `checkpoint_every` steps outside the output folder; a run finds its checkpoint and resumes from it,
 so a killed run ends with the same weights as an uninterrupted one on CPU. A checkpoint written
 under another configuration is refused.
+
+With a held-out slice (`validation`), the model is scored on it every `validation_every` steps
+(see hybridbatch.validation); after `patience` scores without a gain training stops early, and the
+best-scoring weights are the ones saved.
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ import torch
 from tqdm import tqdm
 
 from hybridbatch.basemodel import save_encoder
-from hybridbatch.encode import autocast_dtype, load_encoder
+from hybridbatch.encode import EncodeSettings, autocast_dtype, load_encoder
 from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.io import atomic_path
+from hybridbatch.validation import SETTINGS, HeldOut, validation_scores
 
 log = logging.getLogger(__name__)
 
-LOG_COLUMNS = ["step", "loss", "lr", "seconds"]
+LOG_COLUMNS = ["step", "loss", "lr", "seconds", *(f"val_{name}" for name in (*SETTINGS, "score"))]
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class TrainSettings:
     precision: str = "auto"
     checkpoint_every: int = 50
     seed: int = 0
+    validation_every: int = 20
+    patience: int = 0  # validation scores without a gain before stopping; 0 = never stop early
 
 
 def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -97,9 +105,16 @@ class _Batches:
         return queries, positives + negatives
 
 
-def fingerprint(manifest_path: str | os.PathLike[str], base_model: str | os.PathLike[str], settings: TrainSettings) -> str:
+def fingerprint(
+    manifest_path: str | os.PathLike[str],
+    base_model: str | os.PathLike[str],
+    settings: TrainSettings,
+    validation: pd.DataFrame | None,
+) -> str:
     digest = hashlib.sha256()
     digest.update(Path(manifest_path).read_bytes())
+    if validation is not None:
+        digest.update(pd.util.hash_pandas_object(validation[["source", "group_id", "lang"]], index=False).to_numpy().tobytes())
     digest.update((Path(base_model) / "config.json").read_bytes())
     digest.update(json.dumps(asdict(settings), sort_keys=True).encode())
     return digest.hexdigest()
@@ -130,10 +145,12 @@ def train(
     target: str | os.PathLike[str],
     checkpoint_dir: str | os.PathLike[str],
     settings: TrainSettings,
+    validation: pd.DataFrame | None = None,
     device: torch.device | None = None,
 ) -> pd.DataFrame:
     """Fine-tune `base_model` on the manifest's batches; write the model folder `target`
-    (with train_log.csv) and return the log."""
+    (with train_log.csv) and return the log. `validation`: held-out pairs (pairs columns and
+    `source`) scored during training; None or empty: no validation, no early stopping."""
     manifest = pd.read_parquet(manifest_path)
     batches = _Batches(manifest, pairs, settings.hard_negatives)
     total = len(batches)
@@ -146,22 +163,23 @@ def train(
     optimizer = _optimizer(encoder, settings)
     warmup = max(1, round(settings.warmup_fraction * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, warmup))
-    stamp = fingerprint(manifest_path, base_model, settings)
+    validation = None if validation is None or validation.empty else validation
+    stamp = fingerprint(manifest_path, base_model, settings, validation)
+    held_out = HeldOut.from_pairs(validation) if validation is not None else None
+    validation_encoding = EncodeSettings(
+        query_max_length=settings.query_max_length, passage_max_length=settings.passage_max_length, precision=settings.precision
+    )
 
-    checkpoint_path = Path(checkpoint_dir) / CHECKPOINT
+    checkpoint_path, best_path = Path(checkpoint_dir) / CHECKPOINT, Path(checkpoint_dir) / BEST
     step, rows, elapsed = 0, [], 0.0
+    best = {"score": -math.inf, "step": 0, "stale": 0}
     if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if state["fingerprint"] != stamp:
-            raise ConfigError(
-                f"{checkpoint_path}: checkpoint from a different configuration (manifest, base model or "
-                "training settings changed); delete it to start over"
-            )
+        state = _load_checked(checkpoint_path, stamp, device)
         encoder.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         torch.set_rng_state(state["rng"])
-        step, rows, elapsed = state["step"], state["log"], state["seconds"]
+        step, rows, elapsed, best = state["step"], state["log"], state["seconds"], state["best"]
         log.info("resuming from %s at step %d of %d", checkpoint_path, step, total)
 
     prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
@@ -193,20 +211,58 @@ def train(
             rows.append({"step": step, "loss": loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - started})
             bar.set_postfix(loss=f"{loss.item():.4f}")
             bar.update()
+            stop = False
+            if held_out is not None and (step % settings.validation_every == 0 or step == total):
+                stop = _validate(encoder, held_out, validation_encoding, step, rows[-1], best, settings.patience, best_path, stamp)
+                bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{rows[-1]['val_score']:.4f}")
+            if stop:
+                log.info("early stop at step %d of %d: no validation gain in %d scores", step, total, best["stale"])
+                break
             if step % settings.checkpoint_every == 0 and step < total:
-                _save_checkpoint(checkpoint_path, encoder, optimizer, schedule, step, rows, stamp)
+                _save_checkpoint(checkpoint_path, encoder, optimizer, schedule, step, rows, best, stamp)
 
+    if held_out is not None and best["step"] != step:
+        encoder.load_state_dict(_load_checked(best_path, stamp, device)["model"])
+        log.info("keeping the weights of step %d (validation score %.4f)", best["step"], best["score"])
     encoder.eval()
     save_encoder(encoder, target)
     log_frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
     log_frame.to_csv(Path(target) / "train_log.csv", index=False)
     checkpoint_path.unlink(missing_ok=True)
-    log.info("trained %d steps in %.1f s, final loss %.4f", total, rows[-1]["seconds"] if rows else 0.0,
+    best_path.unlink(missing_ok=True)
+    log.info("trained %d steps in %.1f s, final loss %.4f", step, rows[-1]["seconds"] if rows else 0.0,
              rows[-1]["loss"] if rows else math.nan)  # fmt: skip
     return log_frame
 
 
-def _save_checkpoint(path: Path, encoder, optimizer, schedule, step: int, rows: list, stamp: str) -> None:
+def _validate(encoder, held_out: HeldOut, encoding: EncodeSettings, step: int, row: dict, best: dict,
+              patience: int, best_path: Path, stamp: str) -> bool:  # fmt: skip
+    """Score the held-out slice into the log `row`, keep the best weights; True: stop early."""
+    encoder.eval()
+    scores = validation_scores(encoder, held_out, encoding)
+    encoder.train()
+    row.update({f"val_{name}": value for name, value in scores.items()})
+    log.info("step %d validation: %s", step, ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
+    if scores["score"] > best["score"]:
+        best.update(score=scores["score"], step=step, stale=0)
+        with atomic_path(best_path) as tmp:
+            torch.save({"fingerprint": stamp, "step": step, "model": encoder.state_dict()}, tmp)
+        return False
+    best["stale"] += 1
+    return patience > 0 and best["stale"] >= patience
+
+
+def _load_checked(path: Path, stamp: str, device: torch.device) -> dict:
+    state = torch.load(path, map_location=device, weights_only=False)
+    if state["fingerprint"] != stamp:
+        raise ConfigError(
+            f"{path}: checkpoint from a different configuration (manifest, base model, validation slice or "
+            "training settings changed); delete it to start over"
+        )
+    return state
+
+
+def _save_checkpoint(path: Path, encoder, optimizer, schedule, step: int, rows: list, best: dict, stamp: str) -> None:
     state = {
         "fingerprint": stamp,
         "step": step,
@@ -215,6 +271,7 @@ def _save_checkpoint(path: Path, encoder, optimizer, schedule, step: int, rows: 
         "schedule": schedule.state_dict(),
         "rng": torch.get_rng_state(),
         "log": rows,
+        "best": best,
         "seconds": rows[-1]["seconds"],
     }
     with atomic_path(path) as tmp:

@@ -1,4 +1,5 @@
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,17 +26,19 @@ except ConfigError as error:
 MIRROR = hbconfig.resolve_mirror(config, REPOSITORY)
 LANGUAGES = config["data"]["languages"]
 EXPERIMENTS = {experiment.name: experiment for experiment in hbconfig.experiments(config)}
-MODELS = ["base", *config["strategies"]]
+# Trained models: each strategy at each seed (hybridbatch.config.training_runs names them).
+RUNS = {run.name: run for run in hbconfig.training_runs(config)}
+MODELS = ["base", *RUNS]
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
     experiment="|".join(EXPERIMENTS),
-    model="|".join(MODELS),
-    # "base", or "{experiment}/{strategy}" for a trained model
+    model="|".join(map(re.escape, MODELS)),
+    # "base", or "{experiment}/{run}" for a trained model
     model_dir=r"base|[^/]+/[^/]+",
     lang="[a-z]{2}",
-    strategy="|".join(config["strategies"]),
+    run="|".join(map(re.escape, RUNS)),
 
 
 def dataset_languages(name):
@@ -95,8 +98,4 @@ def training_pairs(wildcards):
 
 
 def manifests():
-    return expand(
-        "results/manifests/{experiment}/{strategy}.parquet",
-        experiment=EXPERIMENTS,
-        strategy=config["strategies"],
-    )
+    return expand("results/manifests/{experiment}/{run}.parquet", experiment=EXPERIMENTS, run=RUNS)

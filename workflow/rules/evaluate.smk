@@ -11,8 +11,8 @@ rule embed:
         "logs/embed/{dataset}/{model_dir}/{lang}.log",
     benchmark:
         "benchmarks/embed/{dataset}/{model_dir}/{lang}.tsv"
-    # Takes every core it is given (the code caps it at the cores that exist).
-    threads: workflow.cores
+    # encode.threads, or every core snakemake has (the code caps it at the cores that exist).
+    threads: config["encode"]["threads"] or workflow.cores
     conda:
         "../../environment.yml"
     script:
@@ -32,7 +32,7 @@ rule evaluate:
         "logs/evaluate/{experiment}/{model}.log",
     benchmark:
         "benchmarks/evaluate/{experiment}/{model}.tsv"
-    threads: workflow.cores
+    threads: config["encode"]["threads"] or workflow.cores
     conda:
         "../../environment.yml"
     script:

@@ -1,17 +1,37 @@
-rule manifest:
+rule holdout:
     input:
         training_pairs,
     output:
-        manifest="results/manifests/{experiment}/{strategy}.parquet",
-        stats="results/manifests/{experiment}/{strategy}.stats.tsv",
+        "results/manifests/{experiment}/validation.parquet",
     params:
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
-        alpha=lambda wildcards: config["strategies"][wildcards.strategy]["alpha"],
         training=config["training"],
     log:
-        "logs/manifest/{experiment}/{strategy}.log",
+        "logs/holdout/{experiment}.log",
     benchmark:
-        "benchmarks/manifest/{experiment}/{strategy}.tsv"
+        "benchmarks/holdout/{experiment}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/holdout.py"
+
+
+rule manifest:
+    input:
+        pairs=training_pairs,
+        validation="results/manifests/{experiment}/validation.parquet",
+    output:
+        manifest="results/manifests/{experiment}/{run}.parquet",
+        stats="results/manifests/{experiment}/{run}.stats.tsv",
+    params:
+        sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
+        alpha=lambda wildcards: RUNS[wildcards.run].alpha,
+        seed=lambda wildcards: RUNS[wildcards.run].seed,
+        training=config["training"],
+    log:
+        "logs/manifest/{experiment}/{run}.log",
+    benchmark:
+        "benchmarks/manifest/{experiment}/{run}.tsv"
     conda:
         "../../environment.yml"
     script:

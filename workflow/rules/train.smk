@@ -1,20 +1,22 @@
 rule train:
     input:
         base="results/models/base",
-        manifest="results/manifests/{experiment}/{strategy}.parquet",
+        manifest="results/manifests/{experiment}/{run}.parquet",
+        validation="results/manifests/{experiment}/validation.parquet",
         pairs=training_pairs,
     output:
-        directory("results/models/{experiment}/{strategy}"),
+        directory("results/models/{experiment}/{run}"),
     params:
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
+        seed=lambda wildcards: RUNS[wildcards.run].seed,
         training=config["training"],
         # Outside the output folder, which Snakemake deletes when a job fails.
-        checkpoints="results/checkpoints/{experiment}/{strategy}",
+        checkpoints="results/checkpoints/{experiment}/{run}",
     log:
-        "logs/train/{experiment}/{strategy}.log",
+        "logs/train/{experiment}/{run}.log",
     benchmark:
-        "benchmarks/train/{experiment}/{strategy}.tsv"
-    threads: workflow.cores
+        "benchmarks/train/{experiment}/{run}.tsv"
+    threads: config["training"]["threads"] or workflow.cores
     conda:
         "../../environment.yml"
     script:

@@ -1,7 +1,7 @@
 import re
 
 from hybridbatch.encode import usable_threads
-from hybridbatch.evaluate import evaluate, macro_average
+from hybridbatch.evaluate import evaluate_files, macro_average
 from hybridbatch.io import write_frame
 from hybridbatch.extract import read_table
 from hybridbatch.logs import logged
@@ -11,7 +11,7 @@ with logged(snakemake.log[0]) as log:
     set_threads(usable_threads(snakemake.threads))
     # The embeddings files are named {lang}.npz.
     files = {re.sub(r"\.npz$", "", path.rsplit("/", 1)[-1]): path for path in snakemake.input.embeddings}
-    metrics, per_query, run = evaluate(
+    metrics, per_query, run = evaluate_files(
         snakemake.params.benchmark,
         snakemake.wildcards.model,
         read_table(snakemake.input.queries, "queries").to_pandas(),
