@@ -88,6 +88,30 @@ def test_trained_models_follow_their_manifests(workdir):
         assert not seeds[0].equals(seeds[1])
 
 
+def test_tables_figures_and_report(workdir):
+    import pandas as pd
+
+    summary = pd.read_csv(workdir / "results" / "tables" / "summary.csv")
+    assert list(summary["strategy"]) == ["base", "x-x", "x-y", "hybrid"] * 2
+    assert list(summary["seeds"]) == [1, 2, 2, 2] * 2
+    significance = pd.read_csv(workdir / "results" / "tables" / "significance.csv")
+    assert set(zip(significance["other"], significance["setting"], strict=True)) >= {("x-x", "mono"), ("x-y", "cross"), ("x-y", "multi")}
+    assert "Hybrid matches X-X on monolingual retrieval" in (workdir / "results" / "tables" / "paper_comparison.md").read_text()
+    assert len(list((workdir / "results" / "figures").glob("*/*.png"))) == 2 * 6
+    result = snakemake(workdir, "--report", "results/report.html")
+    report = (workdir / "results" / "report.html").read_text()
+    assert "map_heatmaps.png" in report and "paper_comparison.html" in report, result.stderr[-2000:]
+
+
+def test_a_plotting_option_reruns_only_the_figures(workdir, tmp_path):
+    overlay = tmp_path / "plotting.yaml"
+    overlay.write_text("report:\n  figures:\n    dpi: 72\n")
+    result = snakemake(workdir, "all", "--dry-run", overlay=overlay)
+    stats = (result.stdout + result.stderr).split("Job stats:")[1].split("Reasons")[0]
+    jobs = {line.split()[0] for line in stats.splitlines()[3:] if line.strip() and not line.startswith("total")}
+    assert jobs == {"all", "figure"}, stats
+
+
 def test_rerun_gives_identical_metrics(workdir):
     target = workdir / "results" / "metrics" / "mlqa_r" / "base.parquet"
     before = target.read_bytes()

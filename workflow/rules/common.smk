@@ -14,6 +14,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get(
 from hybridbatch import config as hbconfig
 from hybridbatch.errors import ConfigError
 from hybridbatch.extract import TABLES
+from hybridbatch.figures import FIGURES
 from hybridbatch.registry import DATASETS
 
 try:
@@ -39,6 +40,7 @@ wildcard_constraints:
     model_dir=r"base|[^/]+/[^/]+",
     lang="[a-z]{2}",
     run="|".join(map(re.escape, RUNS)),
+    figure="|".join(FIGURES),
 
 
 def dataset_languages(name):
@@ -86,8 +88,51 @@ def evaluation_inputs(wildcards):
     }
 
 
-def metric_tables():
-    return expand("results/metrics/{experiment}/{model}.parquet", experiment=EXPERIMENTS, model=MODELS)
+def model_keys():
+    """(experiment, model) of every evaluated model, in table order."""
+    return [(experiment, model) for experiment in EXPERIMENTS for model in MODELS]
+
+
+def metric_tables(experiment=None):
+    return [
+        f"results/metrics/{e}/{model}.parquet" for e, model in model_keys() if experiment in (None, e)
+    ]
+
+
+def per_query_tables():
+    return [f"results/metrics/{e}/per_query/{model}.parquet" for e, model in model_keys()]
+
+
+def model_runs():
+    """model -> [strategy, seed] ("base" has no seed), as plain data for the scripts."""
+    return {"base": ["base", None], **{name: [run.strategy, run.seed] for name, run in RUNS.items()}}
+
+
+def strategy_alphas():
+    return {name: float(entry["alpha"]) for name, entry in config["strategies"].items()}
+
+
+def figure_inputs(wildcards):
+    """A figure reads the experiment's metrics, its trained models' logs or its manifests."""
+    experiment = wildcards.experiment
+    if wildcards.figure == "training_curves":
+        return {"models": [f"results/models/{experiment}/{run}" for run in RUNS]}
+    if wildcards.figure == "manifest_mix":
+        # The first seed's manifest of each strategy (named after the strategy).
+        return {"manifests": [f"results/manifests/{experiment}/{s}.parquet" for s in config["strategies"]]}
+    return {"metrics": metric_tables(experiment)}
+
+
+def result_tables():
+    return expand(
+        "results/tables/{table}.{ext}",
+        table=["summary", "per_language", "paper_comparison"],
+        ext=["csv", "md", "html"],
+    ) + ["results/tables/significance.csv"]
+
+
+def figures():
+    return expand("results/figures/{experiment}/{figure}.png", experiment=EXPERIMENTS, figure=FIGURES)
 
 
 def training_pairs(wildcards):

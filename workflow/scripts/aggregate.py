@@ -1,0 +1,28 @@
+import pandas as pd
+
+from hybridbatch.basemodel import encoder_label
+from hybridbatch.io import write_frame_csv, write_text
+from hybridbatch.logs import logged
+from hybridbatch.results import ModelRun, check_complete, load_metrics
+from hybridbatch.tables import build_documents, html_page, markdown
+
+with logged(snakemake.log[0]) as log:
+    runs = {model: ModelRun(model, strategy, seed) for model, (strategy, seed) in snakemake.params.runs.items()}
+    files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input.metrics, strict=True)}
+    check_complete(files, list(snakemake.params.benchmarks), list(runs))
+    documents = build_documents(
+        load_metrics(files, runs),
+        pd.read_csv(snakemake.input.significance),
+        pd.read_csv(snakemake.input.reference, comment="#"),
+        snakemake.params.alphas,
+        snakemake.params.benchmarks,
+        encoder_label(snakemake.params.base_model),
+        snakemake.params.steps,
+    )
+    outputs = {"summary": "summary", "per_language": "per_language", "paper_comparison": "paper"}
+    for name, document in documents.items():
+        prefix = outputs[name]
+        write_frame_csv(document.data, snakemake.output[f"{prefix}_csv"])
+        write_text(markdown(document.title, document.blocks), snakemake.output[f"{prefix}_md"])
+        write_text(html_page(document.title, document.blocks), snakemake.output[f"{prefix}_html"])
+    log.info("%s", markdown(documents["summary"].title, documents["summary"].blocks))
