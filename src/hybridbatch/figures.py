@@ -64,7 +64,7 @@ def _grid(means: pd.DataFrame, strategy: str, languages: Sequence[str]) -> np.nd
     return table.reindex(index=languages, columns=[*languages, MULTI]).to_numpy()
 
 
-def _heatmap(axis, grid: np.ndarray, languages: Sequence[str], title: str, **style) -> object:
+def _heatmap(axis, grid: np.ndarray, languages: Sequence[str], title: str, cell: str = "{:.0f}", **style) -> object:
     image = axis.imshow(grid, aspect="auto", **style)
     axis.set_xticks(range(len(languages) + 1), [*languages, "all"], fontsize=8)
     axis.set_yticks(range(len(languages)), languages, fontsize=8)
@@ -74,7 +74,7 @@ def _heatmap(axis, grid: np.ndarray, languages: Sequence[str], title: str, **sty
     axis.set_title(title, fontsize=10)
     for (row, column), value in np.ndenumerate(grid):
         if np.isfinite(value):
-            axis.text(column, row, f"{100 * value:.0f}", ha="center", va="center", fontsize=6.5,
+            axis.text(column, row, cell.format(100 * value), ha="center", va="center", fontsize=6.5,
                       color="white" if style.get("cmap") == "viridis" and value < 0.5 * (style["vmin"] + style["vmax"]) else "black")  # fmt: skip
     return image
 
@@ -105,7 +105,7 @@ def map_difference(metrics: pd.DataFrame, pairs: Sequence[tuple[str, str]], titl
     figure, axes = plt.subplots(1, max(1, len(pairs)), figsize=(6.2 * max(1, len(pairs)), 0.42 * len(languages) + 1.4), squeeze=False, layout="constrained")
     image = None
     for axis, (a, b), grid in zip(axes.flat, pairs, grids, strict=False):
-        image = _heatmap(axis, grid, languages, f"{a} − {b}", cmap="RdBu", vmin=-limit, vmax=limit)
+        image = _heatmap(axis, grid, languages, f"{a} − {b}", cell="{:+.1f}", cmap="RdBu", vmin=-limit, vmax=limit)
     if image is None:
         axes[0, 0].text(0.5, 0.5, "no hybrid / baseline pair in this run", ha="center", va="center")
     else:
