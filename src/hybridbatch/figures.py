@@ -124,7 +124,8 @@ def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Map
         values = [stats.loc[(strategy, s), "mean"] for s in SETTINGS]
         spreads = [stats.loc[(strategy, s), "std"] for s in SETTINGS]
         positions = np.arange(len(SETTINGS)) + (index - (len(strategies) - 1) / 2) * width
-        bars = axis.bar(positions, values, width, yerr=np.nan_to_num(spreads), color=colours[strategy], label=strategy, capsize=3)
+        spread = spreads if np.isfinite(spreads).any() else None  # one seed: no spread to draw
+        bars = axis.bar(positions, values, width, yerr=spread, color=colours[strategy], label=strategy, capsize=3)
         axis.bar_label(bars, [f"{v:.3f}" for v in values], fontsize=7, padding=2)
     axis.set_xticks(range(len(SETTINGS)), ["Mono", "Cross", "Multi"])
     axis.set_ylabel("macro mAP")
@@ -137,7 +138,7 @@ def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Map
 def rank_distance(metrics: pd.DataFrame, strategies: Sequence[str], colours: Mapping[str, str], title: str, target,
                   options: FigureOptions) -> None:  # fmt: skip
     means, languages = _pair_means(metrics, "rank_distance"), _languages(metrics)
-    figure, axis = plt.subplots(figsize=(max(6, 0.75 * len(languages) * len(strategies) / 2), 4), layout="constrained")
+    figure, axis = plt.subplots(figsize=(max(6, 0.2 * len(languages) * len(strategies)), 4), layout="constrained")
     width = 0.8 / len(strategies)
     for index, strategy in enumerate(strategies):
         values = means[means["strategy"] == strategy].set_index("query_lang")["value"].reindex(languages)

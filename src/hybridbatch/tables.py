@@ -122,6 +122,11 @@ def summary_blocks(summary: pd.DataFrame, significance: pd.DataFrame) -> list[Bl
             "Best per column in bold (lowest rank distance). ± is the standard deviation over seeds."
         ]
         tests = significance[significance["experiment"] == experiment]
+        if table.loc[table["strategy"] != "base", "seeds"].min() == 1:
+            notes.append(
+                "One seed per strategy: the bootstrap intervals cover the sampling of questions, not the "
+                "randomness of training; more `training.seeds` give that spread too."
+            )
         blocks += [
             Block(f"{experiment}: mAP and language bias", main, notes),
             Block(f"{experiment}: recall, MRR and nDCG", more),
