@@ -179,7 +179,8 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         torch.set_rng_state(state["rng"])
-        step, rows, elapsed, best = state["step"], state["log"], state["seconds"], state["best"]
+        step, rows, elapsed = state["step"], state["log"], state["seconds"]
+        best = state.get("best", best)  # checkpoints written before validation existed have none
         log.info("resuming from %s at step %d of %d", checkpoint_path, step, total)
 
     prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
