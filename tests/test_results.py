@@ -67,6 +67,16 @@ def test_summary_averages_pairs_then_seeds(metric_files):
     assert languages.at[("base", "en"), "map_cross"] == pytest.approx(0.53)
 
 
+def test_experiments_sharing_a_benchmark_stay_apart(metric_files, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    offsets = {"base": 0.0, "x-x": 0.3, "x-x.seed1": 0.3, "x-y": 0.3, "hybrid": 0.3}
+    files = {**metric_files, **{("second", m): metrics_file(other, m, o) for m, o in offsets.items()}}
+    table = summary(load_metrics(files, RUNS)).set_index(["experiment", "strategy"])
+    assert table.at[("toy", "x-x"), "map_mono"] == pytest.approx(0.67)
+    assert table.at[("second", "x-x"), "map_mono"] == pytest.approx(0.82)
+
+
 def test_missing_setting_or_model_is_named(metric_files, tmp_path):
     broken = dict(metric_files)
     broken[("toy", "x-y")] = metrics_file(tmp_path, "x-y", 0.0, drop=("cross", "ndcg@10"))

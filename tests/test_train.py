@@ -136,6 +136,14 @@ def toy_with_validation(tmp_path):
     return pairs, manifest, validation
 
 
+def test_identical_positives_share_one_candidate():
+    pairs = toy_pairs()
+    pairs.loc[pairs["group_id"] == "g1", "positive"] = pairs.loc[pairs["group_id"] == "g0", "positive"].to_numpy()
+    held_out = HeldOut.from_pairs(pairs.assign(source="toy"))
+    assert len(held_out.candidates) == len(pairs) - 2  # g1's two positives are g0's
+    assert set(held_out.qrels[held_out.qrels["qid"] == "toy/g1"]["cid"]) == set(held_out.qrels[held_out.qrels["qid"] == "toy/g0"]["cid"])
+
+
 def test_held_out_slice_as_a_benchmark(tiny_model):
     validation = validation_split({"toy": toy_pairs()}, 4)
     held_out = HeldOut.from_pairs(validation)
@@ -186,7 +194,7 @@ def test_early_stopping_keeps_the_best_weights(tiny_model, toy_with_validation, 
     assert log["step"].max() == 32  # stopped after two scores without a gain
     assert log.dropna(subset=["val_score"])["step"].tolist() == [8, 16, 24, 32]
     assert_model_equals(tmp_path / "model", reference[16])  # validation does not disturb training either
-    assert not (tmp_path / "checkpoints" / BEST).exists()
+    assert not list((tmp_path / "checkpoints").glob(BEST.format(step="*")))
 
 
 def test_validation_without_patience_runs_every_step(tiny_model, toy_with_validation, tmp_path, monkeypatch):

@@ -112,6 +112,17 @@ def test_a_plotting_option_reruns_only_the_figures(workdir, tmp_path):
     assert jobs == {"all", "figure"}, stats
 
 
+def test_a_new_seed_or_thread_count_reruns_only_the_new_runs(workdir, tmp_path):
+    overlay = tmp_path / "seeds.yaml"
+    overlay.write_text("training:\n  seeds: [0, 1, 2]\n  threads: 2\nencode:\n  threads: 2\n")
+    result = snakemake(workdir, "all", "--dry-run", overlay=overlay)
+    stats = (result.stdout + result.stderr).split("Job stats:")[1].split("total")[0]
+    jobs = dict(line.split() for line in stats.splitlines()[3:] if line.strip())
+    # The three seed-2 runs per experiment, their embeddings and evaluations, then the tables.
+    assert jobs["train"] == "6" and jobs["manifest"] == "6" and "holdout" not in jobs, stats
+    assert jobs["evaluate"] == "6" and jobs["embed"] == str(6 * 3), stats
+
+
 def test_rerun_gives_identical_metrics(workdir):
     target = workdir / "results" / "metrics" / "mlqa_r" / "base.parquet"
     before = target.read_bytes()

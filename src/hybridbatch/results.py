@@ -81,8 +81,9 @@ def check_complete(files: Mapping[tuple[str, str], str], experiments: Sequence[s
 def summary(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per (experiment, strategy): macro averages (mean over seeds) of every metric and
     setting, their standard deviations over seeds (`*_sd`, NaN for one seed) and the seed count."""
-    macro = macro_average(metrics).merge(metrics[["model", "strategy"]].drop_duplicates(), on="model")
-    macro = macro.merge(metrics[["model", "benchmark", "experiment"]].drop_duplicates(), on=["model", "benchmark"])
+    # Per experiment: two experiments may share a benchmark and their runs share names.
+    keys = ["experiment", "model", "strategy", "setting", "metric"]
+    macro = metrics.groupby(keys, as_index=False, sort=False)["value"].mean()
     macro["column"] = [_column(m, s) for m, s in zip(macro["metric"], macro["setting"], strict=True)]
     grouped = macro.groupby(["experiment", "strategy", "column"], sort=False)["value"]
     stats = grouped.agg(["mean", "std", "count"]).reset_index()
@@ -140,8 +141,9 @@ def paired_bootstrap(
     answered count.
     """
     rows = []
-    generator = np.random.default_rng(seed)
-    for comparison in comparisons:
+    for index, comparison in enumerate(comparisons):
+        # One stream per comparison: adding a comparison leaves the others' intervals unchanged.
+        generator = np.random.default_rng([seed, index])
         chosen = per_query[
             (per_query["experiment"] == comparison.experiment)
             & (per_query["metric"] == comparison.metric)
@@ -154,6 +156,8 @@ def paired_bootstrap(
             raise DataError(f"{comparison}: no per-query values for both strategies")
         paired = pd.concat([values[comparison.better], values[comparison.other]], axis=1, join="inner", keys=["a", "b"])
         difference = (paired["a"] - paired["b"]).reset_index(name="difference")
+        if difference.empty:
+            raise DataError(f"{comparison}: the two strategies answered no query in common")
         question_codes, questions = pd.factorize(difference["qid"])
         pair_codes, _ = pd.factorize(difference["query_lang"] + "→" + difference["pool_lang"])
         n_questions, n_pairs = len(questions), pair_codes.max() + 1

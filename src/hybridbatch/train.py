@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ["step", "loss", "lr", "seconds", *(f"val_{name}" for name in (*SETTINGS, "score"))]
 CHECKPOINT = "checkpoint.pt"
-BEST = "best.pt"
+BEST = "best-{step}.pt"  # one file per best step: a resumed run never reads a later run's best
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def train(
         query_max_length=settings.query_max_length, passage_max_length=settings.passage_max_length, precision=settings.precision
     )
 
-    checkpoint_path, best_path = Path(checkpoint_dir) / CHECKPOINT, Path(checkpoint_dir) / BEST
+    checkpoint_path, best_dir = Path(checkpoint_dir) / CHECKPOINT, Path(checkpoint_dir)
     step, rows, elapsed = 0, [], 0.0
     best = {"score": -math.inf, "step": 0, "stale": 0}
     if checkpoint_path.exists():
@@ -179,8 +179,7 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         torch.set_rng_state(state["rng"])
-        step, rows, elapsed = state["step"], state["log"], state["seconds"]
-        best = state.get("best", best)  # checkpoints written before validation existed have none
+        step, rows, elapsed, best = state["step"], state["log"], state["seconds"], state["best"]
         log.info("resuming from %s at step %d of %d", checkpoint_path, step, total)
 
     prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
@@ -214,30 +213,31 @@ def train(
             bar.update()
             stop = False
             if held_out is not None and (step % settings.validation_every == 0 or step == total):
-                stop = _validate(encoder, held_out, validation_encoding, step, rows[-1], best, settings.patience, best_path, stamp)
+                stop = _validate(encoder, held_out, validation_encoding, step, rows[-1], best, settings.patience, best_dir, stamp)
                 bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{rows[-1]['val_score']:.4f}")
             if stop:
                 log.info("early stop at step %d of %d: no validation gain in %d scores", step, total, best["stale"])
                 break
             if step % settings.checkpoint_every == 0 and step < total:
                 _save_checkpoint(checkpoint_path, encoder, optimizer, schedule, step, rows, best, stamp)
+                _remove_best_files(best_dir, keep=best["step"])
 
     if held_out is not None and best["step"] != step:
-        encoder.load_state_dict(_load_checked(best_path, stamp, device)["model"])
+        encoder.load_state_dict(_load_checked(best_dir / BEST.format(step=best["step"]), stamp, device)["model"])
         log.info("keeping the weights of step %d (validation score %.4f)", best["step"], best["score"])
     encoder.eval()
     save_encoder(encoder, target)
     log_frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
     log_frame.to_csv(Path(target) / "train_log.csv", index=False)
     checkpoint_path.unlink(missing_ok=True)
-    best_path.unlink(missing_ok=True)
+    _remove_best_files(best_dir, keep=None)
     log.info("trained %d steps in %.1f s, final loss %.4f", step, rows[-1]["seconds"] if rows else 0.0,
              rows[-1]["loss"] if rows else math.nan)  # fmt: skip
     return log_frame
 
 
 def _validate(encoder, held_out: HeldOut, encoding: EncodeSettings, step: int, row: dict, best: dict,
-              patience: int, best_path: Path, stamp: str) -> bool:  # fmt: skip
+              patience: int, best_dir: Path, stamp: str) -> bool:  # fmt: skip
     """Score the held-out slice into the log `row`, keep the best weights; True: stop early."""
     encoder.eval()
     scores = validation_scores(encoder, held_out, encoding)
@@ -246,11 +246,18 @@ def _validate(encoder, held_out: HeldOut, encoding: EncodeSettings, step: int, r
     log.info("step %d validation: %s", step, ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
     if scores["score"] > best["score"]:
         best.update(score=scores["score"], step=step, stale=0)
-        with atomic_path(best_path) as tmp:
+        with atomic_path(best_dir / BEST.format(step=step)) as tmp:
             torch.save({"fingerprint": stamp, "step": step, "model": encoder.state_dict()}, tmp)
         return False
     best["stale"] += 1
     return patience > 0 and best["stale"] >= patience
+
+
+def _remove_best_files(folder: Path, keep: int | None) -> None:
+    """Delete best-weights files except the one of step `keep` (the checkpoint's best)."""
+    for path in folder.glob(BEST.format(step="*")):
+        if keep is None or path.name != BEST.format(step=keep):
+            path.unlink()
 
 
 def _load_checked(path: Path, stamp: str, device: torch.device) -> dict:

@@ -30,11 +30,13 @@ class HeldOut:
     @classmethod
     def from_pairs(cls, validation: pd.DataFrame) -> HeldOut:
         qid = validation["source"].astype(str) + "/" + validation["group_id"].astype(str)
-        cid = qid + "/" + validation["lang"].astype(str)
+        # One candidate per distinct (source, language, text), as the benchmarks have one per
+        # sentence: two groups with the same positive share it instead of tying with a copy.
+        cid = validation["source"].astype(str) + "/" + validation["lang"].astype(str) + "/" + validation["positive"].astype(str)
         queries = pd.DataFrame({"qid": qid, "lang": validation["lang"], "text": validation["query"]})
-        candidates = pd.DataFrame({"cid": cid, "lang": validation["lang"], "text": validation["positive"]})
+        candidates = pd.DataFrame({"cid": cid, "lang": validation["lang"], "text": validation["positive"]}).drop_duplicates("cid")
         # The query id is shared by the group's languages, so it is relevant to all their positives.
-        qrels = pd.DataFrame({"qid": qid, "cid": cid})
+        qrels = pd.DataFrame({"qid": qid, "cid": cid}).drop_duplicates()
         return cls(queries.sort_values(["lang", "qid"], ignore_index=True), candidates.sort_values(["lang", "cid"], ignore_index=True), qrels)
 
 

@@ -6,7 +6,7 @@ rule embed:
     output:
         "results/embeddings/{dataset}/{model_dir}/{lang}.npz",
     params:
-        settings=config["encode"],
+        settings=encode_settings(),
     log:
         "logs/embed/{dataset}/{model_dir}/{lang}.log",
     benchmark:

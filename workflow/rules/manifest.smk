@@ -5,7 +5,8 @@ rule holdout:
         "results/manifests/{experiment}/validation.parquet",
     params:
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
-        training=config["training"],
+        languages=config["training"]["languages"],
+        groups=config["training"]["validation"]["groups"],
     log:
         "logs/holdout/{experiment}.log",
     benchmark:
@@ -27,7 +28,7 @@ rule manifest:
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         alpha=lambda wildcards: RUNS[wildcards.run].alpha,
         seed=lambda wildcards: RUNS[wildcards.run].seed,
-        training=config["training"],
+        training=training_settings("languages", "batch_size", "steps", "kind_draw"),
     log:
         "logs/manifest/{experiment}/{run}.log",
     benchmark:

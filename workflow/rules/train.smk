@@ -9,7 +9,7 @@ rule train:
     params:
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         seed=lambda wildcards: RUNS[wildcards.run].seed,
-        training=config["training"],
+        training=training_settings(),
         # Outside the output folder, which Snakemake deletes when a job fails.
         checkpoints="results/checkpoints/{experiment}/{run}",
     log:

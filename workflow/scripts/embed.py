@@ -11,8 +11,7 @@ with logged(snakemake.log[0]) as log:
         read_table(snakemake.input.queries, "queries").to_pandas(),
         read_table(snakemake.input.candidates, "candidates").to_pandas(),
         snakemake.wildcards.lang,
-        # `threads` is the rule's business, not the encoder's.
-        EncodeSettings(**{key: value for key, value in snakemake.params.settings.items() if key in EncodeSettings.__dataclass_fields__}),
+        EncodeSettings(**snakemake.params.settings),
     )
     save_embeddings(snakemake.output[0], embeddings)
     log.info("%s: %d queries, %d candidates embedded", snakemake.wildcards.lang, len(embeddings.queries), len(embeddings.candidates))
