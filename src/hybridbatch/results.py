@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from hybridbatch.errors import DataError
-from hybridbatch.evaluate import MULTI, macro_average
+from hybridbatch.evaluate import MULTI
 from hybridbatch.metrics import METRICS
 
 SETTINGS = ("mono", "cross", "multi")
-SUMMARY_METRICS = (*METRICS, "rank_distance")
 # Lower is better for rank distance only.
 LOWER_IS_BETTER = {"rank_distance"}
 
@@ -42,33 +41,41 @@ def _column(metric: str, setting: str) -> str:
     return metric if metric == "rank_distance" else f"{metric}_{setting}"
 
 
-def load_metrics(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun]) -> pd.DataFrame:
-    """The metrics files of every (experiment, model), with `experiment`, `strategy` and `seed`
-    columns; refuses a file that lacks a setting or metric, naming what is missing."""
+def _with_runs(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun], check) -> pd.DataFrame:
+    """Read each (experiment, model) file, `check(path, experiment, model, frame)` it, and add the
+    `experiment`, `strategy` and `seed` columns."""
     frames = []
     for (experiment, model), path in files.items():
         frame = pd.read_parquet(path)
-        if set(frame["model"]) != {model}:
-            raise DataError(f"{path}: holds model(s) {sorted(set(frame['model']))}, expected {model!r}")
-        present = set(zip(frame["setting"], frame["metric"], strict=True))
-        wanted = {(setting, metric) for setting in SETTINGS for metric in METRICS} | {(MULTI, "rank_distance")}
-        if missing := sorted(wanted - present):
-            listed = ", ".join(f"{metric} ({setting})" for setting, metric in missing)
-            raise DataError(f"{path}: experiment {experiment}, model {model}: no {listed}")
-        run = runs[model]
-        frames.append(frame.assign(experiment=experiment, strategy=run.strategy, seed=run.seed))
+        check(path, experiment, model, frame)
+        frames.append(frame.assign(experiment=experiment, strategy=runs[model].strategy, seed=runs[model].seed))
     return pd.concat(frames, ignore_index=True)
+
+
+def _check_metrics(path: str, experiment: str, model: str, frame: pd.DataFrame) -> None:
+    if set(frame["model"]) != {model}:
+        raise DataError(f"{path}: holds model(s) {sorted(set(frame['model']))}, expected {model!r}")
+    present = set(zip(frame["setting"], frame["metric"], strict=True))
+    wanted = {(setting, metric) for setting in SETTINGS for metric in METRICS} | {(MULTI, "rank_distance")}
+    if missing := sorted(wanted - present):
+        listed = ", ".join(f"{metric} ({setting})" for setting, metric in missing)
+        raise DataError(f"{path}: experiment {experiment}, model {model}: no {listed}")
+
+
+def _check_per_query(path: str, experiment: str, model: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        raise DataError(f"{path}: no per-query values for experiment {experiment}, model {model}")
+
+
+def load_metrics(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun]) -> pd.DataFrame:
+    """The metrics files of every (experiment, model), with `experiment`, `strategy` and `seed`
+    columns; refuses a file that lacks a setting or metric, naming what is missing."""
+    return _with_runs(files, runs, _check_metrics)
 
 
 def read_per_query(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun]) -> pd.DataFrame:
     """The per-query metrics files of every (experiment, model), with experiment, strategy and seed."""
-    frames = []
-    for (experiment, model), path in files.items():
-        frame = pd.read_parquet(path)
-        if frame.empty:
-            raise DataError(f"{path}: no per-query values for experiment {experiment}, model {model}")
-        frames.append(frame.assign(experiment=experiment, strategy=runs[model].strategy, seed=runs[model].seed))
-    return pd.concat(frames, ignore_index=True)
+    return _with_runs(files, runs, _check_per_query)
 
 
 def check_complete(files: Mapping[tuple[str, str], str], experiments: Sequence[str], models: Sequence[str]) -> None:
