@@ -21,6 +21,7 @@ from hybridbatch.search import relevant_ranks, top_k
 log = logging.getLogger(__name__)
 
 MULTI = "multi"
+SETTINGS = ("mono", "cross", MULTI)
 RUN_DEPTH = 10
 METRIC_COLUMNS = ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries"]
 
@@ -41,6 +42,12 @@ def load_checked_embeddings(
         _check_alignment(path, lang, "candidate", stored.candidate_ids, candidates.loc[candidates["lang"] == lang, "cid"])
         embeddings[lang] = stored
     return embeddings
+
+
+def setting_of(query_lang, pool_lang) -> np.ndarray:
+    """The setting of (query language, pool) pairs, elementwise: multi for the multilingual pool,
+    mono when the pool is the query's language, else cross."""
+    return np.where(np.asarray(pool_lang) == MULTI, MULTI, np.where(np.asarray(pool_lang) == np.asarray(query_lang), "mono", "cross"))
 
 
 def evaluate(
@@ -100,7 +107,7 @@ def evaluate(
             values = query_metrics(rank[answered], rank_ge[answered])
             if pool_lang == MULTI:
                 values["rank_distance"] = rank_distance(rank[answered])
-            setting = MULTI if pool_lang == MULTI else ("mono" if pool_lang == lang else "cross")
+            setting = str(setting_of(lang, pool_lang))
             for metric, per_query in values.items():
                 metric_rows.append(
                     (benchmark, model, setting, lang, pool_lang, metric, float(per_query.mean()), int(answered.sum()))

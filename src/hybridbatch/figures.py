@@ -20,8 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hybridbatch.evaluate import MULTI, macro_average  # noqa: E402
-from hybridbatch.results import SETTINGS  # noqa: E402
+from hybridbatch.evaluate import MULTI, SETTINGS, macro_average  # noqa: E402
 
 FIGURES = ("map_heatmaps", "map_difference", "settings_bars", "rank_distance", "training_curves", "manifest_mix")
 # Fixed colours: the untrained model grey, X-X blue, X-Y orange, the hybrid green; others after.
@@ -210,20 +209,20 @@ def draw(
     `models` (trained model folders, for their train_log.csv) or `manifests` (one per strategy)."""
     from pathlib import Path
 
-    from hybridbatch.results import ModelRun, load_metrics, paper_strategy_names
+    from hybridbatch.results import load_metrics, model_runs, paper_strategy_names
 
     colours = strategy_colours(alphas)
-    model_runs = {model: ModelRun(model, strategy, seed) for model, (strategy, seed) in runs.items()}
+    runs_by_model = model_runs(runs)
     if figure == "training_curves":
         logs = {Path(folder).name: pd.read_csv(Path(folder) / "train_log.csv") for folder in inputs["models"]}
-        training_curves(logs, {run: model_runs[run].strategy for run in logs}, colours, experiment, target, options)
+        training_curves(logs, {run: runs_by_model[run].strategy for run in logs}, colours, experiment, target, options)
         return
     if figure == "manifest_mix":
         manifests = {Path(path).stem: pd.read_parquet(path) for path in inputs["manifests"]}
         manifest_mix(manifests, experiment, target, options)
         return
     files = {(experiment, Path(path).stem): path for path in inputs["metrics"]}
-    metrics = load_metrics(files, model_runs)
+    metrics = load_metrics(files, runs_by_model)
     strategies = ["base", *alphas]
     if figure == "map_heatmaps":
         map_heatmaps(metrics, strategies, experiment, target, options)

@@ -38,9 +38,9 @@ def write_frame(frame: pd.DataFrame, target: str | os.PathLike[str]) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def write_frame_csv(frame: pd.DataFrame, target: str | os.PathLike[str]) -> None:
+def write_frame_csv(frame: pd.DataFrame, target: str | os.PathLike[str], sep: str = ",") -> None:
     with atomic_path(target) as tmp:
-        frame.to_csv(tmp, index=False)
+        frame.to_csv(tmp, sep=sep, index=False)
 
 
 def write_text(text: str, target: str | os.PathLike[str]) -> None:

@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from hybridbatch.errors import DataError
-from hybridbatch.evaluate import MULTI
+from hybridbatch.evaluate import MULTI, SETTINGS, setting_of
 from hybridbatch.metrics import METRICS
 
-SETTINGS = ("mono", "cross", "multi")
 # Lower is better for rank distance only.
 LOWER_IS_BETTER = {"rank_distance"}
 
@@ -39,6 +38,11 @@ def summary_columns() -> list[str]:
 
 def _column(metric: str, setting: str) -> str:
     return metric if metric == "rank_distance" else f"{metric}_{setting}"
+
+
+def model_runs(plain: Mapping[str, Sequence]) -> dict[str, ModelRun]:
+    """ModelRuns from the workflow's plain form: model -> [strategy, seed]."""
+    return {model: ModelRun(model, strategy, seed) for model, (strategy, seed) in plain.items()}
 
 
 def _with_runs(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun], check) -> pd.DataFrame:
@@ -129,10 +133,6 @@ class Comparison:
     metric: str
 
 
-def _setting_of(query_lang: pd.Series, pool_lang: pd.Series) -> np.ndarray:
-    return np.where(pool_lang == MULTI, "multi", np.where(pool_lang == query_lang, "mono", "cross"))
-
-
 def paired_bootstrap(
     per_query: pd.DataFrame,
     comparisons: Sequence[Comparison],
@@ -156,7 +156,7 @@ def paired_bootstrap(
             & (per_query["metric"] == comparison.metric)
             & per_query["strategy"].isin([comparison.better, comparison.other])
         ]
-        chosen = chosen[_setting_of(chosen["query_lang"], chosen["pool_lang"]) == comparison.setting]
+        chosen = chosen[setting_of(chosen["query_lang"], chosen["pool_lang"]) == comparison.setting]
         keys = ["qid", "query_lang", "pool_lang"]
         values = chosen.groupby(["strategy", *keys])["value"].mean()
         if not {comparison.better, comparison.other} <= set(values.index.get_level_values(0)):

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hybridbatch.evaluate import SETTINGS
 from hybridbatch.metrics import METRICS
-from hybridbatch.results import LOWER_IS_BETTER, SETTINGS
+from hybridbatch.results import LOWER_IS_BETTER
 
 SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
 # The paper's names for the three alphas (1, 0, in between).

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from hybridbatch.basemodel import save_encoder
 from hybridbatch.encode import EncodeSettings, autocast_dtype, load_encoder
 from hybridbatch.errors import ConfigError, DataError
-from hybridbatch.io import atomic_path
+from hybridbatch.io import atomic_path, write_frame_csv
 from hybridbatch.validation import SETTINGS, HeldOut, validation_scores
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def train(
     encoder.eval()
     save_encoder(encoder, target)
     log_frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
-    log_frame.to_csv(Path(target) / "train_log.csv", index=False)
+    write_frame_csv(log_frame, Path(target) / "train_log.csv")
     checkpoint_path.unlink(missing_ok=True)
     _remove_best_files(best_dir, keep=None)
     log.info("trained %d steps in %.1f s, final loss %.4f", step, rows[-1]["seconds"] if rows else 0.0,

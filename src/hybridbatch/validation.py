@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hybridbatch.encode import EncodeSettings, LanguageEmbeddings, encode
-from hybridbatch.evaluate import evaluate, macro_average
-
-SETTINGS = ("mono", "cross", "multi")
+from hybridbatch.evaluate import SETTINGS, evaluate, macro_average
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@ import pandas as pd
 from hybridbatch.basemodel import encoder_label
 from hybridbatch.io import write_frame_csv, write_text
 from hybridbatch.logs import logged
-from hybridbatch.results import ModelRun, check_complete, load_metrics
+from hybridbatch.results import check_complete, load_metrics, model_runs
 from hybridbatch.tables import build_documents, html_page, markdown
 
 with logged(snakemake.log[0]) as log:
-    runs = {model: ModelRun(model, strategy, seed) for model, (strategy, seed) in snakemake.params.runs.items()}
+    runs = model_runs(snakemake.params.runs)
     files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input.metrics, strict=True)}
     check_complete(files, list(snakemake.params.benchmarks), list(runs))
     documents = build_documents(

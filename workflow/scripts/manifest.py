@@ -1,6 +1,6 @@
 import pandas as pd
 
-from hybridbatch.io import atomic_path, write_frame
+from hybridbatch.io import write_frame, write_frame_csv
 from hybridbatch.logs import logged
 from hybridbatch.manifest import BatchPlan, build_manifest, manifest_stats, read_training_pairs, without_validation
 
@@ -12,6 +12,5 @@ with logged(snakemake.log[0]) as log:
     manifest = build_manifest(pairs, plan)
     write_frame(manifest, snakemake.output.manifest)
     stats = manifest_stats(manifest)
-    with atomic_path(snakemake.output.stats) as tmp:
-        stats.to_csv(tmp, sep="\t", index=False)
+    write_frame_csv(stats, snakemake.output.stats, sep="\t")
     log.info("%d batches, mono share %.3f\n%s", plan.steps, stats["mono_share"].iloc[0], stats.to_string(index=False))

@@ -1,9 +1,9 @@
 from hybridbatch.io import write_frame_csv
 from hybridbatch.logs import logged
-from hybridbatch.results import ModelRun, hybrid_comparisons, paired_bootstrap, read_per_query
+from hybridbatch.results import hybrid_comparisons, model_runs, paired_bootstrap, read_per_query
 
 with logged(snakemake.log[0]) as log:
-    runs = {model: ModelRun(model, strategy, seed) for model, (strategy, seed) in snakemake.params.runs.items()}
+    runs = model_runs(snakemake.params.runs)
     files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input, strict=True)}
     bootstrap = snakemake.params.bootstrap
     table = paired_bootstrap(
