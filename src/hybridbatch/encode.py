@@ -73,6 +73,13 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def job_device(gpus: int, local_rank: int = 0) -> torch.device:
+    """The device of a job given `gpus` (its GPU count; 0 = CPU): a GPU only when one is visible."""
+    if gpus and torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for `precision` on `device` (None: plain fp32)."""
     if precision not in PRECISIONS:

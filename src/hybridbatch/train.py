@@ -13,6 +13,9 @@ under another configuration is refused.
 With a held-out slice (`validation`), the model is scored on it every `validation_every` steps
 (see hybridbatch.validation); after `patience` scores without a gain training stops early, and the
 best-scoring weights are the ones saved.
+
+A job on several GPUs runs one process per GPU under torchrun (`python -m hybridbatch.train
+job.json`, see hybridbatch.distributed); rank 0 validates, checkpoints and saves.
 """
 
 from __future__ import annotations
@@ -22,19 +25,23 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
 from tqdm import tqdm
 
+from hybridbatch import distributed
 from hybridbatch.basemodel import save_encoder
-from hybridbatch.encode import EncodeSettings, autocast_dtype, load_encoder
+from hybridbatch.distributed import Process
+from hybridbatch.encode import EncodeSettings, autocast_dtype, job_device, load_encoder
 from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.io import atomic_path, write_frame_csv
+from hybridbatch.logs import FORMAT
 from hybridbatch.validation import SETTINGS, HeldOut, validation_scores
 
 log = logging.getLogger(__name__)
@@ -62,10 +69,10 @@ class TrainSettings:
     patience: int = 0  # validation scores without a gain before stopping; 0 = never stop early
 
 
-def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Row i of `queries` matches row i of `passages`; all other passages are its negatives."""
+def info_nce(queries: torch.Tensor, passages: torch.Tensor, temperature: float, offset: int = 0) -> torch.Tensor:
+    """Row i of `queries` matches row `offset` + i of `passages`; all other passages are its negatives."""
     scores = queries @ passages.T / temperature
-    labels = torch.arange(len(queries), device=queries.device)
+    labels = torch.arange(offset, offset + len(queries), device=queries.device)
     return torch.nn.functional.cross_entropy(scores, labels)
 
 
@@ -91,9 +98,13 @@ class _Batches:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def texts(self, batch: int) -> tuple[list[str], list[str]]:
+    def rows(self, batch: int) -> int:
+        return len(self.starts[batch])
+
+    def texts(self, batch: int, process: Process) -> tuple[list[str], list[str]]:
+        """Queries and passages (positives, then hard negatives) of this process's share of a batch."""
         queries, positives, negatives = [], [], []
-        for row in self.manifest.iloc[self.starts[batch]].itertuples():
+        for row in self.manifest.iloc[self.starts[batch][process.share(self.rows(batch))]].itertuples():
             table = self.lookup[row.source]
             try:
                 query_row, passage_row = table[(row.group_id, row.query_lang)], table[(row.group_id, row.passage_lang)]
@@ -127,6 +138,17 @@ def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: t
     return {name: tensor.to(device) for name, tensor in features.items()}
 
 
+class _PairForward(torch.nn.Module):
+    """Queries and passages in one forward call, the unit that DistributedDataParallel wraps."""
+
+    def __init__(self, encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, queries: dict, passages: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(queries)["sentence_embedding"], self.encoder(passages)["sentence_embedding"]
+
+
 def _optimizer(encoder, settings: TrainSettings) -> torch.optim.AdamW:
     trainable = [(n, p) for n, p in encoder.named_parameters() if p.requires_grad]
     return torch.optim.AdamW(
@@ -147,19 +169,31 @@ def train(
     settings: TrainSettings,
     validation: pd.DataFrame | None = None,
     device: torch.device | None = None,
+    process: Process = Process(),
 ) -> pd.DataFrame:
     """Fine-tune `base_model` on the manifest's batches; write the model folder `target`
     (with train_log.csv) and return the log. `validation`: held-out pairs (pairs columns and
-    `source`) scored during training; None or empty: no validation, no early stopping."""
+    `source`) scored during training; None or empty: no validation, no early stopping.
+    `process`: this process's rank among data-parallel processes (all of them call train)."""
     manifest = pd.read_parquet(manifest_path)
     batches = _Batches(manifest, pairs, settings.hard_negatives)
+    if process.world > manifest.groupby("batch").size().min():
+        raise ConfigError(f"{manifest_path}: {process.world} processes need at least as many rows per batch")
     total = len(batches)
     torch.manual_seed(settings.seed)
     encoder = load_encoder(base_model, device)
     device = encoder.device
+    distributed.start(process, device)
     dtype = autocast_dtype(settings.precision, device)
     word_embeddings = encoder[0].auto_model.get_input_embeddings()
     word_embeddings.weight.requires_grad_(not settings.freeze_embeddings)
+    # Sentence embeddings pool the token states: a BERT pooler head gets no gradient (and
+    # DistributedDataParallel refuses parameters without one).
+    if getattr(encoder[0].auto_model, "pooler", None) is not None:
+        encoder[0].auto_model.pooler.requires_grad_(False)
+    forward = _PairForward(encoder)
+    if process.distributed:
+        forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=[device] if device.type == "cuda" else None)
     optimizer = _optimizer(encoder, settings)
     warmup = max(1, round(settings.warmup_fraction * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, warmup))
@@ -185,20 +219,25 @@ def train(
     prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
     encoder.train()
     started = time.perf_counter() - elapsed
-    with tqdm(total=total, initial=step, desc="train", unit="step") as bar:
+    with tqdm(total=total, initial=step, desc="train", unit="step", disable=not process.main) as bar:
         while step < total:
-            queries, passages = batches.texts(step)
+            queries, passages = batches.texts(step, process)
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                query_vectors = encoder(_tokenize(encoder, queries, prefixes[0], settings.query_max_length, device))
-                passage_vectors = encoder(_tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device))
-                loss = info_nce(
-                    torch.nn.functional.normalize(query_vectors["sentence_embedding"].float(), dim=-1),
-                    torch.nn.functional.normalize(passage_vectors["sentence_embedding"].float(), dim=-1),
-                    settings.temperature,
+                query_vectors, passage_vectors = forward(
+                    _tokenize(encoder, queries, prefixes[0], settings.query_max_length, device),
+                    _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device),
                 )
-            if not torch.isfinite(loss):
+                all_passages, offset = distributed.gather_rows(
+                    torch.nn.functional.normalize(passage_vectors.float(), dim=-1), process
+                )
+                # Scaled so that the processes' gradients, averaged, are those of the batch's mean loss.
+                loss = info_nce(
+                    torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, settings.temperature, offset
+                ) * (len(queries) * process.world / batches.rows(step))
+            batch_loss = distributed.mean_over_processes(loss, process)
+            if not torch.isfinite(batch_loss):
                 raise DataError(
-                    f"training loss is {loss.item()} at step {step} (batch {step} of {manifest_path}); "
+                    f"training loss is {batch_loss.item()} at step {step} (batch {step} of {manifest_path}); "
                     f"the last good checkpoint is kept at {checkpoint_path}"
                 )
             optimizer.zero_grad(set_to_none=True)
@@ -208,20 +247,25 @@ def train(
             optimizer.step()
             schedule.step()
             step += 1
-            rows.append({"step": step, "loss": loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - started})
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            rows.append({"step": step, "loss": batch_loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - started})
+            bar.set_postfix(loss=f"{batch_loss.item():.4f}")
             bar.update()
             stop = False
             if held_out is not None and (step % settings.validation_every == 0 or step == total):
-                stop = _validate(encoder, held_out, validation_encoding, step, rows[-1], best, settings.patience, best_dir, stamp)
-                bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{rows[-1]['val_score']:.4f}")
+                if process.main:
+                    stop = _validate(encoder, held_out, validation_encoding, step, rows[-1], best, settings.patience, best_dir, stamp)
+                    bar.set_postfix(loss=f"{batch_loss.item():.4f}", val=f"{rows[-1]['val_score']:.4f}")
+                stop = distributed.broadcast_flag(stop, process, device)
             if stop:
                 log.info("early stop at step %d of %d: no validation gain in %d scores", step, total, best["stale"])
                 break
-            if step % settings.checkpoint_every == 0 and step < total:
+            if step % settings.checkpoint_every == 0 and step < total and process.main:
                 _save_checkpoint(checkpoint_path, encoder, optimizer, schedule, step, rows, best, stamp)
                 _remove_best_files(best_dir, keep=best["step"])
 
+    if not process.main:
+        distributed.stop(process)
+        return pd.DataFrame(rows, columns=LOG_COLUMNS)
     if held_out is not None and best["step"] != step:
         encoder.load_state_dict(_load_checked(best_dir / BEST.format(step=best["step"]), stamp, device)["model"])
         log.info("keeping the weights of step %d (validation score %.4f)", best["step"], best["score"])
@@ -233,6 +277,7 @@ def train(
     _remove_best_files(best_dir, keep=None)
     log.info("trained %d steps in %.1f s, final loss %.4f", step, rows[-1]["seconds"] if rows else 0.0,
              rows[-1]["loss"] if rows else math.nan)  # fmt: skip
+    distributed.stop(process)
     return log_frame
 
 
@@ -284,3 +329,58 @@ def _save_checkpoint(path: Path, encoder, optimizer, schedule, step: int, rows: 
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Everything one training run needs, as plain data: a torchrun process reads it from JSON."""
+
+    base_model: str
+    manifest: str
+    pairs: dict[str, str]  # source -> pairs.parquet
+    languages: list[str] | None
+    target: str
+    checkpoints: str
+    validation: str | None  # the held-out slice (parquet), or None
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    gpus: int = 0  # 0: CPU; N > 1: N data-parallel processes (one per GPU; gloo CPU processes without one)
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> TrainJob:
+        fields = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(**{**fields, "settings": TrainSettings(**fields["settings"])})
+
+    def run(self, process: Process = Process()) -> pd.DataFrame:
+        from hybridbatch.manifest import read_training_pairs
+
+        pairs = read_training_pairs(self.pairs, self.languages)
+        validation = pd.read_parquet(self.validation) if self.validation else None
+        return train(self.base_model, self.manifest, pairs, self.target, self.checkpoints, self.settings, validation,
+                     job_device(self.gpus, process.local_rank), process)  # fmt: skip
+
+
+def run_job(job: TrainJob, threads: int) -> None:
+    """Train in this process, or, for a job on several GPUs, in one torchrun process per GPU."""
+    if job.gpus < 2:
+        torch.set_num_threads(threads)
+        job.run()
+        return
+    spec = Path(job.checkpoints) / "job.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    job.to_json(spec)
+    distributed.launch("hybridbatch.train", [str(spec)], job.gpus, threads)
+
+
+def main(arguments: list[str]) -> None:
+    """Entry point of each torchrun process: `python -m hybridbatch.train job.json`."""
+    process = distributed.from_environment()
+    logging.basicConfig(level=logging.INFO, format=f"[rank {process.rank}] {FORMAT}", stream=sys.stderr)
+    TrainJob.from_json(arguments[0]).run(process)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -88,19 +88,19 @@ def evaluation_inputs(wildcards):
     }
 
 
-# Each rule gets only the settings it reads, so that adding a seed or changing a thread count
-# (rule-level settings) does not rerun existing jobs through a params change.
-RULE_LEVEL_TRAINING_KEYS = ("seeds", "threads")
+# Each rule gets only the settings it reads, so that adding a seed or changing a thread or GPU
+# count (rule-level settings) does not rerun existing jobs through a params change.
+RULE_LEVEL_KEYS = ("seeds", "threads", "gpus")
 
 
 def training_settings(*keys):
     """The training settings named (all but the rule-level ones when none are named)."""
-    chosen = keys or [key for key in config["training"] if key not in RULE_LEVEL_TRAINING_KEYS]
+    chosen = keys or [key for key in config["training"] if key not in RULE_LEVEL_KEYS]
     return {key: config["training"][key] for key in chosen}
 
 
 def encode_settings():
-    return {key: value for key, value in config["encode"].items() if key != "threads"}
+    return {key: value for key, value in config["encode"].items() if key not in RULE_LEVEL_KEYS}
 
 
 def model_keys():

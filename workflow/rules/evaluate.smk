@@ -13,6 +13,8 @@ rule embed:
         "benchmarks/embed/{dataset}/{model_dir}/{lang}.tsv"
     # encode.threads, or every core snakemake has (the code caps it at the cores that exist).
     threads: config["encode"]["threads"] or workflow.cores
+    resources:
+        gpu=config["encode"]["gpus"],
     conda:
         "../../environment.yml"
     script:

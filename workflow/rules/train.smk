@@ -17,6 +17,8 @@ rule train:
     benchmark:
         "benchmarks/train/{experiment}/{run}.tsv"
     threads: config["training"]["threads"] or workflow.cores
+    resources:
+        gpu=config["training"]["gpus"],
     conda:
         "../../environment.yml"
     script:

@@ -1,13 +1,9 @@
-import pandas as pd
-import torch
-
+from hybridbatch.devices import claimed_gpus
 from hybridbatch.encode import usable_threads
 from hybridbatch.logs import logged
-from hybridbatch.manifest import read_training_pairs
-from hybridbatch.train import TrainSettings, train
+from hybridbatch.train import TrainJob, TrainSettings, run_job
 
-with logged(snakemake.log[0]):
-    torch.set_num_threads(usable_threads(snakemake.threads))
+with logged(snakemake.log[0]), claimed_gpus(snakemake.resources.gpu):
     training = snakemake.params.training
     settings = TrainSettings(
         **{key: training[key] for key in TrainSettings.__dataclass_fields__ if key in training},
@@ -15,6 +11,15 @@ with logged(snakemake.log[0]):
         validation_every=training["validation"]["every"],
         patience=training["validation"]["patience"],
     )
-    pairs = read_training_pairs(dict(zip(snakemake.params.sources, snakemake.input.pairs, strict=True)), training["languages"])
-    validation = pd.read_parquet(snakemake.input.validation)
-    train(snakemake.input.base, snakemake.input.manifest, pairs, snakemake.output[0], snakemake.params.checkpoints, settings, validation)
+    job = TrainJob(
+        base_model=snakemake.input.base,
+        manifest=snakemake.input.manifest,
+        pairs=dict(zip(snakemake.params.sources, snakemake.input.pairs, strict=True)),
+        languages=training["languages"],
+        target=snakemake.output[0],
+        checkpoints=snakemake.params.checkpoints,
+        validation=snakemake.input.validation,
+        settings=settings,
+        gpus=snakemake.resources.gpu,
+    )
+    run_job(job, usable_threads(snakemake.threads))
