@@ -59,7 +59,8 @@ def test_unknown_dataset_and_language(default_config, schema):
 
     assert problems(changed(default_config, change), schema) == [
         "data.languages[1]: unknown language 'fr' (known: ar, de, el, en, es, hi, ru, th, tr, vi, zh)",
-        "experiments.xquad_r.train_sources[1]: unknown data set 'mmarco' (known: mlqa_r, ntrex, xquad_r)",
+        "experiments.xquad_r.train_sources[1]: unknown training source 'mmarco' (known: mlqa_r, ntrex, xquad_r) "
+        "(built-in data sets and `sources:`)",
     ]
 
 
@@ -103,3 +104,53 @@ def test_training_runs_name_one_model_per_strategy_and_seed(default_config):
         "x-y": ("x-y", 0.0, 3), "x-y.seed7": ("x-y", 0.0, 7),
         "hybrid": ("hybrid", 0.5, 3), "hybrid.seed7": ("hybrid", 0.5, 7),
     }  # fmt: skip
+
+
+def merged_overlay(default_config, name):
+    """config/config.yaml with an overlay merged over it, as `--configfile` does."""
+    from snakemake.utils import update_config
+
+    config = copy.deepcopy(default_config)
+    update_config(config, load_yaml(REPOSITORY / "config" / name))
+    return config
+
+
+def test_paper_overlay_is_the_paper_setup(default_config, schema):
+    from hybridbatch.config import loaded_sources_in_use
+
+    config = merged_overlay(default_config, "paper.yaml")
+    validate(config, schema)
+    training = config["training"]
+    assert (training["batch_size"], training["learning_rate"], training["weight_decay"]) == (100, 3e-5, 0.01)
+    assert training["gpus"] >= 1 and config["encode"]["gpus"] == 1
+    found = {e.name: (e.benchmark, e.base_model, e.base_dir) for e in experiments(config)}
+    assert list(found) == ["xquad_r", "mlqa_r", "xquad_r_xlmr", "mlqa_r_xlmr"]
+    assert found["xquad_r"] == ("xquad_r", "sentence-transformers/LaBSE", "base")
+    assert found["mlqa_r_xlmr"] == ("mlqa_r", "xlm-roberta-base", "mlqa_r_xlmr/base")
+    assert loaded_sources_in_use(config) == ["mmarco"]
+    assert "mmarco" not in datasets_in_use(config)
+
+
+def with_source(config, name, **changes):
+    source = {"path": "parquet", "origin": "toy", "languages": {"en": {"data_files": "en.parquet"}},
+              "columns": {"query": "q", "positive": "p"}, **changes}  # fmt: skip
+    config["sources"][name] = source
+    if name not in config["experiments"]["xquad_r"]["train_sources"]:
+        config["experiments"]["xquad_r"]["train_sources"].append(name)
+
+
+def test_loaded_sources_are_checked_like_data_sets(default_config, schema):
+    config = changed(default_config, lambda c: with_source(c, "squad_tr", origin="squad"))
+    assert problems(config, schema) == [
+        "experiments.xquad_r.train_sources[2]: training source 'squad_tr' shares its text (squad) with the "
+        "benchmark 'xquad_r'; a zero-shot evaluation must never train on its benchmark's data"
+    ]
+    config = changed(default_config, lambda c: with_source(c, "ntrex", languages={"xx": {}}))
+    assert problems(config, schema) == [
+        "sources.ntrex: the name of a built-in data set; choose another",
+        "sources.ntrex.languages.xx: unknown language 'xx' (known: ar, de, el, en, es, hi, ru, th, tr, vi, zh)",
+    ]
+    config = changed(default_config, lambda c: with_source(c, "toy", colums={}))
+    assert problems(config, schema) == [
+        "sources.toy: unknown key(s) 'colums' (allowed: columns, languages, max_rows, origin, path, revision, split)"
+    ]

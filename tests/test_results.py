@@ -138,7 +138,7 @@ def test_documents_mark_the_best_and_judge_the_claims(metric_files):
         columns=["experiment", "better", "other", "setting", "metric", "difference", "ci_low", "ci_high", "p_value", "confidence", "questions", "pairs"],
     )
     reference = pd.DataFrame([("XLM-R", "toy", "hybrid", "mono", "map", 0.798)], columns=["encoder", "benchmark", "strategy", "setting", "metric", "value"])
-    documents = build_documents(metrics, significance, reference, ALPHAS, {"toy": "toy"}, "e5", 60)
+    documents = build_documents(metrics, significance, reference, ALPHAS, {"toy": "toy"}, {"toy": "e5"}, 60)
     text = markdown(documents["summary"].title, documents["summary"].blocks)
     # x-x (mean of seeds, offset 0.15) has the best mAP; base the lowest rank distance.
     assert "| x-x     | 2       | **0.670 ± 0.071**" in text and "| **10.0** " in text

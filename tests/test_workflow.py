@@ -173,3 +173,44 @@ def test_invalid_config_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "strategies.hybrid.alpha: 1.5 is outside [0, 1]" in result.stdout + result.stderr
     assert not (tmp_path / "resources").exists()
+
+
+def test_paper_config_plans_the_paper_run(tmp_path):
+    """config/paper.yaml cannot run offline (hub models and data), but its whole DAG must plan."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPOSITORY / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(REPOSITORY / "config" / "paper.yaml")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    counts = dict(line.split() for line in output.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
+    # 4 experiments (2 benchmarks x LaBSE, XLM-R) x 3 strategies x 3 seeds; LaBSE is shared, XLM-R per experiment.
+    assert (counts["train"], counts["base_model"], counts["load_source"], counts["evaluate"]) == ("36", "3", "1", "40")
+    assert "results/models/xquad_r_xlmr/base" in output and "results/data/mmarco/pairs.parquet" in output
+
+
+def test_a_loaded_source_feeds_the_manifests(tmp_path):
+    """A `sources:` entry read through Hugging Face datasets from local parquet, trained on by an experiment."""
+    import pandas as pd
+
+    words = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel", "glacier", "market"]
+    files = {}
+    for lang, ask in (("en", "where is the {}?"), ("de", "wo ist {}?"), ("es", "¿dónde está {}?")):
+        files[lang] = tmp_path / f"{lang}.parquet"
+        pd.DataFrame({"q": [ask.format(w) for w in words], "p": [f"{lang}: the {w} is here." for w in words]}).to_parquet(files[lang])
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        "sources:\n  toy:\n    path: parquet\n    origin: toy\n    languages:\n"
+        + "".join(f"      {lang}: {{data_files: {path}}}\n" for lang, path in files.items())
+        + "    columns: {query: q, positive: p}\n"
+        "experiments:\n  xquad_r:\n    train_sources: [mlqa_r, toy]\n"
+    )
+    workdir = tmp_path / "run"
+    snakemake(workdir, "results/manifests/xquad_r/hybrid.parquet", overlay=overlay)
+    pairs = pq.read_table(workdir / "results" / "data" / "toy" / "pairs.parquet").to_pandas()
+    assert len(pairs) == 36 and set(pairs["lang"]) == {"en", "de", "es"}
+    manifest = pq.read_table(workdir / "results" / "manifests" / "xquad_r" / "hybrid.parquet").to_pandas()
+    assert set(manifest["source"]) <= {"mlqa_r", "toy"} and "toy" in set(manifest["source"])
+    held_out = pq.read_table(workdir / "results" / "manifests" / "xquad_r" / "validation.parquet").to_pandas()
+    assert not set(manifest.loc[manifest["source"] == "toy", "group_id"]) & set(held_out.loc[held_out["source"] == "toy", "group_id"])

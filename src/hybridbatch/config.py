@@ -59,13 +59,20 @@ class Experiment:
     name: str
     benchmark: str
     train_sources: tuple[str, ...]
+    base_model: str  # the initial encoder: the experiment's `model`, else model.base
+    # Its folder under results/models/: the shared "base" for model.base, else "{name}/base", so
+    # that experiments can compare encoders in one run.
+    base_dir: str
 
 
 def experiments(config: Mapping[str, Any]) -> list[Experiment]:
-    return [
-        Experiment(name, entry.get("benchmark", name), tuple(entry["train_sources"]))
-        for name, entry in config["experiments"].items()
-    ]
+    default = config["model"]["base"]
+    found = []
+    for name, entry in config["experiments"].items():
+        model = entry.get("model", default)
+        base_dir = "base" if model == default else f"{name}/base"
+        found.append(Experiment(name, entry.get("benchmark", name), tuple(entry["train_sources"]), model, base_dir))
+    return found
 
 
 @dataclass(frozen=True)
@@ -98,12 +105,20 @@ def _known(kind: str, name: str, known: list[str]) -> str | None:
 def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
     problems = []
     names = sorted(DATASETS)
+    loaded = config["sources"]
     all_languages = sorted({lang for spec in DATASETS.values() for lang in spec.languages})
     for key in ("data", "training"):
         for index, lang in enumerate(config[key]["languages"] or []):
             if problem := _known("language", lang, all_languages):
                 problems.append(f"{key}.languages[{index}]: {problem}")
+    for name, source in loaded.items():
+        if name in DATASETS:
+            problems.append(f"sources.{name}: the name of a built-in data set; choose another")
+        for lang in source["languages"]:
+            if problem := _known("language", lang, all_languages):
+                problems.append(f"sources.{name}.languages.{lang}: {problem}")
 
+    origins = {**{name: spec.origin for name, spec in DATASETS.items()}, **{name: s["origin"] for name, s in loaded.items()}}
     for experiment in experiments(config):
         where = f"experiments.{experiment.name}"
         if problem := _known("data set", experiment.benchmark, names):
@@ -112,9 +127,9 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
             continue
         benchmark = DATASETS[experiment.benchmark]
         for index, source in enumerate(experiment.train_sources):
-            if problem := _known("data set", source, names):
-                problems.append(f"{where}.train_sources[{index}]: {problem}")
-            elif DATASETS[source].origin == benchmark.origin:
+            if problem := _known("training source", source, sorted(origins)):
+                problems.append(f"{where}.train_sources[{index}]: {problem} (built-in data sets and `sources:`)")
+            elif origins[source] == benchmark.origin:
                 problems.append(
                     f"{where}.train_sources[{index}]: training source {source!r} shares its text "
                     f"({benchmark.origin}) with the benchmark {benchmark.name!r}; a zero-shot evaluation "
@@ -127,7 +142,7 @@ def validate(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     """Raise ConfigError listing every problem of `config`, one line each."""
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
-    problems = [_schema_message(error) for error in errors]
+    problems = list(dict.fromkeys(_schema_message(error) for error in errors))
     if not problems:
         problems = _semantic_problems(config)
     if problems:
@@ -143,9 +158,14 @@ def resolve_mirror(config: Mapping[str, Any], repository_root: str | os.PathLike
 
 
 def datasets_in_use(config: Mapping[str, Any]) -> list[str]:
-    """Every data set an experiment evaluates on or trains on."""
+    """Every built-in data set an experiment evaluates on or trains on."""
     used = set()
     for experiment in experiments(config):
         used.add(experiment.benchmark)
         used.update(experiment.train_sources)
-    return sorted(used)
+    return sorted(used & set(DATASETS))
+
+
+def loaded_sources_in_use(config: Mapping[str, Any]) -> list[str]:
+    """Every `sources:` entry (loaded with Hugging Face datasets) an experiment trains on."""
+    return sorted({source for e in experiments(config) for source in e.train_sources if source in config["sources"]})

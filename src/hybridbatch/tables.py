@@ -161,13 +161,13 @@ def paper_blocks(
     significance: pd.DataFrame,
     reference: pd.DataFrame,
     paper_names: Mapping[str, str],
-    encoder: str,
+    encoders: Mapping[str, str],
     benchmarks: Mapping[str, str],
 ) -> list[Block]:
     """Our numbers beside the paper's and a verdict on each of its claims, per experiment.
 
-    `paper_names` maps our strategies to the paper's (x-x, x-y, hybrid); `benchmarks` each
-    experiment to its benchmark."""
+    `paper_names` maps our strategies to the paper's (x-x, x-y, hybrid); `encoders` and
+    `benchmarks` each experiment to its initial encoder and its benchmark."""
     blocks = []
     for experiment, ours in summary.groupby("experiment", sort=False):
         benchmark = benchmarks[experiment]
@@ -179,7 +179,7 @@ def paper_blocks(
                          _number(by_metric.get(("rank_distance", "multi")), "rank_distance")])  # fmt: skip
         for row in ours.itertuples(index=False):
             name = PAPER_STRATEGIES.get(paper_names.get(row.strategy, ""), row.strategy)
-            rows.append([f"here, {encoder}", name, *(_number(getattr(row, f"map_{s}"), "map") for s in SETTINGS),
+            rows.append([f"here, {encoders[experiment]}", name, *(_number(getattr(row, f"map_{s}"), "map") for s in SETTINGS),
                          _number(row.rank_distance, "rank_distance")])  # fmt: skip
         table = pd.DataFrame(rows, columns=["encoder", "strategy", "mAP Mono", "mAP Cross", "mAP Multi", "rank distance"])
         blocks.append(Block(f"{experiment} (benchmark {benchmark})", table, _claims(significance[significance["experiment"] == experiment], paper_names)))
@@ -228,7 +228,7 @@ def build_documents(
     reference: pd.DataFrame,
     alphas: Mapping[str, float],
     benchmarks: Mapping[str, str],
-    encoder: str,
+    encoders: Mapping[str, str],
     steps: int,
 ) -> dict[str, Document]:
     """The summary, per-language and paper-comparison documents."""
@@ -236,10 +236,10 @@ def build_documents(
 
     table, languages = summary(metrics), per_language(metrics)
     names = paper_strategy_names(alphas)
-    comparison = paper_blocks(table, significance, reference, names, encoder, benchmarks)
+    comparison = paper_blocks(table, significance, reference, names, encoders, benchmarks)
     comparison[0].notes.insert(
         0,
-        f"Here: {encoder} fine-tuned {steps} steps per strategy (the paper trains XLM-R and LaBSE to convergence "
+        f"Here: {', '.join(dict.fromkeys(encoders.values()))} fine-tuned {steps} steps per strategy (the paper trains XLM-R and LaBSE to convergence "
         "at batch 100), so absolute numbers are not comparable; the claims are about the ordering of strategies.",
     )
     paper_data = pd.concat([block.table.assign(experiment=block.heading.split(" ")[0]) for block in comparison], ignore_index=True)

@@ -27,6 +27,8 @@ except ConfigError as error:
 MIRROR = hbconfig.resolve_mirror(config, REPOSITORY)
 LANGUAGES = config["data"]["languages"]
 EXPERIMENTS = {experiment.name: experiment for experiment in hbconfig.experiments(config)}
+# base_model builds "base" from model.base and "{experiment}/base" from an experiment's own model.
+BASE_MODELS = {experiment.base_dir: experiment.base_model for experiment in EXPERIMENTS.values()}
 # Trained models: each strategy at each seed (hybridbatch.config.training_runs names them).
 RUNS = {run.name: run for run in hbconfig.training_runs(config)}
 MODELS = ["base", *RUNS]
@@ -34,10 +36,13 @@ MODELS = ["base", *RUNS]
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    # `sources:` entries, loaded with Hugging Face datasets ("(?!)" matches nothing)
+    source="|".join(map(re.escape, config["sources"])) or "(?!)",
     experiment="|".join(EXPERIMENTS),
     model="|".join(map(re.escape, MODELS)),
-    # "base", or "{experiment}/{run}" for a trained model
+    # "base", "{experiment}/base" (an experiment's own encoder) or "{experiment}/{run}"
     model_dir=r"base|[^/]+/[^/]+",
+    base_dir="|".join(map(re.escape, BASE_MODELS)) or "(?!)",
     lang="[a-z]{2}",
     run="|".join(map(re.escape, RUNS)),
     figure="|".join(FIGURES),
@@ -64,12 +69,13 @@ def data_tables():
         "results/data/{dataset}/{table}.parquet",
         dataset=hbconfig.datasets_in_use(config),
         table=TABLES,
-    )
+    ) + expand("results/data/{source}/pairs.parquet", source=hbconfig.loaded_sources_in_use(config))
 
 
 def model_dir(experiment, model):
     """The folder under results/models/ of a model evaluated in an experiment."""
-    return "base" if model == "base" else f"{experiment}/{model}"
+    return EXPERIMENTS[experiment].base_dir if model == "base" else f"{experiment}/{model}"
+
 
 
 def evaluation_inputs(wildcards):

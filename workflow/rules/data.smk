@@ -35,3 +35,20 @@ rule extract:
         "../../environment.yml"
     script:
         "../scripts/extract.py"
+
+
+rule load_source:
+    output:
+        "results/data/{source}/pairs.parquet",
+    params:
+        source=lambda wildcards: config["sources"][wildcards.source],
+    log:
+        "logs/load_source/{source}.log",
+    benchmark:
+        "benchmarks/load_source/{source}.tsv"
+    # Reads the Hugging Face hub (or its cache): on the submitting host, like download.
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/load_source.py"

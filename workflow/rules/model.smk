@@ -1,13 +1,13 @@
 rule base_model:
     output:
-        directory("results/models/base"),
+        directory("results/models/{base_dir}"),
     params:
-        source=config["model"]["base"],
+        source=lambda wildcards: BASE_MODELS[wildcards.base_dir],
         prompts=config["model"]["prompts"],
     log:
-        "logs/base_model.log",
+        "logs/base_model/{base_dir}.log",
     benchmark:
-        "benchmarks/base_model.tsv"
+        "benchmarks/base_model/{base_dir}.tsv"
     threads: 2
     conda:
         "../../environment.yml"

@@ -48,7 +48,7 @@ rule aggregate:
         runs=model_runs(),
         alphas=strategy_alphas(),
         benchmarks={name: experiment.benchmark for name, experiment in EXPERIMENTS.items()},
-        base_model=config["model"]["base"],
+        base_models={name: experiment.base_model for name, experiment in EXPERIMENTS.items()},
         steps=config["training"]["steps"],
     log:
         "logs/aggregate.log",

@@ -1,6 +1,6 @@
 rule train:
     input:
-        base="results/models/base",
+        base=lambda wildcards: f"results/models/{EXPERIMENTS[wildcards.experiment].base_dir}",
         manifest="results/manifests/{experiment}/{run}.parquet",
         validation="results/manifests/{experiment}/validation.parquet",
         pairs=training_pairs,

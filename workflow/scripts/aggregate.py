@@ -16,7 +16,7 @@ with logged(snakemake.log[0]) as log:
         pd.read_csv(snakemake.input.reference, comment="#"),
         snakemake.params.alphas,
         snakemake.params.benchmarks,
-        encoder_label(snakemake.params.base_model),
+        {experiment: encoder_label(source) for experiment, source in snakemake.params.base_models.items()},
         snakemake.params.steps,
     )
     outputs = {"summary": "summary", "per_language": "per_language", "paper_comparison": "paper"}

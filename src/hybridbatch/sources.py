@@ -1,0 +1,101 @@
+"""Training sources loaded with Hugging Face `datasets`: one table per language, mapped onto pairs.
+
+A source (config `sources:`) names `datasets.load_dataset`'s path (a hub id, or the parquet / json
+/ csv builders over local files), per language the arguments that select that language's table,
+and which of its columns hold the query, the positive passage and optionally the parallel group id,
+the conflict key and hard negatives. The result is the pairs table of the artifact contract, so
+manifests and training treat it like a built-in data set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from hybridbatch.errors import DataError
+from hybridbatch.extract import SCHEMAS
+
+log = logging.getLogger(__name__)
+
+
+def _load_language(name: str, source: Mapping[str, Any], lang: str) -> pd.DataFrame:
+    import datasets
+
+    arguments = {"split": source.get("split", "train"), **source["languages"][lang]}
+    if "revision" in source:
+        arguments["revision"] = source["revision"]
+    described = f"source {name!r}, language {lang}: load_dataset({source['path']!r}, {arguments})"
+    try:
+        table = datasets.load_dataset(source["path"], **arguments)
+    except Exception as error:  # datasets raises many types (network, missing files, bad format)
+        raise DataError(f"{described} failed: {type(error).__name__}: {error}") from None
+    if not isinstance(table, datasets.Dataset):
+        raise DataError(f"{described} gave {type(table).__name__}, not one table: name a `split`")
+    wanted = [column for column in source["columns"].values() if column is not None]
+    missing = [column for column in dict.fromkeys(wanted) if column not in table.column_names]
+    if missing:
+        raise DataError(f"{described}: no column(s) {', '.join(map(repr, missing))} (it has: {', '.join(table.column_names)})")
+    if source.get("max_rows") is not None:
+        table = table.select(range(min(source["max_rows"], len(table))))
+    log.info("%s: %d rows", described, len(table))
+    return table.select_columns(list(dict.fromkeys(wanted))).to_pandas()
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: expected a non-empty text, got {value!r}")
+    return value
+
+
+def _negatives(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    try:
+        return [_text(item, where) for item in value]
+    except TypeError:
+        raise DataError(f"{where}: hard negatives must be a text or a list of texts, got {value!r}") from None
+
+
+def load_source_pairs(name: str, source: Mapping[str, Any]) -> pa.Table:
+    """The pairs table (extract.SCHEMAS["pairs"]) of the `sources:` entry `name`."""
+    columns = source["columns"]
+    frames = {lang: _load_language(name, source, lang) for lang in source["languages"]}
+    if columns.get("group_id") is None:
+        sizes = {lang: len(frame) for lang, frame in frames.items()}
+        if len(set(sizes.values())) > 1:
+            raise DataError(
+                f"source {name!r}: group ids are row numbers (columns.group_id is null), so every language "
+                f"needs the same number of rows, but they have {sizes}; map columns.group_id to an id column"
+            )
+    rows: dict[str, list] = {column: [] for column in SCHEMAS["pairs"].names}
+    # A group's conflict key is its value in the first language listed that has the group, so
+    # that it is the same in every language (e.g. the English positive of translated triples).
+    group_keys: dict[str, str] = {}
+    for lang, frame in frames.items():
+        for number, record in enumerate(frame.to_dict("records")):
+            where = f"source {name!r}, language {lang}, row {number}"
+            group = str(record[columns["group_id"]]) if columns.get("group_id") else str(number)
+            key = str(record[columns["conflict_key"]]) if columns.get("conflict_key") else group
+            rows["group_id"].append(group)
+            rows["conflict_key"].append(group_keys.setdefault(group, key))
+            rows["lang"].append(lang)
+            rows["query"].append(_text(record[columns["query"]], f"{where}, column {columns['query']!r}"))
+            rows["positive"].append(_text(record[columns["positive"]], f"{where}, column {columns['positive']!r}"))
+            negatives = record[columns["hard_negatives"]] if columns.get("hard_negatives") else None
+            rows["hard_negatives"].append(_negatives(negatives, f"{where}, column {columns.get('hard_negatives')!r}"))
+    table = pa.Table.from_pydict(rows, schema=SCHEMAS["pairs"])
+    keys = table.select(["group_id", "lang"]).to_pandas()
+    duplicated = keys[keys.duplicated()]
+    if not duplicated.empty:
+        first = duplicated.iloc[0]
+        raise DataError(
+            f"source {name!r}: {len(duplicated)} duplicate (group id, language) rows, the first: group "
+            f"{first['group_id']!r} in {first['lang']}; a group holds one pair per language"
+        )
+    return table
