@@ -105,3 +105,5 @@ def test_token_budget_batches():
     # Sorted longest first; 100-token texts fit 2 per 256 tokens, 10-token ones 25 (capped at 4).
     assert token_budget_batches([300, 100, 100, 100, 10, 10, 10, 10, 10], 4, 256) == [(0, 1), (1, 3), (3, 5), (5, 9)]
     assert token_budget_batches([], 4, 256) == []
+    # Rounded up to 32 tokens (GPU): 100 -> 128, so only 2 texts fit 256 tokens.
+    assert token_budget_batches([100, 100, 100, 10], 4, 256, 32) == [(0, 2), (2, 4)]

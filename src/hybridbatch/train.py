@@ -38,7 +38,7 @@ from tqdm import tqdm
 from hybridbatch import distributed
 from hybridbatch.basemodel import save_encoder
 from hybridbatch.distributed import Process
-from hybridbatch.encode import EncodeSettings, autocast_dtype, job_device, load_encoder
+from hybridbatch.encode import EncodeSettings, autocast_dtype, job_device, load_encoder, pad_multiple
 from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.io import atomic_path, write_frame_csv
 from hybridbatch.logs import FORMAT
@@ -132,9 +132,11 @@ def fingerprint(
 
 
 def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: torch.device) -> dict:
+    multiple = pad_multiple(device)
     features = encoder.tokenizer(
-        [prefix + text for text in texts], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-    )
+        [prefix + text for text in texts], padding=True, truncation=True, max_length=max_length,
+        pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt",
+    )  # fmt: skip
     return {name: tensor.to(device) for name, tensor in features.items()}
 
 
@@ -364,15 +366,17 @@ class TrainJob:
 
 
 def run_job(job: TrainJob, threads: int) -> None:
-    """Train in this process, or, for a job on several GPUs, in one torchrun process per GPU."""
-    if job.gpus < 2:
+    """Train in this process, or, for a job on several GPUs, in one torchrun process per GPU
+    (per visible GPU when fewer are visible; gloo CPU processes when none is)."""
+    processes = min(job.gpus, torch.cuda.device_count()) if torch.cuda.is_available() else job.gpus
+    if processes < 2:
         torch.set_num_threads(threads)
         job.run()
         return
     spec = Path(job.checkpoints) / "job.json"
     spec.parent.mkdir(parents=True, exist_ok=True)
     job.to_json(spec)
-    distributed.launch("hybridbatch.train", [str(spec)], job.gpus, threads)
+    distributed.launch("hybridbatch.train", [str(spec)], processes, threads)
 
 
 def main(arguments: list[str]) -> None:

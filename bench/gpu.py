@@ -1,0 +1,110 @@
+"""GPU throughput of the training and embedding code at paper scale (batch 100), bf16 against fp32.
+
+Runs hybridbatch.train.train and hybridbatch.encode.encode on randomly initialised encoders of
+two shapes: multilingual-e5-small's (12 layers, 384 wide) and XLM-R base's / LaBSE's (12 layers,
+768 wide), both with the e5 / XLM-R tokenizer (250k tokens). Speed depends on the shape, not on the
+weights, so no hub download is needed. Prints a Markdown table and writes JSON.
+
+    python bench/gpu.py --tokenizer <model folder> --pairs pairs.parquet --candidates candidates.parquet --out gpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+if importlib.util.find_spec("faiss") is None:
+    # Machines with a GPU image but no faiss: this benchmark never searches.
+    sys.modules["faiss"] = types.ModuleType("faiss")
+
+from hybridbatch.basemodel import save_encoder, sentence_transformer  # noqa: E402
+from hybridbatch.devices import claimed_gpus  # noqa: E402
+from hybridbatch.encode import EncodeSettings, encode, load_encoder  # noqa: E402
+from hybridbatch.manifest import BatchPlan, build_manifest  # noqa: E402
+from hybridbatch.train import TrainSettings, train  # noqa: E402
+
+SHAPES = {
+    "e5-small shape (118M)": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536),
+    "XLM-R base / LaBSE shape (278M)": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+}
+
+
+def build_encoder(shape: dict, tokenizer_folder: str, target: Path) -> None:
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **shape), add_pooling_layer=False)
+    save_encoder(sentence_transformer(model, tokenizer, {"query": "query: ", "passage": "passage: "}), target)
+
+
+def training_rate(model: Path, pairs: pd.DataFrame, precision: str, steps: int, warmup: int, work: Path) -> dict:
+    manifest = work / "manifest.parquet"
+    build_manifest({"pairs": pairs}, BatchPlan(0.5, 100, steps, 0)).to_parquet(manifest, index=False)
+    settings = TrainSettings(learning_rate=3e-5, precision=precision, freeze_embeddings=False, query_max_length=64,
+                             passage_max_length=256, checkpoint_every=10**6)  # fmt: skip
+    torch.cuda.reset_peak_memory_stats()
+    log = train(model, manifest, {"pairs": pairs}, work / f"trained-{precision}", work / f"ckpt-{precision}", settings,
+                device=torch.device("cuda"))  # fmt: skip
+    seconds = log["seconds"].iloc[-1] - log["seconds"].iloc[warmup - 1]
+    return {"pairs_per_s": 100 * (steps - warmup) / seconds, "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
+            "final_loss": float(log["loss"].iloc[-1])}  # fmt: skip
+
+
+def encoding_rate(model: Path, texts: list[str], precision: str, batch_tokens: int) -> float:
+    encoder = load_encoder(model, torch.device("cuda"))
+    settings = EncodeSettings(batch_size=512, batch_tokens=batch_tokens, precision=precision)
+    encode(encoder, texts[:2000], "passage", settings)  # warm-up
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    encode(encoder, texts, "passage", settings)
+    torch.cuda.synchronize()
+    return len(texts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokenizer", required=True, help="a model folder whose tokenizer to use")
+    parser.add_argument("--pairs", required=True, help="a pairs.parquet to train on")
+    parser.add_argument("--candidates", required=True, help="a candidates.parquet to embed")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    with claimed_gpus(1) as gpus:
+        if not torch.cuda.is_available():
+            raise SystemExit("no GPU visible")
+        print(f"claimed GPU(s) {gpus}; CUDA_VISIBLE_DEVICES={','.join(gpus)}; {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
+        pairs = pd.read_parquet(args.pairs)
+        texts = pd.read_parquet(args.candidates)["text"].tolist()
+        results = []
+        with tempfile.TemporaryDirectory() as scratch:
+            for name, shape in SHAPES.items():
+                model = Path(scratch) / name.split()[0]
+                build_encoder(shape, args.tokenizer, model)
+                for precision in ("fp32", "bf16"):
+                    work = Path(scratch) / f"{model.name}-{precision}"
+                    work.mkdir()
+                    row = {"encoder": name, "precision": precision,
+                           **training_rate(model, pairs, precision, args.steps, args.warmup, work)}  # fmt: skip
+                    for batch_tokens in (16384, 65536):
+                        row[f"texts_per_s_{batch_tokens}"] = encoding_rate(model, texts, precision, batch_tokens)
+                    results.append(row)
+                    print(json.dumps(row), flush=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+    table = pd.DataFrame(results)
+    print(table.to_markdown(index=False, floatfmt=".1f"))
+
+
+if __name__ == "__main__":
+    main()
