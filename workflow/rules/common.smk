@@ -77,7 +77,6 @@ def model_dir(experiment, model):
     return EXPERIMENTS[experiment].base_dir if model == "base" else f"{experiment}/{model}"
 
 
-
 def evaluation_inputs(wildcards):
     benchmark = EXPERIMENTS[wildcards.experiment].benchmark
     data = f"results/data/{benchmark}"
