@@ -1,10 +1,12 @@
 """The Snakemake DAG end to end on the tiny test config, in a scratch working directory."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -192,8 +194,6 @@ def test_paper_config_plans_the_paper_run(tmp_path):
 
 def test_a_loaded_source_feeds_the_manifests(tmp_path):
     """A `sources:` entry read through Hugging Face datasets from local parquet, trained on by an experiment."""
-    import pandas as pd
-
     words = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel", "glacier", "market"]
     files = {}
     for lang, ask in (("en", "where is the {}?"), ("de", "wo ist {}?"), ("es", "¿dónde está {}?")):
@@ -214,3 +214,35 @@ def test_a_loaded_source_feeds_the_manifests(tmp_path):
     assert set(manifest["source"]) <= {"mlqa_r", "toy"} and "toy" in set(manifest["source"])
     held_out = pq.read_table(workdir / "results" / "manifests" / "xquad_r" / "validation.parquet").to_pandas()
     assert not set(manifest.loc[manifest["source"] == "toy", "group_id"]) & set(held_out.loc[held_out["source"] == "toy", "group_id"])
+
+
+def test_gpu_jobs_declare_their_gpus_for_local_caps_and_clusters(tmp_path):
+    """train and embed carry a `gpu` resource (from training.gpus / encode.gpus) that
+    `--resources gpu=N` caps locally and the SLURM profile requests; other rules carry none."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("training:\n  gpus: 3\nencode:\n  gpus: 1\n")
+    result = snakemake(tmp_path, "results/metrics/xquad_r/hybrid.parquet", "-n", overlay=overlay)
+    resources, rule = set(), None
+    for line in result.stdout.splitlines():
+        if match := re.match(r"(?:local)?rule (\w+):$", line):
+            rule = match[1]
+        elif line.strip().startswith("resources:"):
+            resources.add((rule, line.strip()))
+    assert {rule for rule, _ in resources} >= {"extract", "base_model", "train", "embed", "evaluate"}
+    assert {rule for rule, line in resources if "gpu=3" in line} == {"train"}
+    assert {rule for rule, line in resources if "gpu=1" in line} == {"embed"}
+    assert not any("gpu=" in line for rule, line in resources if rule not in ("train", "embed"))
+
+
+def test_a_two_process_training_job_runs_through_torchrun(tmp_path):
+    """training.gpus: 2 on a machine without GPUs: the train rule launches two gloo processes."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("training:\n  gpus: 2\n")
+    workdir = tmp_path / "run"
+    snakemake(workdir, "results/models/xquad_r/hybrid", overlay=overlay)
+    log = (workdir / "logs" / "train" / "xquad_r" / "hybrid.log").read_text()
+    assert "launching 2 training processes" in log
+    assert "[rank 1]" in log  # the processes' own output is in the rule's log too
+    model = workdir / "results" / "models" / "xquad_r" / "hybrid"
+    assert (model / "model.safetensors").is_file()
+    assert pd.read_csv(model / "train_log.csv")["step"].tolist() == [1, 2, 3, 4, 5, 6]

@@ -108,6 +108,9 @@ def launch(module: str, arguments: list[str], processes: int, threads: int) -> N
         "-m", module, *arguments,
     ]  # fmt: skip
     log.info("launching %d training processes: %s", processes, " ".join(command))
-    completed = subprocess.run(command, env=environment, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"distributed training failed (torchrun exit status {completed.returncode}); see the log above")
+    # The processes' output goes through this log, so that it lands in the rule's log file too.
+    with subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as running:
+        for line in running.stdout:
+            log.info("%s", line.rstrip())
+    if running.returncode != 0:
+        raise RuntimeError(f"distributed training failed (torchrun exit status {running.returncode}); see the log above")
