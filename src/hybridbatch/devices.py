@@ -1,10 +1,11 @@
 """Which GPUs a job uses.
 
-Under SLURM the scheduler has already set CUDA_VISIBLE_DEVICES for the job's allocation. In a local
-run several jobs may start at once, so each claims its GPUs through lock files (one per GPU,
-shared by every workflow of this user on the machine) and sets CUDA_VISIBLE_DEVICES to them
+Several jobs may start at once on one machine (a local run, or the jobs of one SLURM allocation),
+so each claims its GPUs through lock files, one per GPU, and sets CUDA_VISIBLE_DEVICES to them
 before CUDA starts; `--resources gpu=N` keeps snakemake from starting more GPU jobs than there
-are GPUs, and the locks keep two jobs off one GPU even without it.
+are GPUs, and the locks keep two jobs off one GPU even without it. Outside SLURM the locks are
+shared by every workflow of this user on the machine; inside a SLURM job they are the job's own,
+since SLURM may number each allocation's GPUs from 0.
 """
 
 from __future__ import annotations
@@ -37,20 +38,31 @@ def _machine_gpus() -> list[str]:
 
 
 def default_lock_dir() -> Path:
-    return Path(tempfile.gettempdir()) / f"hybridbatch-gpu-locks-{os.getuid()}"
+    folder = Path(tempfile.gettempdir()) / f"hybridbatch-gpu-locks-{os.getuid()}"
+    job = os.environ.get("SLURM_JOB_ID")
+    return folder / f"slurm-job-{job}" if job else folder
+
+
+def _try_lock(path: Path):
+    """An open file holding an exclusive lock on `path`, or None when another process holds it."""
+    handle = open(path, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 @contextmanager
 def claimed_gpus(count: int, lock_dir: str | os.PathLike[str] | None = None, poll_seconds: float = 5.0) -> Iterator[list[str]]:
     """Set CUDA_VISIBLE_DEVICES for a job that uses `count` GPUs (0: none, the job runs on CPU)
     and yield the GPUs it got, holding their locks until the job ends. With fewer GPUs than asked
-    for, the job gets those there are (none: CPU); when they are taken, it waits for them."""
+    for, the job gets those there are (none: CPU); while they are taken, it waits. A job takes all
+    its GPUs at once or none, so two jobs never hold part of each other's share."""
     if count == 0:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
         yield []
-        return
-    if os.environ.get("SLURM_JOB_ID") and "CUDA_VISIBLE_DEVICES" in os.environ:
-        yield _machine_gpus()  # the allocation's own GPUs
         return
     pool = _machine_gpus()
     if not pool:
@@ -59,29 +71,32 @@ def claimed_gpus(count: int, lock_dir: str | os.PathLike[str] | None = None, pol
         return
     wanted = min(count, len(pool))
     if wanted < count:
-        log.warning("%d GPU(s) asked for, %d exist: using %d", count, len(pool), wanted)
+        log.warning("%d GPU(s) asked for, %d visible: using %d", count, len(pool), wanted)
     folder = Path(lock_dir) if lock_dir is not None else default_lock_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    waited = False
     with ExitStack() as held:
-        claimed: list[str] = []
-        waited = False
-        while len(claimed) < wanted:
-            for gpu in pool:
-                if gpu in claimed or len(claimed) == wanted:
-                    continue
-                handle = open(folder / f"gpu{gpu}.lock", "w")
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
+        while True:
+            # One claimer at a time looks at the GPU locks, so a claim is all or nothing.
+            with open(folder / "claim.lock", "w") as claim:
+                fcntl.flock(claim, fcntl.LOCK_EX)
+                handles = {}
+                for gpu in pool:
+                    if len(handles) == wanted:
+                        break
+                    if (handle := _try_lock(folder / f"gpu{gpu}.lock")) is not None:
+                        handles[gpu] = handle
+                if len(handles) == wanted:
+                    for handle in handles.values():
+                        held.callback(handle.close)  # closing the file releases its lock
+                    break
+                for handle in handles.values():
                     handle.close()
-                    continue
-                held.callback(handle.close)  # closing the file releases its lock
-                claimed.append(gpu)
-            if len(claimed) < wanted:
-                if not waited:
-                    log.info("waiting for a free GPU (%d of %d claimed; locks in %s)", len(claimed), wanted, folder)
-                    waited = True
-                time.sleep(poll_seconds)
+            if not waited:
+                log.info("waiting for %d free GPU(s) of %s (locks in %s)", wanted, ",".join(pool), folder)
+                waited = True
+            time.sleep(poll_seconds)
+        claimed = list(handles)
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(claimed)
         log.info("using GPU(s) %s", ",".join(claimed))
         yield claimed
