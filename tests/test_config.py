@@ -145,12 +145,17 @@ def test_loaded_sources_are_checked_like_data_sets(default_config, schema):
         "experiments.xquad_r.train_sources[2]: training source 'squad_tr' shares its text (squad) with the "
         "benchmark 'xquad_r'; a zero-shot evaluation must never train on its benchmark's data"
     ]
-    config = changed(default_config, lambda c: with_source(c, "ntrex", languages={"xx": {}}))
+    config = changed(default_config, lambda c: with_source(c, "ntrex", languages={"xx": {"name": "x"}}))
     assert problems(config, schema) == [
         "sources.ntrex: the name of a built-in data set; choose another",
         "sources.ntrex.languages.xx: unknown language 'xx' (known: ar, de, el, en, es, hi, ru, th, tr, vi, zh)",
     ]
     config = changed(default_config, lambda c: with_source(c, "toy", colums={}))
     assert problems(config, schema) == [
-        "sources.toy: unknown key(s) 'colums' (allowed: columns, languages, max_rows, origin, path, revision, split)"
+        "sources.toy: unknown key(s) 'colums' (allowed: columns, languages, max_rows, origin, path, revision, split, streaming)"
+    ]
+    config = changed(default_config, lambda c: with_source(c, "toy", streaming=True, languages={"en": {}}))
+    assert problems(config, schema) == [
+        "sources.toy: missing key(s) 'max_rows'",
+        "sources.toy.languages.en: {} should be non-empty",
     ]

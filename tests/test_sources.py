@@ -104,3 +104,22 @@ def test_an_unreachable_dataset_is_reported(tmp_path):
     source["languages"]["en"]["data_files"] = str(tmp_path / "absent.parquet")
     with pytest.raises(DataError, match=r"source 'mmarco', language en: load_dataset\('parquet', .*failed"):
         load_source_pairs("mmarco", source)
+
+
+def test_streaming_reads_only_the_first_rows(tmp_path):
+    source = row_aligned_parquet(tmp_path)
+    source.update(streaming=True, max_rows=2)
+    pairs = load_source_pairs("mmarco", source).to_pandas()
+    assert pairs["group_id"].tolist() == ["0", "1"] * 2
+    assert pairs.loc[pairs["lang"] == "de", "query"].tolist() == ["was ist ein Komet?", "wer baute die Brücke?"]
+    source["columns"]["positive"] = "passage"
+    with pytest.raises(DataError, match=r"'streaming': True\}\): no column\(s\) 'passage' \(it has: query, positive, negative\)"):
+        load_source_pairs("mmarco", source)
+
+
+def test_an_empty_hard_negative_is_named(tmp_path):
+    source = row_aligned_parquet(tmp_path)
+    broken = [(*TRIPLES["en"][0][:2], "")] + TRIPLES["en"][1:]
+    pd.DataFrame(broken, columns=["query", "positive", "negative"]).to_parquet(source["languages"]["en"]["data_files"])
+    with pytest.raises(DataError, match=r"language en, row 0, column 'negative': expected a non-empty text"):
+        load_source_pairs("mmarco", source)
