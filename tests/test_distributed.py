@@ -66,3 +66,17 @@ def test_two_gloo_processes_train_like_one_process(deterministic_model, tmp_path
     assert any(not torch.equal(one[name], base[name]) for name in one)  # training moved the weights
     for name in one:
         torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_each_process_resumes_its_own_random_state():
+    from hybridbatch.train import _restore_random_state
+
+    cpu = torch.device("cpu")
+    states = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        states.append({"cpu": torch.get_rng_state(), "cuda": None})
+    _restore_random_state(states, Process(1, 2, 1), cpu)
+    assert torch.equal(torch.get_rng_state(), states[1]["cpu"])
+    _restore_random_state(states[0]["cpu"], Process(), cpu)  # a checkpoint of one process, before per-process states
+    assert torch.equal(torch.get_rng_state(), states[0]["cpu"])

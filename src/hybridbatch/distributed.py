@@ -54,9 +54,13 @@ def from_environment() -> Process:
 
 
 def start(process: Process, device: torch.device) -> None:
-    """Join the process group: NCCL between GPUs, gloo between CPU processes."""
+    """Join the process group: NCCL between GPUs (each process bound to its own), gloo between CPU processes."""
     if process.distributed and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
         log.info("process %d of %d on %s", process.rank, process.world, device)
 
 
@@ -89,6 +93,15 @@ def mean_over_processes(value: torch.Tensor, process: Process) -> torch.Tensor:
     return total / process.world
 
 
+def gather_objects(value: object, process: Process) -> list:
+    """Every process's `value`, in rank order (picklable objects)."""
+    if not process.distributed:
+        return [value]
+    gathered: list = [None] * process.world
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
 def broadcast_flag(flag: bool, process: Process, device: torch.device) -> bool:
     """Rank 0's decision, for every process."""
     if not process.distributed:
@@ -102,7 +115,8 @@ def launch(module: str, arguments: list[str], processes: int, threads: int) -> N
     """Run `python -m module arguments` in `processes` processes on this node through torchrun."""
     if processes < 2:
         raise ConfigError(f"launch needs at least 2 processes, got {processes}")
-    environment = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // processes)))
+    # A progress bar line every 30 s at most: each refresh becomes a line of the log.
+    environment = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // processes)), TQDM_MININTERVAL="30")
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
         "-m", module, *arguments,

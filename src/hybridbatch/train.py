@@ -41,7 +41,6 @@ from hybridbatch.distributed import Process
 from hybridbatch.encode import EncodeSettings, autocast_dtype, job_device, load_encoder, pad_multiple
 from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.io import atomic_path, write_frame_csv
-from hybridbatch.logs import FORMAT
 from hybridbatch.validation import SETTINGS, HeldOut, validation_scores
 
 log = logging.getLogger(__name__)
@@ -182,7 +181,7 @@ def train(
     if process.world > manifest.groupby("batch").size().min():
         raise ConfigError(f"{manifest_path}: {process.world} processes need at least as many rows per batch")
     total = len(batches)
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.seed + process.rank)  # each process its own dropout
     encoder = load_encoder(base_model, device)
     device = encoder.device
     distributed.start(process, device)
@@ -214,7 +213,7 @@ def train(
         encoder.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        torch.set_rng_state(state["rng"])
+        _restore_random_state(state["rng"], process, device)
         step, rows, elapsed, best = state["step"], state["log"], state["seconds"], state["best"]
         log.info("resuming from %s at step %d of %d", checkpoint_path, step, total)
 
@@ -261,9 +260,11 @@ def train(
             if stop:
                 log.info("early stop at step %d of %d: no validation gain in %d scores", step, total, best["stale"])
                 break
-            if step % settings.checkpoint_every == 0 and step < total and process.main:
-                _save_checkpoint(checkpoint_path, encoder, optimizer, schedule, step, rows, best, stamp)
-                _remove_best_files(best_dir, keep=best["step"])
+            if step % settings.checkpoint_every == 0 and step < total:
+                random_states = distributed.gather_objects(_random_state(device), process)
+                if process.main:
+                    _save_checkpoint(checkpoint_path, encoder, optimizer, schedule, step, rows, best, stamp, random_states)
+                    _remove_best_files(best_dir, keep=best["step"])
 
     if not process.main:
         distributed.stop(process)
@@ -317,14 +318,31 @@ def _load_checked(path: Path, stamp: str, device: torch.device) -> dict:
     return state
 
 
-def _save_checkpoint(path: Path, encoder, optimizer, schedule, step: int, rows: list, best: dict, stamp: str) -> None:
+def _random_state(device: torch.device) -> dict:
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def _restore_random_state(saved, process: Process, device: torch.device) -> None:
+    """Each process's random state from a checkpoint: one per process, or (older checkpoints) one CPU state."""
+    if isinstance(saved, torch.Tensor):
+        saved = [{"cpu": saved, "cuda": None}]
+    if process.rank >= len(saved):
+        log.warning("the checkpoint holds %d random states, for fewer processes than %d: reseeding", len(saved), process.world)
+        return
+    torch.set_rng_state(saved[process.rank]["cpu"])
+    if device.type == "cuda" and saved[process.rank]["cuda"] is not None:
+        torch.cuda.set_rng_state(saved[process.rank]["cuda"], device)
+
+
+def _save_checkpoint(path: Path, encoder, optimizer, schedule, step: int, rows: list, best: dict, stamp: str,
+                     random_states: list[dict]) -> None:  # fmt: skip
     state = {
         "fingerprint": stamp,
         "step": step,
         "model": encoder.state_dict(),
         "optimizer": optimizer.state_dict(),
         "schedule": schedule.state_dict(),
-        "rng": torch.get_rng_state(),
+        "rng": random_states,  # one per process
         "log": rows,
         "best": best,
         "seconds": rows[-1]["seconds"],
@@ -377,12 +395,14 @@ def run_job(job: TrainJob, threads: int) -> None:
     spec.parent.mkdir(parents=True, exist_ok=True)
     job.to_json(spec)
     distributed.launch("hybridbatch.train", [str(spec)], processes, threads)
+    spec.unlink()
 
 
 def main(arguments: list[str]) -> None:
     """Entry point of each torchrun process: `python -m hybridbatch.train job.json`."""
     process = distributed.from_environment()
-    logging.basicConfig(level=logging.INFO, format=f"[rank {process.rank}] {FORMAT}", stream=sys.stderr)
+    # No time stamp: the launching process logs each line with its own.
+    logging.basicConfig(level=logging.INFO, format=f"[rank {process.rank}] %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     TrainJob.from_json(arguments[0]).run(process)
 
 
