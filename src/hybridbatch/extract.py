@@ -62,11 +62,12 @@ class Extracted:
         return getattr(self, name)
 
 
-def _table(name: str, rows: dict[str, list]) -> pa.Table:
+def contract_table(name: str, rows: dict[str, list]) -> pa.Table:
+    """Rows collected column by column (see empty_columns) as the artifact-contract table `name`."""
     return pa.Table.from_pydict(rows, schema=SCHEMAS[name])
 
 
-def _columns(name: str) -> dict[str, list]:
+def empty_columns(name: str) -> dict[str, list]:
     return {column: [] for column in SCHEMAS[name].names}
 
 
@@ -108,7 +109,7 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
             anchor = first_context.setdefault(question.qid, question.context_id)
             components.union(anchor, question.context_id)
 
-    queries, candidates, qrels, pairs = (_columns(name) for name in TABLES)
+    queries, candidates, qrels, pairs = (empty_columns(name) for name in TABLES)
     for file in files:
         sentences = {p.context_id: p.sentences for p in file.paragraphs}
         for paragraph in file.paragraphs:
@@ -134,10 +135,10 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
             )
     context_conflicts = {context: components.find(context) for context in components.parent}
     return Extracted(
-        _table("queries", queries),
-        _table("candidates", candidates),
-        _table("qrels", qrels),
-        _table("pairs", pairs),
+        contract_table("queries", queries),
+        contract_table("candidates", candidates),
+        contract_table("qrels", qrels),
+        contract_table("pairs", pairs),
         context_conflicts,
     )
 
@@ -151,7 +152,7 @@ def extract_ntrex(raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> 
     raw_dir = Path(raw_dir)
     documents = ntrex.read_document_ids(raw_dir / NTREX_DOCUMENT_IDS)
     languages = sorted(languages)
-    queries, candidates, qrels, pairs = (_columns(name) for name in TABLES)
+    queries, candidates, qrels, pairs = (empty_columns(name) for name in TABLES)
     for lang in languages:
         sentences = ntrex.read_sentences(raw_dir / f"{lang}.txt", len(documents))
         separator = "" if lang in UNSPACED_LANGUAGES else " "
@@ -178,10 +179,10 @@ def extract_ntrex(raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> 
             qrels["qid"].append(str(index + 1))
             qrels["cid"].append(f"{lang}:{index + 1}")
     return Extracted(
-        _table("queries", queries),
-        _table("candidates", candidates),
-        _table("qrels", qrels),
-        _table("pairs", pairs),
+        contract_table("queries", queries),
+        contract_table("candidates", candidates),
+        contract_table("qrels", qrels),
+        contract_table("pairs", pairs),
         {doc: doc for doc in documents},
     )
 

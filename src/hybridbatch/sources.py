@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hybridbatch.errors import DataError
-from hybridbatch.extract import SCHEMAS
+from hybridbatch.extract import contract_table, empty_columns
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def load_source_pairs(name: str, source: Mapping[str, Any]) -> pa.Table:
                 f"source {name!r}: group ids are row numbers (columns.group_id is null), so every language "
                 f"needs the same number of rows, but they have {sizes}; map columns.group_id to an id column"
             )
-    rows: dict[str, list] = {column: [] for column in SCHEMAS["pairs"].names}
+    rows = empty_columns("pairs")
     # A group's conflict key is its value in the first language listed that has the group, so
     # that it is the same in every language (e.g. the English positive of translated triples).
     group_keys: dict[str, str] = {}
@@ -99,7 +99,7 @@ def load_source_pairs(name: str, source: Mapping[str, Any]) -> pa.Table:
             rows["positive"].append(_text(record[columns["positive"]], f"{where}, column {columns['positive']!r}"))
             negatives = record[columns["hard_negatives"]] if columns.get("hard_negatives") else None
             rows["hard_negatives"].append(_negatives(negatives, f"{where}, column {columns.get('hard_negatives')!r}"))
-    table = pa.Table.from_pydict(rows, schema=SCHEMAS["pairs"])
+    table = contract_table("pairs", rows)
     keys = table.select(["group_id", "lang"]).to_pandas()
     duplicated = keys[keys.duplicated()]
     if not duplicated.empty:
