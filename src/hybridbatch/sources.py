@@ -32,27 +32,23 @@ def _load_language(name: str, source: Mapping[str, Any], lang: str) -> pd.DataFr
     if streaming:
         arguments["streaming"] = True
     described = f"source {name!r}, language {lang}: load_dataset({source['path']!r}, {arguments})"
-    kind = datasets.IterableDataset if streaming else datasets.Dataset
     try:
         table = datasets.load_dataset(source["path"], **arguments)
-        if isinstance(table, kind) and streaming:
+        if streaming and isinstance(table, datasets.IterableDataset):
             # Streaming reads only the first max_rows rows instead of downloading the whole set.
-            frame = pd.DataFrame(list(table.take(source["max_rows"])))
+            table = datasets.Dataset.from_list(list(table.take(source["max_rows"])), features=table.features)
     except Exception as error:  # datasets raises many types (network, missing files, bad format)
         raise DataError(f"{described} failed: {type(error).__name__}: {error}") from None
-    if not isinstance(table, kind):
+    if not isinstance(table, datasets.Dataset):
         raise DataError(f"{described} gave {type(table).__name__}, not one table: name a `split`")
-    available = list(frame.columns) if streaming else table.column_names
     wanted = list(dict.fromkeys(column for column in source["columns"].values() if column is not None))
-    missing = [column for column in wanted if column not in available]
+    missing = [column for column in wanted if column not in table.column_names]
     if missing:
-        raise DataError(f"{described}: no column(s) {', '.join(map(repr, missing))} (it has: {', '.join(available)})")
-    if not streaming:
-        if source.get("max_rows") is not None:
-            table = table.select(range(min(source["max_rows"], len(table))))
-        frame = table.select_columns(wanted).to_pandas()
-    log.info("%s: %d rows", described, len(frame))
-    return frame[wanted]
+        raise DataError(f"{described}: no column(s) {', '.join(map(repr, missing))} (it has: {', '.join(table.column_names)})")
+    if source.get("max_rows") is not None:
+        table = table.select(range(min(source["max_rows"], len(table))))
+    log.info("%s: %d rows", described, len(table))
+    return table.select_columns(wanted).to_pandas()
 
 
 def _text(value: Any, where: str) -> str:
