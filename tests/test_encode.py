@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from hybridbatch.encode import (
+    CPU_BF16_VARIABLE,
     EncodeSettings,
+    cpu_bf16_is_faster,
     autocast_dtype,
     embed_language,
     encode,
@@ -13,7 +15,7 @@ from hybridbatch.encode import (
     save_embeddings,
     usable_threads,
 )
-from hybridbatch.errors import DataError
+from hybridbatch.errors import ConfigError, DataError
 
 TEXTS = ["a short one", "a much longer sentence with many more words in it than the others", "mittel lang", "中文句子。"]
 
@@ -65,6 +67,22 @@ def test_precision_choice():
     assert 1 <= usable_threads(1000) <= 1000 and usable_threads(1) == 1
 
 
+def test_auto_precision_on_a_cpu_can_be_forced_either_way(monkeypatch):
+    cpu = torch.device("cpu")
+    try:
+        for forced, expected in (("on", torch.bfloat16), ("off", None), ("On ", torch.bfloat16)):
+            monkeypatch.setenv(CPU_BF16_VARIABLE, forced)
+            cpu_bf16_is_faster.cache_clear()
+            assert autocast_dtype("auto", cpu) is expected
+        monkeypatch.setenv(CPU_BF16_VARIABLE, "yes")
+        cpu_bf16_is_faster.cache_clear()
+        with pytest.raises(ConfigError, match="HYBRIDBATCH_CPU_BF16='yes': expected on or off"):
+            autocast_dtype("auto", cpu)
+    finally:
+        monkeypatch.undo()
+        cpu_bf16_is_faster.cache_clear()
+
+
 def test_nan_embeddings_are_refused(tiny_model):
     broken = load_encoder(tiny_model)
     with torch.no_grad():
@@ -107,3 +125,26 @@ def test_token_budget_batches():
     assert token_budget_batches([], 4, 256) == []
     # Rounded up to 32 tokens (GPU): 100 -> 128, so only 2 texts fit 256 tokens.
     assert token_budget_batches([100, 100, 100, 10], 4, 256, 32) == [(0, 2), (2, 4)]
+
+
+def test_a_damaged_embeddings_file_is_named(tiny, tmp_path):
+    queries = pd.DataFrame({"qid": ["1"], "lang": ["en"], "text": ["q one"]})
+    candidates = pd.DataFrame({"cid": ["en:0"], "lang": ["en"], "text": ["p"], "context_id": ["a"]})
+    path = tmp_path / "en.npz"
+    save_embeddings(path, embed_language(tiny, queries, candidates, "en", EncodeSettings(precision="fp32")))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
+    with pytest.raises(DataError, match=rf"^{path}: cannot read this embeddings file \(BadZipFile: .*\); it is damaged or "
+                                        rf"incomplete: delete {path} and run snakemake again to rebuild it$"):  # fmt: skip
+        load_embeddings(path)
+
+
+def test_damaged_model_weights_name_the_model_folder(tiny_model, tmp_path):
+    import shutil
+
+    folder = tmp_path / "hybrid"
+    shutil.copytree(tiny_model, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(DataError, match=rf"^{folder}: cannot read this model folder \(SafetensorError: .*\); it is damaged "
+                                        rf"or incomplete: delete {folder} and run snakemake again to rebuild it$"):  # fmt: skip
+        load_encoder(folder)

@@ -203,3 +203,22 @@ def test_validation_without_patience_runs_every_step(tiny_model, toy_with_valida
     scripted_scores(monkeypatch, [0.1, 0.2, 0.3])
     log = train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", settings, validation)
     assert len(log) == 40 and log.dropna(subset=["val_score"])["step"].tolist() == [15, 30, 40]  # and the last step
+
+
+def test_litter_of_a_killed_run_is_cleared_and_a_damaged_checkpoint_named(tiny_model, toy, tmp_path):
+    pairs, manifest = toy
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    # What SIGKILL leaves mid-write: a half-written checkpoint and a staging folder of the model.
+    orphans = [checkpoints / f".{CHECKPOINT}.5e1f00aa.tmp", tmp_path / ".model.0badf00d.staging"]
+    orphans[0].write_bytes(b"half")
+    orphans[1].mkdir()
+    (orphans[1] / "model.safetensors").write_bytes(b"half")
+    train(tiny_model, manifest, pairs, tmp_path / "model", checkpoints, FAST)
+    assert not any(orphan.exists() for orphan in orphans)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "manifest.parquet", "model"]
+
+    (checkpoints / CHECKPOINT).write_bytes(b"PK\x03\x04 not a whole checkpoint")
+    with pytest.raises(DataError, match=rf"^{checkpoints / CHECKPOINT}: cannot read this checkpoint .*: delete "
+                                        rf"{checkpoints / CHECKPOINT} and run snakemake again"):  # fmt: skip
+        train(tiny_model, manifest, pairs, tmp_path / "again", checkpoints, FAST)

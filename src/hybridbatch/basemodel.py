@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from hybridbatch.errors import ConfigError, DataError
+from hybridbatch.io import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -269,16 +269,8 @@ def sentence_transformer(model, tokenizer, prompts: dict[str, str]):
 
 def save_encoder(encoder, target: str | os.PathLike[str]) -> None:
     """Save a SentenceTransformer folder so that `target` appears complete or not at all."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        encoder.save(str(staging / "model"))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging / "model", target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_folder(target) as staging:
+        encoder.save(str(staging))
 
 
 def _normalize_module():

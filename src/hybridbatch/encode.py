@@ -19,8 +19,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from hybridbatch.errors import DataError
-from hybridbatch.io import atomic_path
+from hybridbatch.errors import ConfigError, DataError
+from hybridbatch.io import atomic_path, reading
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,26 @@ class EncodeSettings:
         return self.query_max_length if kind == "query" else self.passage_max_length
 
 
+# Forces `cpu_bf16_is_faster` (on / off) instead of measuring, so that a test run (or a user) can
+# take either branch of `precision: auto` on any CPU.
+CPU_BF16_VARIABLE = "HYBRIDBATCH_CPU_BF16"
+
+
 @cache
 def cpu_bf16_is_faster() -> bool:
-    """Whether bf16 matmuls clearly beat fp32 on this CPU, measured once per process.
+    """Whether bf16 matmuls clearly beat fp32 on this CPU, measured once per process
+    (or as HYBRIDBATCH_CPU_BF16=on|off says).
 
     Native bf16 support (AVX512-BF16, AMX) is necessary but not sufficient: on some machines with
     the flag, torch's bf16 GEMM still ran at half the fp32 rate. Only a 1.3x margin switches, so the
     choice does not flip between runs on one machine.
     """
+    forced = os.environ.get(CPU_BF16_VARIABLE, "").strip().lower()
+    if forced:
+        if forced not in ("on", "off"):
+            raise ConfigError(f"{CPU_BF16_VARIABLE}={forced!r}: expected on or off (or unset, to measure)")
+        log.info("CPU autocast %s, as %s says", "bf16" if forced == "on" else "off (fp32)", CPU_BF16_VARIABLE)
+        return forced == "on"
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
     except OSError:
@@ -105,10 +117,8 @@ def load_encoder(folder: str | os.PathLike[str], device: torch.device | None = N
         raise DataError(f"{folder}: model folder does not exist")
     if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
         raise DataError(f"{folder}: not a model folder (no config.json or modules.json)")
-    try:
+    with reading(folder, "model folder"):
         encoder = SentenceTransformer(str(folder), device=str(device or default_device()), local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{folder}: cannot load the model: {error}") from None
     rows = encoder[0].auto_model.get_input_embeddings().num_embeddings
     if len(encoder.tokenizer) > rows:
         raise DataError(
@@ -220,5 +230,5 @@ def save_embeddings(target: str | os.PathLike[str], embeddings: LanguageEmbeddin
 
 
 def load_embeddings(path: str | os.PathLike[str]) -> LanguageEmbeddings:
-    with np.load(path, allow_pickle=False) as stored:
+    with reading(path, "embeddings file"), np.load(path, allow_pickle=False) as stored:
         return LanguageEmbeddings(**{name: stored[name] for name in LanguageEmbeddings.__dataclass_fields__})

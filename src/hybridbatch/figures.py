@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hybridbatch.evaluate import MULTI, SETTINGS, macro_average  # noqa: E402
+from hybridbatch.io import atomic_path, read_frame, read_frame_csv  # noqa: E402
 
 FIGURES = ("map_heatmaps", "map_difference", "settings_bars", "rank_distance", "training_curves", "manifest_mix")
 # Fixed colours: the untrained model grey, X-X blue, X-Y orange, the hybrid green; others after.
@@ -48,7 +49,8 @@ def strategy_colours(alphas: Mapping[str, float]) -> dict[str, str]:
 
 
 def _save(figure, target: str | os.PathLike[str], options: FigureOptions) -> None:
-    figure.savefig(target, dpi=options.dpi, bbox_inches="tight")
+    with atomic_path(target) as tmp:
+        figure.savefig(tmp, format="png", dpi=options.dpi, bbox_inches="tight")
     plt.close(figure)
 
 
@@ -214,11 +216,14 @@ def draw(
     colours = strategy_colours(alphas)
     runs_by_model = model_runs(runs)
     if figure == "training_curves":
-        logs = {Path(folder).name: pd.read_csv(Path(folder) / "train_log.csv") for folder in inputs["models"]}
+        logs = {
+            Path(folder).name: read_frame_csv(Path(folder) / "train_log.csv", "training log", folder)
+            for folder in inputs["models"]
+        }
         training_curves(logs, {run: runs_by_model[run].strategy for run in logs}, colours, experiment, target, options)
         return
     if figure == "manifest_mix":
-        manifests = {Path(path).stem: pd.read_parquet(path) for path in inputs["manifests"]}
+        manifests = {Path(path).stem: read_frame(path, "manifest") for path in inputs["manifests"]}
         manifest_mix(manifests, experiment, target, options)
         return
     files = {(experiment, Path(path).stem): path for path in inputs["metrics"]}

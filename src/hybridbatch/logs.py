@@ -8,12 +8,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hybridbatch.errors import HybridbatchError
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def error_report(error: BaseException) -> str:
+    """An expected error's message with its notes (which name the file being written, say)."""
+    return "\n".join([str(error), *getattr(error, "__notes__", [])])
 
 
 @contextmanager
 def logged(log_path: str | os.PathLike[str]) -> Iterator[logging.Logger]:
-    """Send log records to `log_path` and stderr; record an exception's traceback there too."""
+    """Send log records to `log_path` and stderr. A failure is reported once, there: an expected
+    error (HybridbatchError) as its message alone, anything else with its traceback; the process
+    then exits with status 1."""
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     handlers: list[logging.Handler] = [
         logging.FileHandler(log_path, mode="w", encoding="utf-8"),
@@ -23,8 +32,11 @@ def logged(log_path: str | os.PathLike[str]) -> Iterator[logging.Logger]:
     logger = logging.getLogger("hybridbatch")
     try:
         yield logger
+    except HybridbatchError as error:
+        logger.error("%s", error_report(error))
+        raise SystemExit(1) from None
     except Exception:
         logger.exception("failed")
-        raise
+        raise SystemExit(1) from None
     finally:
         logging.shutdown()

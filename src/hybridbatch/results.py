@@ -17,6 +17,7 @@ import pandas as pd
 
 from hybridbatch.errors import DataError
 from hybridbatch.evaluate import MULTI, SETTINGS, setting_of
+from hybridbatch.io import read_frame
 from hybridbatch.metrics import METRICS
 
 # Lower is better for rank distance only.
@@ -50,7 +51,7 @@ def _with_runs(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun
     `experiment`, `strategy` and `seed` columns."""
     frames = []
     for (experiment, model), path in files.items():
-        frame = pd.read_parquet(path)
+        frame = read_frame(path, "metrics table")
         check(path, experiment, model, frame)
         frames.append(frame.assign(experiment=experiment, strategy=runs[model].strategy, seed=runs[model].seed))
     return pd.concat(frames, ignore_index=True)

@@ -40,7 +40,7 @@ from hybridbatch.basemodel import save_encoder
 from hybridbatch.distributed import Process
 from hybridbatch.encode import EncodeSettings, autocast_dtype, job_device, load_encoder, pad_multiple
 from hybridbatch.errors import ConfigError, DataError
-from hybridbatch.io import atomic_path, write_frame_csv
+from hybridbatch.io import atomic_path, read_frame, reading, remove_stale_temporaries, write_frame_csv
 from hybridbatch.validation import SETTINGS, HeldOut, validation_scores
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def train(
     (with train_log.csv) and return the log. `validation`: held-out pairs (pairs columns and
     `source`) scored during training; None or empty: no validation, no early stopping.
     `process`: this process's rank among data-parallel processes (all of them call train)."""
-    manifest = pd.read_parquet(manifest_path)
+    manifest = read_frame(manifest_path, "manifest")
     batches = _Batches(manifest, pairs, settings.hard_negatives)
     if process.world > manifest.groupby("batch").size().min():
         raise ConfigError(f"{manifest_path}: {process.world} processes need at least as many rows per batch")
@@ -206,6 +206,8 @@ def train(
     )
 
     checkpoint_path, best_dir = Path(checkpoint_dir) / CHECKPOINT, Path(checkpoint_dir)
+    if process.main:
+        remove_stale_temporaries(best_dir)
     step, rows, elapsed = 0, [], 0.0
     best = {"score": -math.inf, "step": 0, "stale": 0}
     if checkpoint_path.exists():
@@ -309,7 +311,8 @@ def _remove_best_files(folder: Path, keep: int | None) -> None:
 
 
 def _load_checked(path: Path, stamp: str, device: torch.device) -> dict:
-    state = torch.load(path, map_location=device, weights_only=False)
+    with reading(path, "checkpoint"):
+        state = torch.load(path, map_location=device, weights_only=False)
     if state["fingerprint"] != stamp:
         raise ConfigError(
             f"{path}: checkpoint from a different configuration (manifest, base model, validation slice or "
@@ -378,7 +381,7 @@ class TrainJob:
         from hybridbatch.manifest import read_training_pairs
 
         pairs = read_training_pairs(self.pairs, self.languages)
-        validation = pd.read_parquet(self.validation) if self.validation else None
+        validation = read_frame(self.validation, "validation slice") if self.validation else None
         return train(self.base_model, self.manifest, pairs, self.target, self.checkpoints, self.settings, validation,
                      job_device(self.gpus, process.local_rank), process)  # fmt: skip
 

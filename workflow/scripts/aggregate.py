@@ -1,7 +1,7 @@
 import pandas as pd
 
 from hybridbatch.basemodel import encoder_label
-from hybridbatch.io import write_frame_csv, write_text
+from hybridbatch.io import read_frame_csv, write_frame_csv, write_text
 from hybridbatch.logs import logged
 from hybridbatch.results import check_complete, load_metrics, model_runs
 from hybridbatch.tables import build_documents, html_page, markdown
@@ -12,7 +12,7 @@ with logged(snakemake.log[0]) as log:
     check_complete(files, list(snakemake.params.benchmarks), list(runs))
     documents = build_documents(
         load_metrics(files, runs),
-        pd.read_csv(snakemake.input.significance),
+        read_frame_csv(snakemake.input.significance, "significance table"),
         pd.read_csv(snakemake.input.reference, comment="#"),
         snakemake.params.alphas,
         snakemake.params.benchmarks,
