@@ -34,6 +34,9 @@ def test_test_overlay_is_valid(default_config, schema):
     merged = changed(default_config, lambda c: c["data"].update(overlay["data"]))
     validate(merged, schema)
     assert len(merged["data"]["languages"]) == 3
+    # The workflow tests run in fp32 on every CPU: `auto` would let the machine choose bf16, and
+    # .ci/run relies on this to run them with HYBRIDBATCH_CPU_BF16 forced one way only.
+    assert overlay["encode"]["precision"] == overlay["training"]["precision"] == "fp32"
 
 
 def test_unknown_key(default_config, schema):
@@ -159,3 +162,32 @@ def test_loaded_sources_are_checked_like_data_sets(default_config, schema):
         "sources.toy: missing key(s) 'max_rows'",
         "sources.toy.languages.en: {} should be non-empty",
     ]
+
+
+def test_a_language_selection_that_empties_a_benchmark_is_refused(default_config, schema):
+    # Greek is in XQuAD-R and NTREX but in no MLQA-R file: the mlqa_r benchmark and the mlqa_r
+    # training source of the xquad_r experiment would be empty.
+    config = changed(default_config, lambda c: c["data"].update(languages=["el"]))
+    assert problems(config, schema) == [
+        "data.languages and training.languages: the training source 'mlqa_r' of experiment xquad_r is left without "
+        "any language (it offers none of data.languages; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
+        "data.languages and training.languages: the training source 'ntrex' of experiment xquad_r is left without "
+        "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
+        "data.languages: ['el'] leaves the benchmark 'mlqa_r' of experiment mlqa_r without any of its languages "
+        "(ar, de, en, es, hi, vi, zh)",
+        "data.languages and training.languages: the training source 'xquad_r' of experiment mlqa_r is left without "
+        "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
+        "data.languages and training.languages: the training source 'ntrex' of experiment mlqa_r is left without "
+        "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
+    ]
+
+
+def test_one_training_language_leaves_cross_lingual_strategies_nothing(default_config, schema):
+    config = changed(default_config, lambda c: c["training"].update(languages=["en"]))
+    assert problems(config, schema) == [
+        f"training.languages: every training source of experiment {name} is left with one language, so the "
+        "strategies with alpha < 1 have no cross-lingual batch to train on; train on two languages or more"
+        for name in ("xquad_r", "mlqa_r")
+    ]
+    only_monolingual = changed(config, lambda c: c.update(strategies={"x-x": {"alpha": 1.0}}))
+    validate(only_monolingual, schema)

@@ -1,6 +1,6 @@
 import pytest
 
-from hybridbatch.download import fetch, sha256_of
+from hybridbatch.download import fetch, mirror_problem, sha256_of
 from hybridbatch.errors import DataError
 from hybridbatch.registry import DATASETS, RawFile, checksums, expected_sha256
 
@@ -52,3 +52,54 @@ def test_download_from_url(mirror, tmp_path):
         fetch(raw, tmp_path / "other.tsv", "0" * 64, None)
     with pytest.raises(DataError, match="download failed"):
         fetch(RawFile("x", "x", (tmp_path / "absent").as_uri()), tmp_path / "x", "0" * 64, None)
+
+
+def _swap_lines(path, first, second):
+    lines = path.read_bytes().split(b"\n")
+    lines[first], lines[second] = lines[second], lines[first]
+    path.write_bytes(b"\n".join(lines))
+
+
+def test_swapped_records_pass_the_counts_and_only_the_checksum_catches_them(raw_root, mirror, tmp_path):
+    """Two swapped NTREX lines, or two LAReQA questions with their ids swapped, keep every count the
+    extraction checks: only the sha256 of the raw file tells (README, "Bad input")."""
+    import json
+    import shutil
+
+    from hybridbatch.extract import extract
+
+    raw = tmp_path / "raw"
+    shutil.copytree(raw_root / "ntrex", raw / "ntrex")
+    _swap_lines(raw / "ntrex" / "de.txt", 10, 11)
+    shutil.copytree(raw_root / "xquad_r", raw / "xquad_r")
+    document = json.loads((raw / "xquad_r" / "en.json").read_text(encoding="utf-8"))
+    questions = document["data"][0]["paragraphs"][0]["qas"]
+    questions[0]["id"], questions[1]["id"] = questions[1]["id"], questions[0]["id"]
+    (raw / "xquad_r" / "en.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    extract(DATASETS["ntrex"], raw / "ntrex", ["de", "en"])  # counts equal the published ones
+    extract(DATASETS["xquad_r"], raw / "xquad_r", ["de", "en"])
+
+    for name, file in (("ntrex", "de.txt"), ("xquad_r", "en.json")):
+        spec_file = DATASETS[name].file(file)
+        copy = tmp_path / "mirror" / spec_file.mirror_path
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(raw / name / file, copy)
+        with pytest.raises(DataError, match="does not match the expected"):
+            fetch(spec_file, tmp_path / "out" / file, expected_sha256(spec_file), tmp_path / "mirror")
+
+
+def test_the_mirror_is_checked_once_for_everything_a_run_needs(mirror, tmp_path):
+    needed = [("xquad_r", DATASETS["xquad_r"].file("en.json")), ("ntrex", DATASETS["ntrex"].file("DOCUMENT_IDS.tsv"))]
+    assert mirror_problem(mirror, needed) is None
+    assert mirror_problem(tmp_path / "absent", []) is None  # nothing left to copy: the mirror is not needed
+    assert mirror_problem(tmp_path / "absent", needed) == (
+        f"mirror: the folder {tmp_path / 'absent'} does not exist, and 2 raw file(s) of this run are to be copied "
+        "from it; point `mirror` at a copy of the data (the layout of ../shared/data), or set `mirror: null` to "
+        "download from the public URLs"
+    )
+    (tmp_path / "partial" / "ntrex").mkdir(parents=True)
+    (tmp_path / "partial" / "ntrex" / "DOCUMENT_IDS.tsv").write_text("doc\n")
+    assert mirror_problem(tmp_path / "partial", needed) == (
+        f"mirror: {tmp_path / 'partial'} lacks 1 file(s) this run needs: lareqa/xquad-r/en.json (xquad_r, language en); "
+        "restore them, or set `mirror: null` to download from the public URLs"
+    )

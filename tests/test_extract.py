@@ -4,7 +4,6 @@ import pytest
 
 from hybridbatch.errors import DataError
 from hybridbatch.extract import TABLES, check_counts, extract, read_table, subset, write
-from hybridbatch.io import atomic_path
 from hybridbatch.registry import DATASETS
 
 
@@ -96,10 +95,20 @@ def test_read_table_names_a_missing_column(tmp_path):
         read_table(path, "queries")
 
 
-def test_atomic_path_leaves_no_partial_file(tmp_path):
-    target = tmp_path / "out.parquet"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("killed mid-write")
-    assert list(tmp_path.iterdir()) == []
+def test_a_damaged_table_is_named_with_what_to_do(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "qrels.parquet"
+    pq.write_table(pa.table({"qid": ["1"], "cid": ["en:0:0"]}), path)
+    path.write_bytes(path.read_bytes()[8:])
+    with pytest.raises(DataError, match=rf"^{path}: cannot read this qrels table \(.*\); it is damaged or incomplete: delete"):
+        read_table(path, "qrels")
+
+
+def test_errors_name_the_file_a_raw_copy_came_from(tmp_path):
+    raw = tmp_path / "resources" / "raw" / "xquad_r"
+    raw.mkdir(parents=True)
+    (raw / "en.json").write_text('{"data": [ {"paragraphs": [}', encoding="utf-8")
+    mirror_file = "/data/mirror/lareqa/xquad-r/en.json"
+    with pytest.raises(DataError, match=rf"^{mirror_file} \(copied to {raw / 'en.json'}\): malformed JSON at line 1, column 28"):
+        extract(DATASETS["xquad_r"], raw, ["en"], origins={"en.json": mirror_file})

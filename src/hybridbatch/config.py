@@ -6,6 +6,7 @@ Every problem becomes one line naming the key at fault; all lines are reported t
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,44 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                     f"({benchmark.origin}) with the benchmark {benchmark.name!r}; a zero-shot evaluation "
                     "must never train on its benchmark's data"
                 )
+    return problems or _language_problems(config)
+
+
+def _chosen(languages: list[str] | None, offered) -> list[str]:
+    return sorted(lang for lang in offered if languages is None or lang in languages)
+
+
+def _language_problems(config: Mapping[str, Any]) -> list[str]:
+    """Language selections that leave a benchmark or a training source with nothing to use."""
+    problems = []
+    extracted, trained = config["data"]["languages"], config["training"]["languages"]
+    cross_lingual = any(float(entry["alpha"]) < 1 for entry in config["strategies"].values())
+    for experiment in experiments(config):
+        where = f"experiment {experiment.name}"
+        benchmark = DATASETS[experiment.benchmark]
+        if not _chosen(extracted, benchmark.languages):
+            problems.append(
+                f"data.languages: {extracted} leaves the benchmark {benchmark.name!r} of {where} without any of its "
+                f"languages ({', '.join(benchmark.languages)})"
+            )
+        most = 0
+        for source in experiment.train_sources:
+            if source in DATASETS:
+                offered, key = _chosen(extracted, DATASETS[source].languages), "data.languages and training.languages"
+            else:
+                offered, key = sorted(config["sources"][source]["languages"]), "training.languages"
+            usable = _chosen(trained, offered)
+            most = max(most, len(usable))
+            if not usable:
+                problems.append(
+                    f"{key}: the training source {source!r} of {where} is left without any language "
+                    f"(it offers {', '.join(offered) or 'none of data.languages'}; training.languages: {trained})"
+                )
+        if cross_lingual and most == 1:
+            problems.append(
+                f"training.languages: every training source of {where} is left with one language, so the strategies "
+                "with alpha < 1 have no cross-lingual batch to train on; train on two languages or more"
+            )
     return problems
 
 
@@ -169,3 +208,45 @@ def datasets_in_use(config: Mapping[str, Any]) -> list[str]:
 def loaded_sources_in_use(config: Mapping[str, Any]) -> list[str]:
     """Every `sources:` entry (loaded with Hugging Face datasets) an experiment trains on."""
     return sorted({source for e in experiments(config) for source in e.train_sources if source in config["sources"]})
+
+
+def overlaid(config: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """`overlay` merged over `config` key by key, as Snakemake merges --configfile overlays."""
+    merged = dict(config)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = overlaid(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_overlays(paths: list[str | os.PathLike[str]]) -> dict[str, Any]:
+    """The files merged in order, each checked to be YAML holding a mapping (named if not)."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        overlay = load_yaml(path)
+        if not isinstance(overlay, Mapping):
+            raise ConfigError(f"{path}: expected a mapping of configuration keys, got {type(overlay).__name__}")
+        config = overlaid(config, overlay)
+    return config
+
+
+def main(arguments: list[str]) -> int:
+    """`python -m hybridbatch.config [OVERLAY ...]`: check the default configuration with the given
+    overlays, as `snakemake --configfile OVERLAY ...` would use it. Snakemake reads --configfile
+    before the workflow starts and does not name a file it cannot parse; this names file, line and
+    column, then checks the merged configuration against the schema."""
+    repository = Path(__file__).resolve().parents[2]
+    try:
+        config = load_overlays([repository / "config" / "config.yaml", *arguments])
+        validate(config, load_yaml(repository / "workflow" / "schemas" / "config.schema.yaml"))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"valid: {', '.join(map(str, [repository / 'config' / 'config.yaml', *arguments]))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -37,6 +38,32 @@ def _download(url: str, target: Path, timeout: float) -> None:
                 bar.update(len(chunk))
 
 
+def origin_of(raw: RawFile, mirror: str | os.PathLike[str] | None) -> str:
+    """Where `raw` comes from: its file in the mirror folder, or its public URL without a mirror."""
+    return raw.url if mirror is None else str(Path(mirror) / raw.mirror_path)
+
+
+def mirror_problem(mirror: str | os.PathLike[str], needed: Sequence[tuple[str, RawFile]]) -> str | None:
+    """One message for all the (data set, raw file)s still to be copied that the mirror lacks, or
+    None. Said once at start-up rather than once per download job."""
+    mirror = Path(mirror)
+    fix = "or set `mirror: null` to download from the public URLs"
+    if needed and not mirror.is_dir():
+        return (
+            f"mirror: the folder {mirror} does not exist, and {len(needed)} raw file(s) of this run are to be "
+            f"copied from it; point `mirror` at a copy of the data (the layout of ../shared/data), {fix}"
+        )
+    missing = [
+        f"{raw.mirror_path} ({dataset}{f', language {raw.lang}' if raw.lang else ''})"
+        for dataset, raw in needed
+        if not (mirror / raw.mirror_path).is_file()
+    ]
+    if missing:
+        listed = ", ".join(missing)
+        return f"mirror: {mirror} lacks {len(missing)} file(s) this run needs: {listed}; restore them, {fix}"
+    return None
+
+
 def fetch(
     raw: RawFile,
     target: str | os.PathLike[str],
@@ -50,9 +77,9 @@ def fetch(
     Returns where the file came from.
     """
     target = Path(target)
+    source = origin_of(raw, mirror)
     with atomic_path(target) as tmp:
         if mirror is not None:
-            source = str(Path(mirror) / raw.mirror_path)
             if not os.path.isfile(source):
                 what = f"language {raw.lang}" if raw.lang else raw.name
                 raise DataError(
@@ -61,7 +88,6 @@ def fetch(
                 )
             shutil.copyfile(source, tmp)
         else:
-            source = raw.url
             try:
                 _download(raw.url, tmp, timeout)
             except OSError as error:

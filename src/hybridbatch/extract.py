@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from hybridbatch import lareqa, ntrex
 from hybridbatch.errors import DataError
-from hybridbatch.io import write_parquet
+from hybridbatch.io import reading, write_parquet
 from hybridbatch.registry import NTREX_DOCUMENT_IDS, DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -242,17 +242,34 @@ def subset(extracted: Extracted, max_questions: int) -> Extracted:
     )
 
 
+def _naming_origins(error: DataError, raw_dir: str | os.PathLike[str], origins: Mapping[str, str]) -> DataError:
+    """`error` with each local copy it names replaced by the file it was copied from (the one a
+    user can fix), the local copy in brackets."""
+    message = str(error)
+    for name, origin in origins.items():
+        local = str(Path(raw_dir) / name)
+        message = message.replace(local, f"{origin} (copied to {local})")
+    return DataError(message)
+
+
 def extract(
     spec: DatasetSpec,
     raw_dir: str | os.PathLike[str],
     languages: Iterable[str] | None = None,
     max_questions: int | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> Extracted:
-    """Extract a data set, check its counts against the published ones, then subset if asked."""
+    """Extract a data set, check its counts against the published ones, then subset if asked.
+
+    `origins`: raw file name -> where that file came from, named in errors beside the local copy.
+    """
     chosen = sorted(spec.languages if languages is None else set(languages) & set(spec.languages))
     if not chosen:
         raise DataError(f"{spec.name}: none of the configured languages {sorted(languages or [])} is in it")
-    extracted = EXTRACTORS[spec.format](raw_dir, chosen)
+    try:
+        extracted = EXTRACTORS[spec.format](raw_dir, chosen)
+    except DataError as error:
+        raise _naming_origins(error, raw_dir, origins or {}) from None
     check_counts(spec, extracted, chosen)
     log.info(
         "%s: %d queries, %d candidates, %d qrels, %d pairs in %d languages",
@@ -274,7 +291,8 @@ def write(extracted: Extracted, targets: Mapping[str, str | os.PathLike[str]]) -
 
 def read_table(path: str | os.PathLike[str], name: str) -> pa.Table:
     """Read one of the four views, checking it has the contract's columns and types."""
-    table = pq.read_table(path)
+    with reading(path, f"{name} table"):
+        table = pq.read_table(path)
     expected = SCHEMAS[name]
     missing = [f.name for f in expected if f.name not in table.schema.names]
     if missing:

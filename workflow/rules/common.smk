@@ -12,6 +12,7 @@ sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")])))
 
 from hybridbatch import config as hbconfig
+from hybridbatch.download import mirror_problem
 from hybridbatch.errors import ConfigError
 from hybridbatch.extract import TABLES
 from hybridbatch.figures import FIGURES
@@ -54,14 +55,30 @@ def dataset_languages(name):
     return [lang for lang in spec.languages if LANGUAGES is None or lang in LANGUAGES]
 
 
-def raw_files(wildcards):
+def dataset_raw_files(name):
     """The raw files the extraction of a data set reads: shared files and those of its languages."""
-    chosen = dataset_languages(wildcards.dataset)
-    return [
-        f"resources/raw/{wildcards.dataset}/{raw.name}"
-        for raw in DATASETS[wildcards.dataset].files
-        if raw.lang is None or raw.lang in chosen
-    ]
+    chosen = dataset_languages(name)
+    return [raw for raw in DATASETS[name].files if raw.lang is None or raw.lang in chosen]
+
+
+def raw_files(wildcards):
+    return [f"resources/raw/{wildcards.dataset}/{raw.name}" for raw in dataset_raw_files(wildcards.dataset)]
+
+
+# A mirror that lacks what this run still has to copy is said once, before any job runs (by the
+# main process: cluster jobs read the Snakefile again, after the downloads).
+if MIRROR is not None and workflow.is_main_process:
+    _problem = mirror_problem(
+        MIRROR,
+        [
+            (name, raw)
+            for name in hbconfig.datasets_in_use(config)
+            for raw in dataset_raw_files(name)
+            if not Path(f"resources/raw/{name}/{raw.name}").exists()
+        ],
+    )
+    if _problem:
+        raise WorkflowError(_problem)
 
 
 def data_tables():

@@ -25,8 +25,11 @@ rule extract:
         qrels="results/data/{dataset}/qrels.parquet",
         pairs="results/data/{dataset}/pairs.parquet",
     params:
+        raw_dir="resources/raw/{dataset}",
         languages=lambda wildcards: dataset_languages(wildcards.dataset),
         max_questions=config["data"]["max_questions"],
+        # Errors name the mirror file (or URL) the local copy came from: the one a user can fix.
+        mirror=str(MIRROR) if MIRROR else None,
     log:
         "logs/extract/{dataset}.log",
     benchmark:

@@ -1,14 +1,15 @@
-import os
-
+from hybridbatch.download import origin_of
 from hybridbatch.extract import extract, write
 from hybridbatch.logs import logged
 from hybridbatch.registry import dataset
 
 with logged(snakemake.log[0]):
+    spec = dataset(snakemake.wildcards.dataset)
     extracted = extract(
-        dataset(snakemake.wildcards.dataset),
-        os.path.dirname(snakemake.input[0]),
+        spec,
+        snakemake.params.raw_dir,
         snakemake.params.languages,
         snakemake.params.max_questions,
+        {raw.name: origin_of(raw, snakemake.params.mirror) for raw in spec.files},
     )
     write(extracted, snakemake.output)
