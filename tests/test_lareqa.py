@@ -130,3 +130,44 @@ def test_sentence_count_must_match_breaks(lareqa_dir):
 
     with pytest.raises(DataError, match="3 sentences but 2 sentence_breaks"):
         read_language_file(_corrupt(lareqa_dir, change), "en")
+
+
+@pytest.mark.parametrize(
+    ("breaks", "message"),
+    [
+        # Overlapping: the second sentence starts inside the first.
+        ([[0, 15], [10, 31], [32, 47]], r"sentence_breaks\[1\]: \[10, 31\] starts before the previous sentence ends at 15"),
+        # Unordered: the first two spans swapped.
+        ([[16, 31], [0, 15], [32, 47]], r"sentence_breaks\[0\]: context\[16:31\] is 'Beta is second\.', not the sentence 'Alpha is first\.'"),
+        ([[0, 15], [32, 47], [16, 31]], r"sentence_breaks\[1\]: context\[32:47\] is 'Gamma is third\.', not the sentence 'Beta is second\.'"),
+        # Past the end of the context.
+        ([[0, 15], [16, 31], [32, 60]], r"sentence_breaks\[2\]: \[32, 60\] ends beyond the context \(47 characters\)"),
+        # In order, but holding another text than its sentence.
+        ([[0, 15], [16, 24], [25, 47]], r"sentence_breaks\[1\]: context\[16:24\] is 'Beta is ', not the sentence 'Beta is second\.'"),
+        ([[0, 15], [16, 31], [-1, 47]], r"sentence_breaks\[2\]: expected \[start, end\] with 0 <= start < end, got \[-1, 47\]"),
+    ],
+)
+def test_bad_sentence_breaks_name_the_paragraph_and_break(lareqa_dir, breaks, message):
+    def change(document):
+        document["data"][0]["paragraphs"][0]["sentence_breaks"] = breaks
+
+    with pytest.raises(DataError, match=r"en\.json: data\[0\]\.paragraphs\[0\]\." + message):
+        read_language_file(_corrupt(lareqa_dir, change), "en")
+
+
+def test_a_span_drifting_by_a_character_is_kept(lareqa_dir, caplog):
+    # As in the published XQuAD-R tr.json: the span is shifted against its sentence but holds it nearly.
+    def change(document):
+        document["data"][0]["paragraphs"][0]["sentence_breaks"] = [[0, 15], [17, 31], [32, 47]]
+
+    parsed = read_language_file(_corrupt(lareqa_dir, change), "en")
+    assert parsed.paragraphs[0].sentences[1] == "Beta is second."
+    assert "sentence_breaks[1]: span differs slightly from its sentence (similarity 0.97); kept" in caplog.text
+
+
+def test_an_answer_between_sentences_or_outside_says_which(lareqa_dir):
+    def change(document):
+        document["data"][0]["paragraphs"][0]["qas"][1]["answers"][0]["answer_start"] = 47
+
+    with pytest.raises(DataError, match=r"offset 47 lies outside the sentences, which cover characters 0\.\.47$"):
+        read_language_file(_corrupt(lareqa_dir, change), "en")
