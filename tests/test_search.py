@@ -8,9 +8,16 @@ def unit(generator, shape):
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+def exact_vectors(generator, shape):
+    """Small-integer vectors: every inner product is an integer below 2**24, exact in float32 and
+    float64 whatever the summation order, so the reference and the library compare like with like
+    on any CPU (rounding that differs between BLAS kernels cannot create or break a tie)."""
+    return generator.integers(-4, 5, size=shape).astype(np.float32)
+
+
 def test_relevant_ranks_count_per_pool():
     generator = np.random.default_rng(3)
-    queries, candidates = unit(generator, (300, 16)), unit(generator, (700, 16))
+    queries, candidates = exact_vectors(generator, (300, 16)), exact_vectors(generator, (700, 16))
     candidates[650:] = candidates[600:650]  # duplicated candidates: exact ties
     bounds = [(0, 200), (200, 450), (450, 700)]
     relevant = np.full((300, 4), -1)
@@ -18,8 +25,9 @@ def test_relevant_ranks_count_per_pool():
         count = generator.integers(1, 5)
         relevant[row, :count] = generator.choice(700, size=count, replace=False)
     higher, at_least = relevant_ranks(queries, candidates, bounds, relevant)
-    scores = queries @ candidates.T
-    for row in range(0, 300, 7):
+    scores = queries.astype(np.int64) @ candidates.astype(np.int64).T  # integer arithmetic: exact
+    assert (higher != at_least).any()  # the data has ties to count
+    for row in range(300):
         for slot in range(4):
             column = relevant[row, slot]
             for pool, (low, high) in enumerate(bounds):

@@ -3,8 +3,10 @@
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -19,15 +21,22 @@ pytestmark = pytest.mark.workflow
 DATASETS = ("mlqa_r", "ntrex", "xquad_r")
 
 
-def snakemake(workdir, *targets, overlay=None, mirror=MIRROR, check=True):
-    """Run the workflow on the tiny config (plus an optional overlay file) in `workdir`."""
+def snakemake_command(workdir, *targets, overlay=None, mirror=MIRROR):
     configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml"]
-    command = [
+    return [
         sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPOSITORY / "Snakefile"),
         "--directory", str(workdir), "--cores", "2", "--configfile", *map(str, configfiles + ([overlay] if overlay else [])),
         "--config", f"mirror={mirror}",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def snakemake(workdir, *targets, overlay=None, mirror=MIRROR, check=True):
+    """Run the workflow on the tiny config (plus an optional overlay file) in `workdir`."""
+    command = snakemake_command(workdir, *targets, overlay=overlay, mirror=mirror)
+    # A shared project folder's usual umask: outputs must come out readable by the group and others.
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=lambda: os.umask(0o022)
+    )
     if check and result.returncode != 0:
         pytest.fail(f"snakemake {' '.join(targets)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -156,16 +165,95 @@ def test_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
 
-def test_missing_mirror_file_stops_the_run_without_partial_output(tmp_path, mirror):
+def test_outputs_are_readable_by_the_group_and_others(workdir):
+    unreadable = [
+        path
+        for folder in ("resources", "results", "logs", "benchmarks")
+        for path in [workdir / folder, *(workdir / folder).rglob("*")]
+        if path.stat().st_mode & 0o044 != 0o044 or (path.is_dir() and path.stat().st_mode & 0o011 != 0o011)
+    ]
+    assert unreadable == []
+
+
+def test_no_temporary_file_is_left(workdir):
+    assert [path for path in workdir.rglob(".*") if path.name.endswith((".tmp", ".staging"))] == []
+
+
+def test_missing_mirror_files_are_said_once_before_any_job(tmp_path, mirror):
     broken = tmp_path / "mirror"
-    shutil.copytree(mirror / "lareqa", broken / "lareqa")
+    shutil.copytree(mirror, broken)
     (broken / "lareqa" / "mlqa-r" / "es.json").unlink()
     workdir = tmp_path / "run"
     result = snakemake(workdir, "results/data/mlqa_r/pairs.parquet", mirror=broken, check=False)
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "lareqa/mlqa-r/es.json: missing from the mirror folder" in result.stdout + result.stderr
-    assert not (workdir / "resources" / "raw" / "mlqa_r" / "es.json").exists()
-    assert not (workdir / "results").exists()
+    assert output.count(f"mirror: {broken} lacks 1 file(s) this run needs: lareqa/mlqa-r/es.json (mlqa_r, language es)") == 1
+    assert not (workdir / "resources").exists() and not (workdir / "results").exists()
+
+
+def test_a_mirror_folder_that_does_not_exist_is_said_once_before_any_job(tmp_path):
+    result = snakemake(tmp_path / "run", "all", mirror=tmp_path / "nowhere", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert output.count(f"mirror: the folder {tmp_path / 'nowhere'} does not exist, and 10 raw file(s)") == 1, output
+    assert not (tmp_path / "run" / "resources").exists()
+
+
+def test_a_language_selection_that_empties_a_benchmark_stops_before_any_job(tmp_path):
+    overlay = tmp_path / "greek.yaml"
+    overlay.write_text("data:\n  languages: [el]\n")
+    result = snakemake(tmp_path / "run", "all", overlay=overlay, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "data.languages: ['el'] leaves the benchmark 'mlqa_r' of experiment mlqa_r without any of its languages" in output
+    assert not (tmp_path / "run" / "resources").exists()
+
+
+def test_a_data_error_in_a_job_is_reported_once_and_leaves_no_output(tmp_path):
+    source = tmp_path / "toy.parquet"
+    pd.DataFrame({"q": ["where is the river?", " "], "p": ["the river is here.", "the castle is here."]}).to_parquet(source)
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(
+        f"sources:\n  toy:\n    path: parquet\n    origin: toy\n    languages:\n      en: {{data_files: {source}}}\n"
+        "    columns: {query: q, positive: p}\n"
+    )
+    workdir = tmp_path / "run"
+    result = snakemake(workdir, "results/data/toy/pairs.parquet", overlay=overlay, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    message = "source 'toy', language en, row 1, column 'q': expected a non-empty text"
+    assert output.count(message) == 1 and "Traceback" not in output, output
+    assert (workdir / "logs" / "load_source" / "toy.log").read_text().count(message) == 1
+    assert not (workdir / "results" / "data" / "toy").exists() or not any((workdir / "results" / "data" / "toy").iterdir())
+
+
+def test_a_killed_run_resumes_after_unlock(tmp_path):
+    """SIGKILL to snakemake and its jobs mid-training: the README's recovery (--unlock, then
+    --rerun-incomplete) resumes the training from its checkpoint and leaves no litter."""
+    overlay = tmp_path / "long.yaml"
+    overlay.write_text("training:\n  steps: 60\n  checkpoint_every: 2\n  validation: {every: 30, patience: 0}\n")
+    workdir = tmp_path / "run"
+    target = "results/models/xquad_r/hybrid"
+    checkpoint = workdir / "results" / "checkpoints" / "xquad_r" / "hybrid" / "checkpoint.pt"
+    running = subprocess.Popen(
+        snakemake_command(workdir, target, overlay=overlay), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists() and running.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(running.pid, signal.SIGKILL)
+    running.wait()
+    assert checkpoint.exists() and not (workdir / target).exists(), "the run ended before it could be killed"
+
+    locked = snakemake(workdir, target, overlay=overlay, check=False)
+    assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr
+    snakemake(workdir, "--unlock", overlay=overlay)
+    snakemake(workdir, target, "--rerun-incomplete", overlay=overlay)
+    log = (workdir / "logs" / "train" / "xquad_r" / "hybrid.log").read_text()
+    assert "resuming from" in log
+    assert pd.read_csv(workdir / target / "train_log.csv")["step"].tolist() == list(range(1, 61))
+    assert [path for path in workdir.rglob(".*") if path.name.endswith((".tmp", ".staging"))] == []
 
 
 def test_invalid_config_stops_before_any_job(tmp_path):
