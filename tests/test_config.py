@@ -191,3 +191,21 @@ def test_one_training_language_leaves_cross_lingual_strategies_nothing(default_c
     ]
     only_monolingual = changed(config, lambda c: c.update(strategies={"x-x": {"alpha": 1.0}}))
     validate(only_monolingual, schema)
+
+
+def test_a_malformed_overlay_is_named_with_line_and_column(tmp_path, capsys):
+    from hybridbatch.config import load_overlays, main
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("training:\n  steps: [1\n")
+    with pytest.raises(ConfigError, match=rf'^{overlay}: not valid YAML: .*\n  in "{overlay}", line 2, column 10'):
+        load_overlays([REPOSITORY / "config" / "config.yaml", overlay])
+    assert main([str(overlay)]) == 1 and f"{overlay}: not valid YAML" in capsys.readouterr().err
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- steps\n")
+    assert main([str(listing)]) == 1
+    assert capsys.readouterr().err.strip() == f"{listing}: expected a mapping of configuration keys, got list"
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("strategies:\n  hybrid:\n    alpha: 1.5\n")
+    assert main([str(wrong)]) == 1 and "strategies.hybrid.alpha: 1.5 is outside [0, 1]" in capsys.readouterr().err
+    assert main([str(REPOSITORY / "config" / "test.yaml")]) == 0
