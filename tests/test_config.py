@@ -4,6 +4,7 @@ import pytest
 
 from hybridbatch.config import datasets_in_use, experiments, load_yaml, resolve_mirror, training_runs, validate
 from hybridbatch.errors import ConfigError
+from hybridbatch.registry import DATASETS
 
 from conftest import REPOSITORY
 
@@ -166,15 +167,18 @@ def test_loaded_sources_are_checked_like_data_sets(default_config, schema):
 
 def test_a_language_selection_that_empties_a_benchmark_is_refused(default_config, schema):
     # Greek is in XQuAD-R and NTREX but in no MLQA-R file: the mlqa_r benchmark and the mlqa_r
-    # training source of the xquad_r experiment would be empty.
+    # training source of the xquad_r experiment would be empty, XQuAD-R monolingual only, and Greek
+    # is no training language.
     config = changed(default_config, lambda c: c["data"].update(languages=["el"]))
     assert problems(config, schema) == [
+        "data.languages: ['el'] leaves the benchmark 'xquad_r' of experiment xquad_r with only el, so it has no "
+        "cross-lingual setting (it has ar, de, el, en, es, hi, ru, th, tr, vi, zh)",
         "data.languages and training.languages: the training source 'mlqa_r' of experiment xquad_r is left without "
         "any language (it offers none of data.languages; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
         "data.languages and training.languages: the training source 'ntrex' of experiment xquad_r is left without "
         "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
         "data.languages: ['el'] leaves the benchmark 'mlqa_r' of experiment mlqa_r without any of its languages "
-        "(ar, de, en, es, hi, vi, zh)",
+        "(it has ar, de, en, es, hi, vi, zh)",
         "data.languages and training.languages: the training source 'xquad_r' of experiment mlqa_r is left without "
         "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
         "data.languages and training.languages: the training source 'ntrex' of experiment mlqa_r is left without "
@@ -191,6 +195,12 @@ def test_one_training_language_leaves_cross_lingual_strategies_nothing(default_c
     ]
     only_monolingual = changed(config, lambda c: c.update(strategies={"x-x": {"alpha": 1.0}}))
     validate(only_monolingual, schema)
+    one_language = changed(only_monolingual, lambda c: c["data"].update(languages=["en"]))
+    assert problems(one_language, schema) == [
+        f"data.languages: ['en'] leaves the benchmark '{name}' of experiment {name} with only en, so it has no "
+        f"cross-lingual setting (it has {', '.join(DATASETS[name].languages)})"
+        for name in ("xquad_r", "mlqa_r")
+    ]
 
 
 def test_a_malformed_overlay_is_named_with_line_and_column(tmp_path, capsys):

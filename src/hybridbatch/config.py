@@ -151,10 +151,12 @@ def _language_problems(config: Mapping[str, Any]) -> list[str]:
     for experiment in experiments(config):
         where = f"experiment {experiment.name}"
         benchmark = DATASETS[experiment.benchmark]
-        if not _chosen(extracted, benchmark.languages):
+        kept = _chosen(extracted, benchmark.languages)
+        if len(kept) < 2:
+            left = f"with only {kept[0]}, so it has no cross-lingual setting" if kept else "without any of its languages"
             problems.append(
-                f"data.languages: {extracted} leaves the benchmark {benchmark.name!r} of {where} without any of its "
-                f"languages ({', '.join(benchmark.languages)})"
+                f"data.languages: {extracted} leaves the benchmark {benchmark.name!r} of {where} {left} "
+                f"(it has {', '.join(benchmark.languages)})"
             )
         most = 0
         for source in experiment.train_sources:
