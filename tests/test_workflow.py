@@ -175,8 +175,13 @@ def test_outputs_are_readable_by_the_group_and_others(workdir):
     assert unreadable == []
 
 
+def temporaries(workdir):
+    """Temporary files and staging folders (hybridbatch.io) anywhere under `workdir`."""
+    return [path for path in workdir.rglob(".*") if path.name.endswith((".tmp", ".staging"))]
+
+
 def test_no_temporary_file_is_left(workdir):
-    assert [path for path in workdir.rglob(".*") if path.name.endswith((".tmp", ".staging"))] == []
+    assert temporaries(workdir) == []
 
 
 def test_missing_mirror_files_are_said_once_before_any_job(tmp_path, mirror):
@@ -253,7 +258,7 @@ def test_a_killed_run_resumes_after_unlock(tmp_path):
     log = (workdir / "logs" / "train" / "xquad_r" / "hybrid.log").read_text()
     assert "resuming from" in log
     assert pd.read_csv(workdir / target / "train_log.csv")["step"].tolist() == list(range(1, 61))
-    assert [path for path in workdir.rglob(".*") if path.name.endswith((".tmp", ".staging"))] == []
+    assert temporaries(workdir) == []
 
 
 def test_invalid_config_stops_before_any_job(tmp_path):

@@ -49,13 +49,12 @@ def _is_temporary_of(name: str, target_name: str | None) -> bool:
     return re.fullmatch(rf"\.{owner}\.[0-9a-f]{{8}}(?:{suffixes})", name) is not None
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str], target_name: str | None = None) -> list[Path]:
+def remove_stale_temporaries(folder: str | os.PathLike[str], target_name: str | None = None) -> None:
     """Delete the temporary files and staging folders a killed writer left in `folder` (those of
     `target_name` only, or all). Safe because one job at a time owns an output: Snakemake locks it."""
     folder = Path(folder)
     if not folder.is_dir():
-        return []
-    removed = []
+        return
     for path in folder.iterdir():
         if _is_temporary_of(path.name, target_name):
             if path.is_dir():
@@ -63,16 +62,12 @@ def remove_stale_temporaries(folder: str | os.PathLike[str], target_name: str | 
             else:
                 path.unlink(missing_ok=True)
             log.info("removed %s, left behind by a killed job", path)
-            removed.append(path)
-    return removed
 
 
 def _cannot_write(target: Path, error: OSError) -> OutputError:
+    reason = os.strerror(error.errno) if error.errno else error
     advice = DISK_ERRORS.get(error.errno, "check that you may write there")
-    return OutputError(
-        f"{target}: cannot write it: {os.strerror(error.errno) if error.errno else error} ({advice}, then run snakemake again; "
-        "nothing partial was left)"
-    )
+    return OutputError(f"{target}: cannot write it: {reason} ({advice}, then run snakemake again; nothing partial was left)")
 
 
 @contextmanager
@@ -81,14 +76,11 @@ def _named_on_failure(target: Path) -> Iterator[None]:
     other failure gets a note naming it."""
     try:
         yield
-    except OSError as error:
-        if error.errno in DISK_ERRORS:
-            raise _cannot_write(target, error) from error
-        error.add_note(f"while writing {target} (nothing was written)")
-        raise
     except HybridbatchError:
         raise
     except Exception as error:
+        if isinstance(error, OSError) and error.errno in DISK_ERRORS:
+            raise _cannot_write(target, error) from error
         error.add_note(f"while writing {target} (nothing was written)")
         raise
 
@@ -196,7 +188,7 @@ def reading(path: str | os.PathLike[str], what: str, rebuild: str | os.PathLike[
         raise
     except Exception as error:
         rebuild = path if rebuild is None else rebuild
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        detail = next(iter(str(error).strip().splitlines()), "")
         raise DataError(
             f"{path}: cannot read this {what} ({type(error).__name__}{': ' + detail if detail else ''}); "
             f"it is damaged or incomplete: delete {rebuild} and run snakemake again to rebuild it"
