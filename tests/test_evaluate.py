@@ -121,3 +121,23 @@ def test_real_benchmark_with_the_tiny_model_agrees_with_scikit_learn(raw_root, t
     # Duplicate sentences across languages tie exactly; recall and MRR count ties optimistically.
     ties_agree = merged["metric"].isin(["map", "rank_distance"]) | merged["setting"].ne("multi")
     np.testing.assert_allclose(merged[ties_agree]["value"], merged[ties_agree]["expected"], rtol=1e-9)
+
+
+def test_an_exact_duplicate_of_the_relevant_candidate_counts_against_it():
+    """Two candidate texts identical to the answer (so identical vectors): the relevant one is read
+    below its non-relevant duplicate; AP takes the precision at the tied score."""
+    answer, other = np.array([1.0, 0.0], dtype=np.float32), np.array([0.0, 1.0], dtype=np.float32)
+    query = np.array([[0.8, 0.6]], dtype=np.float32)
+    embeddings = {
+        "en": LanguageEmbeddings(np.array(["q"]), query, np.array(["en:dup", "en:a", "en:b"]), np.stack([answer, answer, other])),
+        "de": LanguageEmbeddings(np.array(["q"]), query, np.array(["de:a", "de:b"]), np.stack([answer, other])),
+    }
+    qrels = pd.DataFrame({"qid": ["q", "q"], "cid": ["en:a", "de:a"]})
+    metrics, _, _ = evaluate("toy", "base", qrels, embeddings)
+    value = metrics.set_index(["query_lang", "pool_lang", "metric"])["value"]
+    assert value[("en", "en", "mrr@10")] == 0.5 and value[("en", "en", "recall@1")] == 0.0
+    assert value[("en", "en", "map")] == pytest.approx(0.5)
+    assert value[("de", "de", "mrr@10")] == 1.0  # no duplicate in the German pool
+    # Multilingual pool: en:a, en:dup and de:a tie; the duplicate first, the translations at 2 and 3,
+    # and either of them may come first, so the distance is the tie block's spread.
+    assert value[("en", "multi", "mrr@10")] == 0.5 and value[("en", "multi", "rank_distance")] == 2

@@ -27,7 +27,7 @@ def metrics_of(*queries):
         rank[row, : len(r)] = r
         rank_ge[row, : len(r)] = r_ge
     values = query_metrics(rank, rank_ge)
-    values["rank_distance"] = rank_distance(rank)
+    values["rank_distance"] = rank_distance(rank, rank_ge)
     return values
 
 
@@ -58,22 +58,38 @@ def test_hand_computed(ranks, ap, r1, r10, mrr, ndcg, distance):
 
 
 def test_ties_between_relevant_and_non_relevant_items():
-    # Two relevant items tie with a non-relevant one at the top: each has rank 1 but three items
-    # score at least as high, so the precision at that score is 2/3.
+    # Two relevant items tie with a non-relevant one at the top: AP takes the precision at that
+    # score (2/3); the rank metrics put the non-relevant item first, the relevant ones at 2 and 3.
     values = metrics_of(([0.9, 0.9, 0.9, 0.5], [0, 1]))
     assert values["map"][0] == pytest.approx(2 / 3)
-    assert values["recall@1"][0] == 1.0
-    assert values["mrr@10"][0] == 1.0
-    assert values["ndcg@10"][0] == pytest.approx(1.0)  # tied relevant items take positions 1 and 2
-    assert values["rank_distance"][0] == 0
+    assert values["recall@1"][0] == 0.0
+    assert values["mrr@10"][0] == pytest.approx(1 / 2)
+    assert values["ndcg@10"][0] == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3)))
+    assert values["rank_distance"][0] == 2  # tie-breaking may put them at 1 and 3
+
+
+def test_relevant_items_tied_only_with_each_other_keep_the_top():
+    values = metrics_of(([0.9, 0.9, 0.5, 0.4], [0, 1]))
+    assert (values["map"][0], values["recall@1"][0], values["mrr@10"][0]) == (1.0, 0.5, 1.0)
+    assert values["ndcg@10"][0] == pytest.approx(1.0)
+    assert values["rank_distance"][0] == 1
 
 
 def test_tie_below_a_better_item():
     values = metrics_of(([0.95, 0.8, 0.8, 0.3, 0.1], [1, 3]))
-    # relevant a: rank 2, 3 items >= it; relevant b: rank 4.
+    # relevant a: 1 item above, 1 non-relevant tie, so position 3; relevant b: position 4.
     assert values["map"][0] == pytest.approx((1 / 3 + 2 / 4) / 2)
-    assert values["mrr@10"][0] == pytest.approx(1 / 2)
+    assert values["mrr@10"][0] == pytest.approx(1 / 3)
     assert values["rank_distance"][0] == 2
+
+
+@pytest.mark.parametrize("relevant", [[0], [3, 17], [0, 1, 2]])
+def test_a_model_whose_scores_all_tie_gets_no_credit(relevant):
+    pool = 50
+    values = metrics_of(([0.5] * pool, relevant))
+    assert values["recall@1"][0] == values["recall@10"][0] == values["mrr@10"][0] == values["ndcg@10"][0] == 0.0
+    assert values["rank_distance"][0] == (pool - 1 if len(relevant) > 1 else 0)
+    assert values["map"][0] == pytest.approx(len(relevant) / pool)  # scikit-learn: the base rate
 
 
 def test_queries_with_different_numbers_of_relevant_items_in_one_batch():
@@ -88,12 +104,17 @@ def test_query_without_relevant_item_is_refused():
 
 
 def sort_based(scores, relevant, k=10):
-    """The textbook implementation: sort the whole ranking (relevant first among ties)."""
+    """The textbook implementation: sort the whole ranking, relevant items last among ties; the
+    rank distance from the two extreme tie-breakings."""
     is_relevant = np.zeros(len(scores), dtype=bool)
     is_relevant[relevant] = True
-    order = np.lexsort((~is_relevant, -np.asarray(scores)))
-    hits = is_relevant[order]
-    positions = np.flatnonzero(hits) + 1
+    positions = np.flatnonzero(is_relevant[np.lexsort((is_relevant, -np.asarray(scores)))]) + 1
+    optimistic = np.flatnonzero(is_relevant[np.lexsort((~is_relevant, -np.asarray(scores)))]) + 1
+    if len(relevant) > 1:
+        # The widest spread: the best item first in its tie block, the worst last in its own.
+        spread = positions[-1] - optimistic[0]
+    else:
+        spread = 0
     dcg = sum(1 / math.log2(p + 1) for p in positions if p <= k)
     ideal = sum(1 / math.log2(p + 1) for p in range(1, min(len(relevant), k) + 1))
     return {
@@ -102,6 +123,7 @@ def sort_based(scores, relevant, k=10):
         "recall@10": (positions <= k).sum() / len(relevant),
         "mrr@10": 1 / positions[0] if positions[0] <= k else 0.0,
         "ndcg@10": dcg / ideal,
+        "rank_distance": spread,
     }
 
 
@@ -120,9 +142,6 @@ def test_agrees_with_sklearn_and_a_sort_based_implementation(tied):
     ours = metrics_of(*queries)
     reference = [sort_based(scores, relevant) for scores, relevant in queries]
     assert ours["map"] == pytest.approx([r["map"] for r in reference], abs=1e-12)
-    for metric in ("mrr@10", "ndcg@10"):
+    for metric in ("recall@1", "recall@10", "mrr@10", "ndcg@10", "rank_distance"):
         assert ours[metric] == pytest.approx([r[metric] for r in reference], abs=1e-12), metric
-    if not tied:  # with ties, recall counts every tied relevant item at the shared (best) rank
-        for metric in ("recall@1", "recall@10"):
-            assert ours[metric] == pytest.approx([r[metric] for r in reference], abs=1e-12), metric
     assert 0.1 < ours["map"].mean() < 0.9

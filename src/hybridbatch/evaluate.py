@@ -106,7 +106,7 @@ def evaluate(
                 continue
             values = query_metrics(rank[answered], rank_ge[answered])
             if pool_lang == MULTI:
-                values["rank_distance"] = rank_distance(rank[answered])
+                values["rank_distance"] = rank_distance(rank[answered], rank_ge[answered])
             setting = str(setting_of(lang, pool_lang))
             for metric, per_query in values.items():
                 metric_rows.append(
