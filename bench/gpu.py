@@ -28,7 +28,7 @@ if importlib.util.find_spec("faiss") is None:
 
 from hybridbatch.basemodel import save_encoder, sentence_transformer  # noqa: E402
 from hybridbatch.devices import claimed_gpus  # noqa: E402
-from hybridbatch.encode import EncodeSettings, encode, load_encoder  # noqa: E402
+from hybridbatch.encode import EncodeSettings, encode, load_encoder, provenance  # noqa: E402
 from hybridbatch.manifest import BatchPlan, build_manifest  # noqa: E402
 from hybridbatch.train import TrainSettings, train  # noqa: E402
 
@@ -44,7 +44,8 @@ def build_encoder(shape: dict, tokenizer_folder: str, target: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     torch.manual_seed(0)
     model = BertModel(BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **shape), add_pooling_layer=False)
-    save_encoder(sentence_transformer(model, tokenizer, {"query": "query: ", "passage": "passage: "}), target)
+    made_with = provenance("fp32", torch.device("cpu"))
+    save_encoder(sentence_transformer(model, tokenizer, {"query": "query: ", "passage": "passage: "}), target, made_with)
 
 
 def training_rate(model: Path, pairs: pd.DataFrame, precision: str, steps: int, warmup: int, work: Path) -> dict:

@@ -1,3 +1,4 @@
+import json
 import struct
 
 import numpy as np
@@ -87,6 +88,7 @@ def test_tiny_model_shares_the_tokenizer_and_loads_with_sentence_transformers(ti
 
     model = SentenceTransformer(str(tiny_model), device="cpu")
     assert model[0].auto_model.config.num_hidden_layers == 2
+    assert json.loads((tiny_model / "made_with.json").read_text())["precision"] == "fp32"
     assert model.prompts["query"] == "query: "
     vectors = model.encode(["hello", "world"], normalize_embeddings=True)
     assert vectors.shape == (2, 32)

@@ -35,14 +35,13 @@ def test_test_overlay_is_valid(default_config, schema):
     merged = changed(default_config, lambda c: c["data"].update(overlay["data"]))
     validate(merged, schema)
     assert len(merged["data"]["languages"]) == 3
-    # The workflow tests run in fp32 on every CPU: `auto` would let the machine choose bf16, and
-    # .ci/run relies on this to run them with HYBRIDBATCH_CPU_BF16 forced one way only.
+    # The workflow tests run in fp32 wherever they run, a GPU included.
     assert overlay["encode"]["precision"] == overlay["training"]["precision"] == "fp32"
 
 
 def test_unknown_key(default_config, schema):
     config = changed(default_config, lambda c: c["data"].update(langauges=["en"]))
-    assert problems(config, schema) == ["data: unknown key(s) 'langauges' (allowed: languages, max_questions)"]
+    assert problems(config, schema) == ["data: unknown key(s) 'langauges' (allowed: languages, max_overlap, max_questions)"]
 
 
 def test_wrong_type(default_config, schema):

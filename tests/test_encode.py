@@ -4,18 +4,17 @@ import pytest
 import torch
 
 from hybridbatch.encode import (
-    CPU_BF16_VARIABLE,
     EncodeSettings,
-    cpu_bf16_is_faster,
     autocast_dtype,
     embed_language,
     encode,
     load_embeddings,
     load_encoder,
+    provenance,
     save_embeddings,
     usable_threads,
 )
-from hybridbatch.errors import ConfigError, DataError
+from hybridbatch.errors import DataError
 
 TEXTS = ["a short one", "a much longer sentence with many more words in it than the others", "mittel lang", "中文句子。"]
 
@@ -67,20 +66,13 @@ def test_precision_choice():
     assert 1 <= usable_threads(1000) <= 1000 and usable_threads(1) == 1
 
 
-def test_auto_precision_on_a_cpu_can_be_forced_either_way(monkeypatch):
-    cpu = torch.device("cpu")
-    try:
-        for forced, expected in (("on", torch.bfloat16), ("off", None), ("On ", torch.bfloat16)):
-            monkeypatch.setenv(CPU_BF16_VARIABLE, forced)
-            cpu_bf16_is_faster.cache_clear()
-            assert autocast_dtype("auto", cpu) is expected
-        monkeypatch.setenv(CPU_BF16_VARIABLE, "yes")
-        cpu_bf16_is_faster.cache_clear()
-        with pytest.raises(ConfigError, match="HYBRIDBATCH_CPU_BF16='yes': expected on or off"):
-            autocast_dtype("auto", cpu)
-    finally:
-        monkeypatch.undo()
-        cpu_bf16_is_faster.cache_clear()
+def test_auto_precision_is_fp32_on_every_cpu_and_recorded():
+    import transformers
+
+    assert autocast_dtype("auto", torch.device("cpu")) is None
+    made = provenance("auto", torch.device("cpu"))
+    assert made == {"precision": "fp32", "device": "cpu", "torch": torch.__version__, "transformers": transformers.__version__}
+    assert provenance("bf16", torch.device("cpu"))["precision"] == "bf16"
 
 
 def test_nan_embeddings_are_refused(tiny_model):
@@ -110,9 +102,14 @@ def test_embed_language_round_trip(tiny, tmp_path):
     candidates = pd.DataFrame({"cid": ["en:0", "de:0"], "lang": ["en", "de"], "text": ["p", "P"], "context_id": ["a", "b"]})
     embedded = embed_language(tiny, queries, candidates, "en", EncodeSettings(precision="fp32"))
     assert embedded.query_ids.tolist() == ["1", "2"] and embedded.candidate_ids.tolist() == ["en:0"]
+    assert embedded.made_with == provenance("fp32", torch.device("cpu"))
     save_embeddings(tmp_path / "en.npz", embedded)
     loaded = load_embeddings(tmp_path / "en.npz")
     np.testing.assert_array_equal(loaded.queries, embedded.queries)
+    assert loaded.made_with == embedded.made_with
+    np.savez(tmp_path / "old.npz", **{name: getattr(embedded, name) for name in ("query_ids", "queries", "candidate_ids", "candidates")})
+    with pytest.raises(DataError, match="old.npz: no record of the precision"):
+        load_embeddings(tmp_path / "old.npz")
     with pytest.raises(DataError, match="language fr has no candidates"):
         embed_language(tiny, queries, candidates, "fr", EncodeSettings(precision="fp32"))
 

@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 import hybridbatch.train as training
+from hybridbatch.encode import provenance
 from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.manifest import BatchPlan, build_manifest, validation_split, without_validation
 from hybridbatch.train import BEST, CHECKPOINT, TrainSettings, info_nce, learning_rate_factor, train
@@ -59,6 +61,8 @@ def test_loss_falls_and_the_model_loads(tiny_model, toy, tmp_path):
     loaded = SentenceTransformer(str(tmp_path / "model"), device="cpu")
     assert loaded.prompts["query"] == "query: "
     assert pd.read_csv(tmp_path / "model" / "train_log.csv")["step"].tolist() == list(range(1, 41))
+    made_with = json.loads((tmp_path / "model" / "made_with.json").read_text())
+    assert made_with == provenance(FAST.precision, torch.device("cpu"))
 
 
 def test_frozen_token_embeddings_stay_put(tiny_model, toy, tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hybridbatch.encode import provenance
 from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.io import atomic_folder
 
@@ -267,10 +268,15 @@ def sentence_transformer(model, tokenizer, prompts: dict[str, str]):
     return encoder
 
 
-def save_encoder(encoder, target: str | os.PathLike[str]) -> None:
-    """Save a SentenceTransformer folder so that `target` appears complete or not at all."""
+MADE_WITH = "made_with.json"
+
+
+def save_encoder(encoder, target: str | os.PathLike[str], made_with: dict[str, str]) -> None:
+    """Save a SentenceTransformer folder so that `target` appears complete or not at all, with
+    `made_with.json`: the precision, device and versions its weights were made with."""
     with atomic_folder(target) as staging:
         encoder.save(str(staging))
+        (Path(staging) / MADE_WITH).write_text(json.dumps(made_with, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _normalize_module():
@@ -304,7 +310,8 @@ def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[
                 f"model.base: cannot load {source!r} ({error}); a hub id needs a network connection, "
                 "a local path must be a Hugging Face or sentence-transformers model folder"
             ) from None
-    save_encoder(encoder, target)
+    # The weights are converted or loaded in fp32 on the CPU, never trained here.
+    save_encoder(encoder, target, provenance("fp32", torch.device("cpu")))
     log.info("built the base encoder %s into %s: %s", source, target, describe(target))
 
 

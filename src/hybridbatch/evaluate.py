@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from hybridbatch.encode import LanguageEmbeddings, load_embeddings
+from hybridbatch.encode import PROVENANCE, LanguageEmbeddings, load_embeddings
 from hybridbatch.errors import DataError
 from hybridbatch.metrics import query_metrics, rank_distance
 from hybridbatch.search import relevant_ranks, top_k
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MULTI = "multi"
 SETTINGS = ("mono", "cross", MULTI)
 RUN_DEPTH = 10
-METRIC_COLUMNS = ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries"]
+METRIC_COLUMNS = ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries", *PROVENANCE]
 
 
 def _check_alignment(path: str, lang: str, what: str, stored: np.ndarray, expected: pd.Series) -> None:
@@ -81,6 +81,10 @@ def evaluate(
         if cid in column_of:
             relevant_of.setdefault(qid, []).append(column_of[cid])
 
+    # Every metrics row says how its vectors were made (languages embedded differently are listed).
+    made_with = tuple(
+        " + ".join(sorted({embeddings[lang].made_with.get(key, "unknown") for lang in languages})) for key in PROVENANCE
+    )
     metric_rows, query_rows, run_rows = [], [], []
     for lang in languages:
         qids, vectors = query_blocks[lang]
@@ -110,7 +114,7 @@ def evaluate(
             setting = str(setting_of(lang, pool_lang))
             for metric, per_query in values.items():
                 metric_rows.append(
-                    (benchmark, model, setting, lang, pool_lang, metric, float(per_query.mean()), int(answered.sum()))
+                    (benchmark, model, setting, lang, pool_lang, metric, float(per_query.mean()), int(answered.sum()), *made_with)
                 )
                 query_rows.append(
                     pd.DataFrame({"qid": qids[answered], "query_lang": lang, "pool_lang": pool_lang, "metric": metric, "value": per_query})

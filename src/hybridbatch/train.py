@@ -3,7 +3,7 @@
 Loss: InfoNCE with in-batch negatives: each query's positive is its row's passage, every other
 passage of the batch (and any hard negatives) is a negative; similarities are cosines divided by
 the temperature. AdamW (no decay on biases and LayerNorm), linear warm-up then linear decay to 0,
-gradient clipping, bf16 autocast where `precision` resolves to it (GPU, or a CPU where it is faster).
+gradient clipping, bf16 autocast where `precision` resolves to it (`auto`: on a GPU only).
 
 Checkpoints (model, optimiser, schedule, RNG state, log) are written atomically every
 `checkpoint_every` steps outside the output folder; a run finds its checkpoint and resumes from it,
@@ -38,7 +38,7 @@ from tqdm import tqdm
 from hybridbatch import distributed
 from hybridbatch.basemodel import save_encoder
 from hybridbatch.distributed import Process
-from hybridbatch.encode import EncodeSettings, autocast_dtype, job_device, load_encoder, pad_multiple
+from hybridbatch.encode import EncodeSettings, autocast_dtype, job_device, load_encoder, pad_multiple, provenance
 from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.io import atomic_path, read_frame, reading, remove_stale_temporaries, write_frame_csv
 from hybridbatch.validation import SETTINGS, HeldOut, validation_scores
@@ -275,7 +275,7 @@ def train(
         encoder.load_state_dict(_load_checked(best_dir / BEST.format(step=best["step"]), stamp, device)["model"])
         log.info("keeping the weights of step %d (validation score %.4f)", best["step"], best["score"])
     encoder.eval()
-    save_encoder(encoder, target)
+    save_encoder(encoder, target, provenance(settings.precision, device))
     log_frame = pd.DataFrame(rows, columns=LOG_COLUMNS)
     write_frame_csv(log_frame, Path(target) / "train_log.csv")
     checkpoint_path.unlink(missing_ok=True)
