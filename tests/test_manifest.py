@@ -7,7 +7,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hybridbatch.errors import ConfigError
-from hybridbatch.manifest import BatchPlan, build_manifest, groups_of, manifest_stats, validation_split, without_validation
+from hybridbatch.manifest import (
+    STATS_COLUMNS,
+    BatchPlan,
+    build_manifest,
+    groups_of,
+    manifest_stats,
+    source_batch_counts,
+    validation_split,
+    without_validation,
+)
 
 LANGS = ["de", "en", "es", "zh"]
 
@@ -18,6 +27,12 @@ def random_pairs(seed: int, groups: int, per_key: int, min_langs: int = 2) -> pd
     for g in range(groups):
         langs = generator.choice(LANGS, size=generator.integers(min_langs, len(LANGS) + 1), replace=False)
         rows += [(f"g{g}", f"k{g // per_key}", str(lang), f"q{g}{lang}", f"p{g}{lang}", []) for lang in langs]
+    return pd.DataFrame(rows, columns=["group_id", "conflict_key", "lang", "query", "positive", "hard_negatives"])
+
+
+def parallel_pairs(prefix: str, groups: int, per_key: int = 1) -> pd.DataFrame:
+    """Every group in every language (as NTREX and XQuAD-R)."""
+    rows = [(f"{prefix}{g}", f"{prefix}k{g // per_key}", lang, "q", "p", []) for g in range(groups) for lang in LANGS]
     return pd.DataFrame(rows, columns=["group_id", "conflict_key", "lang", "query", "positive", "hard_negatives"])
 
 
@@ -70,12 +85,79 @@ def test_coin_flip_share_within_binomial_bounds():
         assert abs(mono - steps / 2) <= 4 * np.sqrt(steps / 4)  # 4 standard deviations
 
 
-def test_source_shares_follow_sizes():
-    pairs = {"small": random_pairs(2, 20, 1), "large": random_pairs(3, 80, 1)}
-    steps = 2000
-    batches = build_manifest(pairs, BatchPlan(0.5, 2, steps, 0)).drop_duplicates("batch")
-    large = (batches["source"] == "large").sum()
-    assert abs(large - 0.8 * steps) <= 4 * np.sqrt(steps * 0.8 * 0.2)
+def test_source_counts_follow_the_weights_exactly():
+    pairs = {"small": random_pairs(2, 20, 1), "large": random_pairs(3, 80, 1), "unnamed": random_pairs(4, 30, 1)}
+    plan = BatchPlan(0.5, 2, 70, 0, source_weights={"small": 4, "large": 2})  # unnamed weighs 1
+    batches = build_manifest(pairs, plan).drop_duplicates("batch")
+    assert batches["source"].value_counts().to_dict() == {"small": 40, "large": 20, "unnamed": 10}
+
+
+def test_largest_remainder_rounding():
+    plan = BatchPlan(0.5, 2, 7, 0)
+    assert source_batch_counts(["c", "b", "a"], plan) == {"a": 3, "b": 2, "c": 2}  # ties to name order
+    plan = BatchPlan(0.5, 2, 10, 0, source_weights={"a": 1, "b": 2, "c": 4})
+    assert source_batch_counts(["a", "b", "c"], plan) == {"a": 1, "b": 3, "c": 6}  # 1.43, 2.86, 5.71
+
+
+@fast
+@given(weights=st.lists(st.floats(0.01, 100), min_size=1, max_size=5), steps=st.integers(1, 500))
+def test_source_counts_add_up_and_stay_within_one_of_the_quota(weights, steps):
+    names = [f"s{i}" for i in range(len(weights))]
+    counts = source_batch_counts(names, BatchPlan(0.5, 2, steps, 0, source_weights=dict(zip(names, weights))))
+    assert sum(counts.values()) == steps
+    for name, weight in zip(names, weights):
+        assert abs(counts[name] - weight / sum(weights) * steps) < 1
+
+
+def test_plans_with_equal_weights_are_equal_and_hashable():
+    as_mapping = BatchPlan(0.5, 2, 10, 0, source_weights={"b": 0.5, "a": 2})
+    assert as_mapping == BatchPlan(0.5, 2, 10, 0, source_weights=(("a", 2.0), ("b", 0.5)))
+    assert hash(as_mapping) == hash(BatchPlan(0.5, 2, 10, 0, source_weights=[("a", 2), ("b", 0.5)]))
+    with pytest.raises(ConfigError, match="source weight of a is 0.0"):
+        BatchPlan(0.5, 2, 10, 0, source_weights={"a": 0})
+
+
+@fast
+@given(pairs=pair_sets, seed=st.integers(0, 1000), steps=st.integers(1, 80), alpha=st.sampled_from([1.0, 0.5, 0.2]))
+def test_monolingual_languages_are_balanced_per_source(pairs, seed, steps, alpha):
+    manifest = build_manifest(pairs, BatchPlan(alpha, 3, steps, seed))
+    mono = manifest[manifest["kind"] == "mono"].drop_duplicates("batch")
+    for source, table in pairs.items():
+        counts = mono.loc[mono["source"] == source, "query_lang"].value_counts().reindex(sorted(set(table["lang"])), fill_value=0)
+        assert counts.max() - counts.min() <= 1, counts
+
+
+@fast
+@given(seed=st.integers(0, 1000), steps=st.integers(1, 80), alpha=st.sampled_from([0.0, 0.5, 0.8]))
+def test_cross_lingual_language_pairs_are_balanced_per_source(seed, steps, alpha):
+    pairs = {"a": parallel_pairs("a", 30, 2), "b": parallel_pairs("b", 20)}
+    manifest = build_manifest(pairs, BatchPlan(alpha, 5, steps, seed))
+    cross = manifest[manifest["kind"] == "cross"]
+    every_pair = pd.MultiIndex.from_tuples([(q, p) for q in LANGS for p in LANGS if q != p])
+    for source in pairs:
+        counts = cross[cross["source"] == source].groupby(["query_lang", "passage_lang"]).size()
+        counts = counts.reindex(every_pair, fill_value=0)
+        assert counts.max() - counts.min() <= 1, counts
+
+
+@fast
+@given(pairs=pair_sets, seed=st.integers(0, 1000), kind_draw=st.sampled_from(["exact", "coin"]))
+def test_strategies_share_the_source_sequence(pairs, seed, kind_draw):
+    sequences = [
+        build_manifest(pairs, BatchPlan(alpha, 3, 40, seed, kind_draw, {"a": 0.3})).drop_duplicates("batch")["source"].tolist()
+        for alpha in (1.0, 0.0, 0.5)
+    ]
+    assert sequences[0] == sequences[1] == sequences[2]
+
+
+@pytest.mark.parametrize("kind_draw", ["exact", "coin"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_strategies_share_the_groups_of_each_batch_on_parallel_data(seed, kind_draw):
+    pairs = {"a": parallel_pairs("a", 30, 2), "b": parallel_pairs("b", 20)}
+    manifests = [build_manifest(pairs, BatchPlan(alpha, 4, 50, seed, kind_draw)) for alpha in (1.0, 0.0, 0.5)]
+    assert (manifests[0]["kind"] == "mono").all() and (manifests[1]["kind"] == "cross").all()
+    for other in manifests[1:]:
+        assert other[["batch", "row", "source", "group_id"]].equals(manifests[0][["batch", "row", "source", "group_id"]])
 
 
 def test_groups_are_not_repeated_within_an_epoch():
@@ -99,11 +181,26 @@ def test_same_inputs_give_byte_identical_manifests():
 
 
 def test_stats_table():
-    pairs = {"a": random_pairs(7, 30, 1)}
-    stats = manifest_stats(build_manifest(pairs, BatchPlan(0.5, 4, 10, 0)))
-    assert stats["rows"].sum() == 40
-    assert stats["mono_share"].iloc[0] == 0.5
-    assert set(stats["kind"]) == {"mono", "cross"}
+    pairs = {"a": parallel_pairs("a", 30), "b": random_pairs(7, 30, 1)}
+    plan = BatchPlan(0.5, 4, 10, 0, source_weights={"b": 0.25})
+    manifest = build_manifest(pairs, plan)
+    others = {"x-x": build_manifest(pairs, BatchPlan(1.0, 4, 10, 0, source_weights={"b": 0.25}))}
+    stats = manifest_stats(manifest, others)
+    assert list(stats.columns) == STATS_COLUMNS
+    value = stats.set_index(["statistic", "source", "kind"])["value"]
+    assert value["batches"].to_dict() == (
+        manifest.drop_duplicates("batch").groupby(["source", "kind"]).size().to_dict()
+    )
+    assert value["batches"].xs("a", level="source").sum() == 8 and value["batches"].xs("b", level="source").sum() == 2
+    assert value["mono_batches"].sum() == 5 and value["cross_rows"].sum() == 5 * 4
+    assert stats.loc[stats["statistic"] == "mono_share", "value"].tolist() == [0.5]
+    shared = stats[stats["other_strategy"] == "x-x"].set_index("statistic")["value"]
+    assert shared["same_source"] == 1.0
+    positions = manifest.merge(others["x-x"], on=["batch", "row"])
+    assert shared["same_group"] == (positions["group_id_x"] == positions["group_id_y"]).mean()
+    only_a = manifest[manifest["source"] == "a"]  # parallel data: every row of source a is shared
+    assert shared["same_group"] >= len(only_a) / len(manifest)
+    assert stats.loc[stats["statistic"] != "mono_share", "value"].map(type).isin([int, float]).all()
 
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.01])

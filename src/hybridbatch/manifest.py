@@ -1,19 +1,33 @@
 """Hybrid batch manifests: the exact list of training batches, a pure function of its inputs.
 
-Each batch is monolingual (every row's query and passage in one language, drawn uniformly per
-batch among the source's languages) or cross-lingual (per row, a query language and a different
-passage language among those the row's group has). A batch's source is drawn with probability
-proportional to its number of groups. No two rows of a batch share a group_id or a conflict_key,
-and each source's groups are consumed without replacement within an epoch (a shuffled pass).
+Each batch is monolingual (every row's query and passage in one language) or cross-lingual (per
+row, a query language and a different passage language among those the row's group has). No two
+rows of a batch share a group_id or a conflict_key, and each source's groups are consumed without
+replacement within an epoch (a shuffled pass).
 
-The share of monolingual batches is alpha: by default exactly round(alpha * steps) of them in
-shuffled order (`kind_draw="exact"`), or the paper's independent coin flip per batch (`"coin"`).
+Drawing rules (each purpose has its own seeded random stream, so that what does not depend on
+alpha is the same for every strategy of one experiment and seed):
+
+- Kinds: exactly round(alpha * steps) monolingual batches in shuffled order (`kind_draw="exact"`),
+  or the paper's independent coin flip per batch (`"coin"`).
+- Sources: each source gets an exact number of batches, the largest-remainder rounding of
+  weight / sum of weights * steps (`source_weights`, a source not named weighs 1), in a shuffled
+  order that depends on the seed and the sources and weights only: every strategy trains on the
+  same sequence of sources.
+- Groups: one shuffled group order per source (per epoch); each batch takes the next groups that
+  can fill its kind, so that with parallel data (every group in every language) batch b of X-X,
+  X-Y and hybrid holds the same group_ids.
+- Languages: a source's monolingual batches cycle through a shuffled order of its languages, and
+  each cross-lingual row takes the ordered (query, passage) language pair its group offers that
+  the source has used least so far (ties in a shuffled order of the pairs), so language counts
+  differ by at most one where every group has every language.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import itertools
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,16 +36,23 @@ import pandas as pd
 from hybridbatch.errors import ConfigError
 
 MANIFEST_COLUMNS = ["batch", "row", "source", "group_id", "query_lang", "passage_lang", "kind"]
+STATS_COLUMNS = ["statistic", "source", "kind", "query_lang", "passage_lang", "other_strategy", "value"]
 KIND_DRAWS = ("exact", "coin")
+# Purposes of the seeded random streams (the second entry of each stream's seed).
+_KINDS, _SOURCES, _GROUPS, _MONO_LANGUAGES, _CROSS_PAIRS = range(5)
 
 
 @dataclass(frozen=True)
 class BatchPlan:
+    """What a manifest depends on besides the pairs. `source_weights` (source, relative weight)
+    pairs may be given as a mapping; they are kept as a sorted tuple so that plans stay hashable."""
+
     alpha: float
     batch_size: int
     steps: int
     seed: int
     kind_draw: str = "exact"
+    source_weights: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.alpha <= 1.0:
@@ -40,6 +61,14 @@ class BatchPlan:
             raise ConfigError(f"kind_draw {self.kind_draw!r} is not one of {', '.join(KIND_DRAWS)}")
         if self.batch_size < 1 or self.steps < 1:
             raise ConfigError(f"batch_size ({self.batch_size}) and steps ({self.steps}) must be positive")
+        weights = tuple(sorted((str(source), float(weight)) for source, weight in dict(self.source_weights).items()))
+        for source, weight in weights:
+            if not weight > 0:
+                raise ConfigError(f"source weight of {source} is {weight}; weights must be positive")
+        object.__setattr__(self, "source_weights", weights)
+
+    def weight(self, source: str) -> float:
+        return dict(self.source_weights).get(source, 1.0)
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,15 @@ def _describe(wanted: str | None) -> str:
     return f"language {wanted}" if wanted else "two or more languages"
 
 
+def _stream(seed: int, purpose: int, source: str | None = None) -> np.random.Generator:
+    """The random stream of one purpose (and source): keyed by the source's name rather than its
+    position, so that a source draws the same way whichever other sources an experiment has."""
+    key = [seed, purpose]
+    if source is not None:
+        key.append(int.from_bytes(hashlib.sha256(source.encode()).digest()[:8], "big"))
+    return np.random.default_rng(key)
+
+
 class _GroupStream:
     """The groups of one source, drawn in shuffled epochs without replacement within an epoch."""
 
@@ -79,8 +117,9 @@ class _GroupStream:
         self.queue += [self.groups[i] for i in self.rng.permutation(len(self.groups))]
 
     def take(self, count: int, wanted: str | None) -> list[Group]:
-        """`count` groups without shared group_id or conflict_key, each having language `wanted`
-        (mono) or at least two languages (cross, `wanted` None)."""
+        """The first `count` queued groups without shared group_id or conflict_key, each having
+        language `wanted` (mono) or at least two languages (cross, `wanted` None); the others stay
+        queued in order for the next batches."""
         chosen: list[Group] = []
         ids: set[str] = set()
         keys: set[str] = set()
@@ -104,6 +143,20 @@ class _GroupStream:
         )
 
 
+class _LeastUsed:
+    """Picks, among the options offered, the one picked least often so far (ties by a shuffled
+    rank): offered every option each time, it cycles through them in the shuffled order."""
+
+    def __init__(self, options: Sequence[Hashable], rng: np.random.Generator) -> None:
+        self.rank = {options[i]: rank for rank, i in enumerate(rng.permutation(len(options)))}
+        self.used = dict.fromkeys(options, 0)
+
+    def pick(self, offered: Sequence[Hashable]) -> Hashable:
+        choice = min(offered, key=lambda option: (self.used[option], self.rank[option]))
+        self.used[choice] += 1
+        return choice
+
+
 def _check_sources(groups: Mapping[str, list[Group]], languages: Mapping[str, list[str]], plan: BatchPlan) -> None:
     for source, source_groups in groups.items():
         if plan.alpha < 1 and len(languages[source]) < 2:
@@ -120,6 +173,35 @@ def _check_sources(groups: Mapping[str, list[Group]], languages: Mapping[str, li
                 )
 
 
+def batch_kinds(plan: BatchPlan) -> np.ndarray:
+    """Per batch, whether it is monolingual."""
+    rng = _stream(plan.seed, _KINDS)
+    if plan.kind_draw == "exact":
+        return rng.permutation(np.arange(plan.steps) < round(plan.alpha * plan.steps))
+    return rng.random(plan.steps) < plan.alpha
+
+
+def source_batch_counts(sources: Sequence[str], plan: BatchPlan) -> dict[str, int]:
+    """Batches per source: weight / sum of weights * steps, rounded by largest remainder (ties to
+    the source first in name order) so that the counts add up to `steps` exactly."""
+    names = sorted(sources)
+    weights = np.array([plan.weight(source) for source in names])
+    quotas = weights / weights.sum() * plan.steps
+    counts = np.floor(quotas).astype(int)
+    remainders = quotas - counts
+    for index in sorted(range(len(names)), key=lambda i: -remainders[i])[: plan.steps - counts.sum()]:
+        counts[index] += 1
+    return dict(zip(names, counts.tolist(), strict=True))
+
+
+def batch_sources(sources: Sequence[str], plan: BatchPlan) -> list[str]:
+    """The source of each batch: the exact counts in a shuffled order that depends on the seed,
+    the sources and their weights only (never on alpha)."""
+    counts = source_batch_counts(sources, plan)
+    ordered = [source for source, count in counts.items() for _ in range(count)]
+    return [ordered[i] for i in _stream(plan.seed, _SOURCES).permutation(len(ordered))]
+
+
 def build_manifest(pairs: Mapping[str, pd.DataFrame], plan: BatchPlan) -> pd.DataFrame:
     """The manifest for training sources `pairs` (name -> pairs table) under `plan`."""
     if not pairs:
@@ -128,27 +210,28 @@ def build_manifest(pairs: Mapping[str, pd.DataFrame], plan: BatchPlan) -> pd.Dat
     groups = {source: groups_of(pairs[source]) for source in sources}
     source_languages = {source: sorted({lang for g in groups[source] for lang in g.languages}) for source in sources}
     _check_sources(groups, source_languages, plan)
-    rng = np.random.default_rng(plan.seed)
-    if plan.kind_draw == "exact":
-        mono_count = round(plan.alpha * plan.steps)
-        is_mono = rng.permutation(np.arange(plan.steps) < mono_count)
-    else:
-        is_mono = rng.random(plan.steps) < plan.alpha
-    sizes = np.array([len(groups[source]) for source in sources], dtype=float)
-    batch_sources = rng.choice(len(sources), size=plan.steps, p=sizes / sizes.sum())
-    streams = {source: _GroupStream(source, groups[source], rng) for source in sources}
+    is_mono = batch_kinds(plan)
+    streams = {source: _GroupStream(source, groups[source], _stream(plan.seed, _GROUPS, source)) for source in sources}
+    mono_languages = {
+        source: _LeastUsed(source_languages[source], _stream(plan.seed, _MONO_LANGUAGES, source)) for source in sources
+    }
+    cross_pairs = {
+        source: _LeastUsed(
+            list(itertools.permutations(source_languages[source], 2)), _stream(plan.seed, _CROSS_PAIRS, source)
+        )
+        for source in sources
+    }
 
     rows = []
-    for batch in range(plan.steps):
-        source = sources[batch_sources[batch]]
+    for batch, source in enumerate(batch_sources(sources, plan)):
         if is_mono[batch]:
-            lang = source_languages[source][rng.integers(len(source_languages[source]))]
+            lang = mono_languages[source].pick(source_languages[source])
             for row, group in enumerate(streams[source].take(plan.batch_size, lang)):
                 rows.append((batch, row, source, group.group_id, lang, lang, "mono"))
         else:
             for row, group in enumerate(streams[source].take(plan.batch_size, None)):
-                query, passage = rng.choice(len(group.languages), size=2, replace=False)
-                rows.append((batch, row, source, group.group_id, group.languages[query], group.languages[passage], "cross"))
+                query, passage = cross_pairs[source].pick(list(itertools.permutations(group.languages, 2)))
+                rows.append((batch, row, source, group.group_id, query, passage, "cross"))
     return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
 
 
@@ -184,14 +267,50 @@ def without_validation(pairs: Mapping[str, pd.DataFrame], validation: pd.DataFra
     }
 
 
-def manifest_stats(manifest: pd.DataFrame) -> pd.DataFrame:
-    """Counts of rows per (source, kind, query language, passage language), with batch totals."""
-    batches = manifest.drop_duplicates("batch")
-    stats = manifest.groupby(["source", "kind", "query_lang", "passage_lang"], as_index=False).size()
-    stats = stats.rename(columns={"size": "rows"})
-    stats["batches_of_kind"] = stats["kind"].map(batches["kind"].value_counts())
-    stats["mono_share"] = float((batches["kind"] == "mono").mean())
-    return stats
+def manifest_stats(manifest: pd.DataFrame, others: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The language mix of a manifest and how much of it it shares with the manifests `others`
+    (strategy name -> manifest) of the same experiment and seed, as one long table with columns
+    statistic, source, kind, query_lang, passage_lang, other_strategy, value (cells a statistic
+    does not use are empty):
+
+    - mono_batches (source, kind "mono", query_lang = passage_lang): monolingual batches per
+      language that has any;
+    - cross_rows (source, kind "cross", query_lang, passage_lang): cross-lingual rows per ordered
+      language pair that has any;
+    - batches (source, kind): batches per source and kind;
+    - mono_share: share of monolingual batches;
+    - same_group (other_strategy): share of (batch, row) positions holding the same group_id;
+    - same_source (other_strategy): share of batches drawn from the same source.
+    """
+    batches = manifest.drop_duplicates("batch").set_index("batch")
+    mono = batches[batches["kind"] == "mono"].groupby(["source", "query_lang", "passage_lang"], as_index=False).size()
+    cross = manifest[manifest["kind"] == "cross"].groupby(["source", "query_lang", "passage_lang"], as_index=False).size()
+    per_source = batches.groupby(["source", "kind"], as_index=False).size()
+    parts = [
+        mono.assign(statistic="mono_batches", kind="mono"),
+        cross.assign(statistic="cross_rows", kind="cross"),
+        per_source.assign(statistic="batches"),
+        pd.DataFrame({"statistic": ["mono_share"], "size": [float((batches["kind"] == "mono").mean())]}),
+    ]
+    for strategy, other in sorted(others.items()):
+        positions = manifest.merge(other, on=["batch", "row"], how="left", suffixes=("", "_other"))
+        other_sources = other.drop_duplicates("batch").set_index("batch")["source"].reindex(batches.index)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "statistic": ["same_group", "same_source"],
+                    "other_strategy": strategy,
+                    "size": [
+                        float((positions["group_id"] == positions["group_id_other"]).mean()),
+                        float((batches["source"] == other_sources).mean()),
+                    ],
+                }
+            )
+        )
+    # Object values keep counts integral next to the shares in one column.
+    stats = pd.concat([part.astype({"size": object}) for part in parts], ignore_index=True)
+    stats = stats.rename(columns={"size": "value"})
+    return stats.reindex(columns=STATS_COLUMNS)
 
 
 def read_training_pairs(paths: Mapping[str, str], languages: list[str] | None) -> dict[str, pd.DataFrame]:

@@ -28,7 +28,10 @@ rule manifest:
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         alpha=lambda wildcards: RUNS[wildcards.run].alpha,
         seed=lambda wildcards: RUNS[wildcards.run].seed,
-        training=training_settings("languages", "batch_size", "steps", "kind_draw"),
+        strategy=lambda wildcards: RUNS[wildcards.run].strategy,
+        # Every strategy's alpha: the stats compare this manifest with the others of its seed.
+        strategy_alphas=strategy_alphas(),
+        training=training_settings("languages", "batch_size", "steps", "kind_draw", "source_weights"),
     log:
         "logs/manifest/{experiment}/{run}.log",
     benchmark:
