@@ -4,16 +4,21 @@ import pytest
 from PIL import Image
 
 from hybridbatch.errors import DataError
-from hybridbatch.evaluate import macro_average
+from hybridbatch.evaluate import macro_average, setting_of
 from hybridbatch.figures import FIGURES, FigureOptions, draw, strategy_colours
 from hybridbatch.metrics import METRICS
 from hybridbatch.results import (
-    Comparison,
+    NOT_TESTABLE,
+    ONE_SEED,
+    Difference,
     ModelRun,
+    bootstrap_difference,
     check_complete,
-    hybrid_comparisons,
+    claim_plan,
+    claim_tests,
+    holm_adjusted,
+    holm_levels,
     load_metrics,
-    paired_bootstrap,
     per_language,
     summary,
 )
@@ -30,8 +35,12 @@ RUNS = {
 ALPHAS = {"x-x": 1.0, "x-y": 0.0, "hybrid": 0.5}
 
 
-def metrics_file(folder, model, offset, drop=None):
-    """A metrics file whose mAP is 0.5 + offset + 0.01 * (pair index), other metrics alike."""
+PROVENANCE = {"precision": "fp32", "device": "cpu", "torch": "2.13.0", "transformers": "4.99.0"}
+
+
+def metrics_file(folder, model, offset, drop=None, provenance=PROVENANCE):
+    """A metrics file whose mAP is 0.5 + offset + 0.01 * (pair index), other metrics alike, with
+    the evaluate step's provenance columns."""
     rows = []
     for index, (query, pool) in enumerate((q, p) for q in LANGS for p in [*LANGS, "multi"]):
         setting = "multi" if pool == "multi" else ("mono" if pool == query else "cross")
@@ -41,6 +50,7 @@ def metrics_file(folder, model, offset, drop=None):
             value = 10.0 + offset if metric == "rank_distance" else 0.5 + offset + 0.01 * index
             rows.append(("toy", model, setting, query, pool, metric, value, 5))
     frame = pd.DataFrame(rows, columns=["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries"])
+    frame = frame.assign(**provenance)
     if drop:
         frame = frame[~((frame["setting"] == drop[0]) & (frame["metric"] == drop[1]))]
     path = folder / f"{model}.parquet"
@@ -101,55 +111,217 @@ def test_bootstrap_difference_is_the_macro_difference():
     pairs = [("de", "en"), ("en", "de")]
     a = [{"q1": 0.9, "q2": 0.5, "q3": 0.4}, {"q1": 0.3, "q2": 0.2}]
     b = [{"q1": 0.6, "q2": 0.5, "q3": 0.1}, {"q1": 0.3, "q2": 0.4}]
-    result = paired_bootstrap(per_query_frame(a, b, pairs), [Comparison("toy", "a", "b", "cross", "map")], 500, 0).iloc[0]
+    result = bootstrap_difference(per_query_frame(a, b, pairs), Difference("toy", "a", "b", "cross", "map"), 500, np.random.default_rng(0))
     # Pair (de, en): mean difference (0.3 + 0 + 0.3) / 3 = 0.2; pair (en, de): (0 - 0.2) / 2 = -0.1.
-    assert result["difference"] == pytest.approx((0.2 - 0.1) / 2)
-    assert result["questions"] == 3 and result["pairs"] == 2
-    assert result["ci_low"] <= result["difference"] <= result["ci_high"]
+    assert result.observed == pytest.approx((0.2 - 0.1) / 2)
+    assert result.b_value == pytest.approx(((0.6 + 0.5 + 0.1) / 3 + (0.3 + 0.4) / 2) / 2)
+    assert (result.seeds, result.questions, result.pairs) == (1, 3, 2)
+    assert len(result.replicates) == 500 and np.all(np.diff(result.replicates) >= 0)
+    assert result.replicates[0] < result.observed < result.replicates[-1]
 
 
-def test_bootstrap_tells_noise_from_a_real_difference():
-    generator = np.random.default_rng(3)
-    pairs = [("de", "de"), ("en", "en")]
-    base = [dict(zip([f"q{i}" for i in range(300)], generator.uniform(size=300), strict=True)) for _ in pairs]
-    same = paired_bootstrap(per_query_frame(base, base, pairs), [Comparison("toy", "a", "b", "mono", "map")], 1000, 0).iloc[0]
-    assert same["difference"] == 0 and same["ci_low"] == same["ci_high"] == 0 and same["p_value"] == 1
-    noisy = [{q: v + generator.normal(0, 0.05) for q, v in per_pair.items()} for per_pair in base]
-    shifted = [{q: v + 0.03 for q, v in per_pair.items()} for per_pair in noisy]
-    real = paired_bootstrap(per_query_frame(shifted, base, pairs), [Comparison("toy", "a", "b", "mono", "map")], 1000, 0).iloc[0]
-    assert real["ci_low"] > 0 and real["p_value"] < 0.01
-    noise = paired_bootstrap(per_query_frame(noisy, base, pairs), [Comparison("toy", "a", "b", "mono", "map")], 1000, 0).iloc[0]
-    assert noise["ci_low"] < 0 < noise["ci_high"] and noise["p_value"] > 0.05
+CLAIM_PAIRS = [("de", "de"), ("en", "en"), ("de", "en"), ("en", "de"), ("de", "multi"), ("en", "multi")]
+MARGIN, RELATIVE_MARGIN = 0.01, 0.05
+TESTS = {"samples": 500, "seed": 0, "confidence": 0.95, "margin": MARGIN, "relative_margin": RELATIVE_MARGIN}
 
 
-def test_comparisons_follow_alphas():
-    comparisons = hybrid_comparisons(["e"], {"mono": 1.0, "cross": 0.0, "mix": 0.4})
-    assert {(c.better, c.other) for c in comparisons} == {("mix", "mono"), ("mix", "cross")}
-    assert len(comparisons) == 2 * 4
+def claim_frame(shift=0.0, *, trade_off=0.1, seed_effects=None, noise_sd=0.0, rank_factor=1.0, questions=100):
+    """Per-query mAP and MRR@10 of x-x, x-y and hybrid on every pair, and rank distance on the
+    multilingual pool, where the truth is known: x-x is `trade_off` above x-y on Mono, x-y
+    `trade_off` above x-x on Cross and Multi, and the hybrid is the better baseline + `shift` +
+    its seed's effect (`seed_effects`: seed -> effect) + per-query noise. The hybrid's rank
+    distance is `rank_factor` times the baselines' (which are equal)."""
+    generator = np.random.default_rng(7)
+    seed_effects = seed_effects or {0: 0.0}
+    qids = [f"q{i}" for i in range(questions)]
+    rows = []
+    for query, pool in CLAIM_PAIRS:
+        setting = str(setting_of(query, pool))
+        shared = generator.uniform(0.3, 0.7, size=(2, questions))
+        bias = generator.uniform(5, 40, size=questions)
+        for seed, effect in seed_effects.items():
+            noise = generator.normal(0, noise_sd, size=(2, questions))
+            for index, metric in enumerate(("map", "mrr@10")):
+                values = {
+                    "x-x": shared[index] + (trade_off if setting == "mono" else 0),
+                    "x-y": shared[index] + (0 if setting == "mono" else trade_off),
+                    "hybrid": shared[index] + max(trade_off, 0) + shift + effect + noise[index],
+                }
+                for strategy, per_question in values.items():
+                    rows += [("toy", strategy, seed, q, query, pool, metric, v) for q, v in zip(qids, per_question, strict=True)]
+            if pool == "multi":
+                for strategy, factor in (("x-x", 1.0), ("x-y", 1.0), ("hybrid", rank_factor)):
+                    rows += [("toy", strategy, seed, q, query, pool, "rank_distance", v) for q, v in zip(qids, bias * factor, strict=True)]
+    return pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "query_lang", "pool_lang", "metric", "value"])
 
 
-def test_documents_mark_the_best_and_judge_the_claims(metric_files):
-    metrics = load_metrics(metric_files, RUNS)
-    significance = pd.DataFrame(
-        [
-            ("toy", "hybrid", "x-x", "mono", "map", -0.02, -0.03, -0.01, 0.001, 0.95, 50, 2),
-            ("toy", "hybrid", "x-y", "cross", "map", 0.01, -0.01, 0.03, 0.4, 0.95, 50, 2),
-        ],
-        columns=["experiment", "better", "other", "setting", "metric", "difference", "ci_low", "ci_high", "p_value", "confidence", "questions", "pairs"],
-    )
+def verdicts(table, claims=(1, 2, 3)):
+    return set(table.loc[table["claim"].isin(claims), "verdict"])
+
+
+@pytest.mark.parametrize(
+    ("shift", "noise_sd", "expected"),
+    [(0.0, 0.0, "matches"), (-MARGIN / 2, 0.01, "matches"), (-2 * MARGIN, 0.01, "does not match"), (2 * MARGIN, 0.01, "better")],
+)
+def test_claim_verdicts_follow_the_truth(shift, noise_sd, expected):
+    table = claim_tests(claim_frame(shift, noise_sd=noise_sd), ["toy"], ALPHAS, **TESTS)
+    assert len(table) == 3 * 2 + 2 and set(table["metric"]) == {"map", "mrr@10", "rank_distance"}
+    assert verdicts(table) == {expected}
+    assert set(table.loc[table["claim"] != 4, "precondition_result"]) == {"trade-off"}
+    claims = table[table["claim"] != 4]
+    assert np.allclose(claims["difference"], shift, atol=4 * noise_sd / np.sqrt(100) + 1e-12)
+    assert np.allclose(claims["precondition_difference"], 0.1)
+    # The hybrid's rank distance equals the baselines': within the margin, not better.
+    assert verdicts(table, [4]) == {"matches"} and set(table.loc[table["claim"] == 4, "precondition"]) == {"none"}
+    assert set(table["scope"]) == {ONE_SEED} and set(table["seeds"]) == {1}
+    assert set(table["questions"]) == {100} and set(table["pairs"]) == {2}
+
+
+@pytest.mark.parametrize("trade_off", [0.0, -0.1])
+def test_claims_without_a_trade_off_are_not_testable(trade_off):
+    """Equal baselines, or the trade-off the wrong way round: no verdict on claims 1-3, and they
+    leave the Holm family."""
+    table = claim_tests(claim_frame(0.0, trade_off=trade_off, noise_sd=0.01), ["toy"], ALPHAS, **TESTS)
+    untestable = table[table["claim"] != 4]
+    assert set(untestable["verdict"]) == {NOT_TESTABLE} and untestable["p_holm"].isna().all()
+    assert set(untestable["precondition_result"]) == {"no trade-off"}
+    assert (untestable["ci_confidence"] == 0.95).all()
+    bias = table[table["claim"] == 4]
+    # The family is the two bias tests: the smaller p doubles.
+    assert bias["p_holm"].min() == pytest.approx(2 * bias["p_value"].min())
+
+
+def test_seed_variance_enters_the_interval():
+    """Training randomness (the hybrid's seed effects) much larger than question noise: the mean
+    over seeds is within the margin, but the two-level interval is wide; one seed alone would
+    have said "matches"."""
+    effects = {0: 0.0, 1: 0.04, 2: -0.04, 3: -0.03}
+    per_query = claim_frame(0.0, seed_effects=effects, noise_sd=0.002)
+    several = claim_tests(per_query, ["toy"], ALPHAS, **TESTS)
+    claims = several[several["claim"] != 4]
+    assert set(claims["seeds"]) == {4} and ONE_SEED not in set(claims["scope"])
+    assert np.allclose(claims["difference"], np.mean(list(effects.values())), atol=0.001)
+    assert (claims["difference"] > -MARGIN).all()
+    assert verdicts(several) == {"does not match"} and (claims["ci_low"] < -2 * MARGIN).all()
+    one = claim_tests(per_query[per_query["seed"] == 0], ["toy"], ALPHAS, **TESTS)
+    assert verdicts(one) == {"matches"} and set(one["scope"]) == {ONE_SEED}
+    assert (one["ci_high"] - one["ci_low"]).max() < 0.1 * (claims["ci_high"] - claims["ci_low"]).min()
+
+
+def test_seeds_must_be_shared_by_the_strategies():
+    per_query = claim_frame(0.0, seed_effects={0: 0.0, 1: 0.0})
+    per_query = per_query[~((per_query["strategy"] == "x-y") & (per_query["seed"] == 1))]
+    with pytest.raises(DataError, match=r"toy: x-x − x-y, map \(mono\): seeds \[0, 1\] of x-x differ from seeds \[0\] of x-y"):
+        claim_tests(per_query, ["toy"], ALPHAS, **TESTS)
+
+
+@pytest.mark.parametrize(
+    ("rank_factor", "relative_margin", "expected"),
+    [(1.02, RELATIVE_MARGIN, "matches"), (1.1, RELATIVE_MARGIN, "does not match"), (1.1, 0.2, "matches"), (0.8, RELATIVE_MARGIN, "better")],
+)
+def test_rank_distance_margin_is_relative_to_the_baseline(rank_factor, relative_margin, expected):
+    per_query = claim_frame(0.0, rank_factor=rank_factor)
+    table = claim_tests(per_query, ["toy"], ALPHAS, **(TESTS | {"relative_margin": relative_margin}))
+    bias = table[table["claim"] == 4]
+    assert set(bias["baseline"]) == {"x-x", "x-y"} and verdicts(table, [4]) == {expected}
+    baseline = per_query[(per_query["metric"] == "rank_distance") & (per_query["strategy"] == "x-x")]
+    macro = baseline.groupby("query_lang")["value"].mean().mean()
+    assert np.allclose(bias["margin"], relative_margin * macro) and np.allclose(bias["baseline_value"], macro)
+    assert np.allclose(bias["difference"], (rank_factor - 1) * macro)
+
+
+def test_holm_by_hand():
+    p_values = np.array([0.01, 0.04, 0.03, 0.005])
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06 (monotone).
+    assert holm_adjusted(p_values) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # Steps at 0.05 / 4, / 3 pass; the step at 0.05 / 2 retains 0.03, and 0.04 with it.
+    levels = holm_levels(p_values, 0.05)
+    assert levels == pytest.approx([0.05 / 3, 0.025, 0.025, 0.0125])
+    assert list(p_values < levels) == list(holm_adjusted(p_values) < 0.05) == [True, False, False, True]
+    assert holm_adjusted(np.array([0.4, 0.5])) == pytest.approx([0.8, 0.8])
+
+
+def test_verdicts_come_after_the_holm_adjustment():
+    """Hybrids just within the margin: some tests pass unadjusted but not after Holm, and every
+    interval (at the level Holm decided its test) agrees with its verdict."""
+    table = claim_tests(claim_frame(-0.0085, noise_sd=0.01), ["toy"], ALPHAS, **(TESTS | {"samples": 1000}))
+    alpha = (1 - 0.95) / 2
+    family = len(table)
+    smallest = table["p_value"].idxmin()
+    assert table.at[smallest, "p_holm"] == pytest.approx(family * table.at[smallest, "p_value"])
+    assert ((table["p_value"] < alpha) & (table["p_holm"] >= alpha) & (table["verdict"] == "does not match")).any()
+    passed = table["verdict"].isin(["matches", "better"])
+    assert list(passed) == list(table["p_holm"] < alpha)
+    higher = table["metric"] != "rank_distance"
+    assert list(passed[higher]) == list(table.loc[higher, "ci_low"] > -table.loc[higher, "margin"])
+    assert (table["ci_confidence"] > 0.95).all()
+
+
+def test_claim_tests_are_deterministic_and_each_comparison_has_its_own_stream():
+    per_query = claim_frame(-0.005, noise_sd=0.01)
+    first = claim_tests(per_query, ["toy"], ALPHAS, **TESTS)
+    pd.testing.assert_frame_equal(first, claim_tests(per_query, ["toy"], ALPHAS, **TESTS))
+    second_hybrid = per_query[per_query["strategy"] == "hybrid"].assign(strategy="hybrid2")
+    both = claim_tests(pd.concat([per_query, second_hybrid]), ["toy"], {**ALPHAS, "hybrid2": 0.3}, **TESTS)
+    again = both[both["hybrid"] == "hybrid"].reset_index(drop=True)
+    assert len(both) == 2 * len(first)
+    pd.testing.assert_frame_equal(again[["difference", "p_value"]], first[["difference", "p_value"]])
+
+
+def test_claim_plan_follows_alphas():
+    tests = claim_plan(["e", "f"], {"mono": 1.0, "cross": 0.0, "mix": 0.4, "more": 0.6})
+    assert len(tests) == 2 * 2 * (3 * 2 + 2)
+    first = tests[0]
+    assert (first.claim.number, first.metric, first.comparison.a, first.comparison.b) == (1, "map", "mix", "mono")
+    assert (first.precondition.a, first.precondition.b, first.precondition.setting) == ("mono", "cross", "mono")
+    bias = [test for test in tests if test.claim.number == 4]
+    assert {test.comparison.b for test in bias} == {"mono", "cross"} and all(test.precondition is None for test in bias)
+    assert claim_plan(["e"], {"mono": 1.0, "mix": 0.5}) == [
+        test for test in claim_plan(["e"], {"mono": 1.0, "mix": 0.5}) if test.claim.number == 4
+    ]
+
+
+def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path):
+    (tmp_path / "gpu").mkdir()
+    bf16 = PROVENANCE | {"precision": "bf16", "device": "cuda"}
+    mixed = {**metric_files, ("toy", "hybrid"): metrics_file(tmp_path / "gpu", "hybrid", 0.12, provenance=bf16)}
+    significance = claim_tests(claim_frame(-0.005, trade_off=0.1, noise_sd=0.01), ["toy"], ALPHAS, **TESTS)
+    significance.loc[significance["claim"] == 3, "verdict"] = NOT_TESTABLE
+    significance.loc[significance["claim"] == 3, "p_holm"] = np.nan
+    # As the workflow passes it: through results/tables/significance.csv.
+    significance.to_csv(tmp_path / "significance.csv", index=False)
+    significance = pd.read_csv(tmp_path / "significance.csv")
     reference = pd.DataFrame([("XLM-R", "toy", "hybrid", "mono", "map", 0.798)], columns=["encoder", "benchmark", "strategy", "setting", "metric", "value"])
-    documents = build_documents(metrics, significance, reference, ALPHAS, {"toy": "toy"}, {"toy": "e5"}, 60)
+    documents = build_documents(load_metrics(metric_files, RUNS), significance, reference, ALPHAS, {"toy": "toy"}, {"toy": "e5"}, 60)
     text = markdown(documents["summary"].title, documents["summary"].blocks)
     # x-x (mean of seeds, offset 0.15) has the best mAP; base the lowest rank distance.
     assert "| x-x     | 2       | **0.670 ± 0.071**" in text and "| **10.0** " in text
-    assert "hybrid − x-x Mono mAP: -0.0200 (95% CI [-0.0300, -0.0100], p = 0.001): x-x is better" in text
+    assert "Embedded in fp32 on cpu, torch 2.13.0, transformers 4.99.0." in text
+    row = significance.iloc[0]
+    cells = [
+        "1. Hybrid matches X-X on monolingual retrieval (hybrid − X-X)", "mAP", f"{row['difference']:+.4f}",
+        f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] ({row['ci_confidence']:.1%})", "0.0100", f"{row['p_holm']:.4f}",
+        f"**matches; {ONE_SEED}**",
+    ]  # fmt: skip
     paper = markdown(documents["paper_comparison"].title, documents["paper_comparison"].blocks)
-    assert "Hybrid matches X-X on monolingual retrieval: **does not hold**" in paper
-    assert "Hybrid matches X-Y on cross-lingual retrieval: **holds**" in paper
-    assert "Hybrid matches X-Y on multilingual retrieval: not checked" in paper
+    for document in (text, paper):
+        line = next(line for line in document.splitlines() if line.startswith("| 1. Hybrid matches X-X") and "| mAP " in line)
+        assert [cell.strip() for cell in line.strip("|").split("|")][:7] == cells
+        assert f"{NOT_TESTABLE}; {ONE_SEED}" in document and "holds" not in document
+    assert "| claim " in paper and "| Holm-adjusted p " in paper and "Claim 4 (language bias) presupposes nothing" in paper
+    assert any(line.startswith("| 4. Hybrid has the lowest language bias (hybrid − X-Y)") and "| rank distance " in line for line in paper.splitlines())
     assert "| paper, XLM-R | hybrid     | 0.798      | –  " in paper
+    assert list(documents["paper_comparison"].data["experiment"].unique()) == ["toy"]
     page = html_page("t", documents["summary"].blocks)
     assert "<b>0.670 ± 0.071</b>" in page and "**" not in page
+    none = build_documents(load_metrics(metric_files, RUNS), significance.iloc[:0], reference, ALPHAS, {"toy": "toy"}, {"toy": "e5"}, 60)
+    assert "No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines" in markdown("t", none["paper_comparison"].blocks)
+    several = build_documents(load_metrics(mixed, RUNS), significance, reference, ALPHAS, {"toy": "toy"}, {"toy": "e5"}, 60)
+    note = several["paper_comparison"].blocks[0].notes[-1]
+    assert note == (
+        "Embedded in fp32 on cpu, torch 2.13.0, transformers 4.99.0 (base, x-x, x-x.seed1, x-y); "
+        "bf16 on cuda, torch 2.13.0, transformers 4.99.0 (hybrid)."
+    )
 
 
 def test_every_figure_draws(metric_files, tmp_path):
@@ -184,7 +356,7 @@ def test_colours_are_fixed_per_strategy():
     assert len(set(colours.values())) == len(colours)
 
 
-def test_bootstrap_difference_matches_the_metrics_tables(metric_files):
+def test_bootstrap_difference_matches_the_metrics_tables():
     """On aligned queries, the observed difference equals the difference of macro averages."""
     generator = np.random.default_rng(5)
     rows = []
@@ -197,5 +369,5 @@ def test_bootstrap_difference_matches_the_metrics_tables(metric_files):
     pair_means = pair_means.assign(benchmark="toy", model=pair_means["strategy"], metric="map",
                                    setting=np.where(pair_means["query_lang"] == pair_means["pool_lang"], "mono", "cross"))  # fmt: skip
     macro = macro_average(pair_means).set_index(["model", "setting"])["value"]
-    result = paired_bootstrap(per_query, [Comparison("toy", "a", "b", "cross", "map")], 200, 0).iloc[0]
-    assert result["difference"] == pytest.approx(macro[("a", "cross")] - macro[("b", "cross")], abs=1e-12)
+    result = bootstrap_difference(per_query, Difference("toy", "a", "b", "cross", "map"), 200, np.random.default_rng(0))
+    assert result.observed == pytest.approx(macro[("a", "cross")] - macro[("b", "cross")], abs=1e-12)

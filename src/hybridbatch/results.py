@@ -1,14 +1,50 @@
-"""From per-model metrics to the tables a researcher reads: summary, per language, significance,
-and the comparison with the paper.
+"""From per-model metrics to the tables a researcher reads: summary, per language, the paper's
+claims as tests, and the comparison with the paper.
 
 Models are runs (a strategy at a seed, see `hybridbatch.config.training_runs`) plus "base"; every
 table reports a strategy as the mean over its seeds (and their standard deviation when there are
-several). Uncertainty comes from a paired bootstrap over questions: the question id is the unit
-(shared by a question's translations), so a resample keeps a question in all its languages at once.
+several).
+
+The paper's claims (`CLAIMS`) are pre-registered tests, per experiment and hybrid, on mAP and
+MRR@10 (claims 1-3) and on rank distance (claim 4), one row each in significance.csv:
+
+- A claim test is non-inferiority with a margin delta on d = hybrid - baseline (a macro average:
+  per (query language, pool) pair, then over the setting's pairs; mean over seeds). delta is
+  `report.claims.margin` (absolute) for mAP and MRR@10, `relative_margin` x the baseline's
+  observed rank distance for rank distance (lower is better there, so every inequality turns).
+- Claims 1-3 presuppose a trade-off between the baselines: X-X above X-Y on Mono (claim 1), X-Y
+  above X-X on Cross and Multi (claims 2, 3), on the same metric. Unless the baseline difference's
+  interval (at the nominal confidence) lies above 0, the verdict is "not testable here: no
+  trade-off between the baselines". Claim 4 has no precondition. These gatekeeping tests are not
+  in the family: failing one can only withhold a verdict.
+- Uncertainty: a paired bootstrap (`bootstrap_difference`). The question id is the unit (shared
+  by a question's translations). With two or more seeds the bootstrap is two-level: a replicate
+  draws seed indices with replacement (jointly for both strategies: same-seed runs share their
+  manifest's source order) and question ids with replacement, and averages the drawn seeds' macro
+  differences. One question draw serves all drawn seeds of a replicate: the questions are the same
+  in every seed (a crossed, not nested, design), so drawing them anew per seed would average the
+  question noise over seeds and narrow the interval. With one seed only questions are drawn, and
+  every verdict says so (`ONE_SEED`). Each comparison has its own random stream, fixed by the
+  comparison alone (`Difference.stream`).
+- p-values are one-sided from the replicates, never 0: p = (1 + #{d* <= -delta}) / (B + 1).
+  Tests are at one-sided level alpha = (1 - confidence) / 2, so that with confidence 0.95 a test
+  is the bound of a two-sided 95% interval (the usual non-inferiority convention).
+- The family is every testable claim test in the table (all experiments, hybrids, metrics,
+  claims; claim 4 against each baseline): Holm-Bonferroni adjusts its p-values (`p_holm`).
+  "matches" iff p_holm < alpha; "better" iff also the superiority test (d* against 0 instead of
+  -delta) passes at the same level; else "does not match". Testing superiority only after
+  non-inferiority, at the same level, needs no further adjustment (closed testing).
+- Intervals are at the level each test was decided at by Holm's step-down (`holm_levels`; the
+  `ci_confidence` column, 1 - 2 x level), not the nominal one: the interval's bound lies past
+  -delta exactly when the verdict is "matches" or "better", and past 0 exactly for "better".
+  Not testable rows keep the nominal confidence.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +55,8 @@ from hybridbatch.errors import DataError
 from hybridbatch.evaluate import MULTI, SETTINGS, setting_of
 from hybridbatch.io import read_frame
 from hybridbatch.metrics import METRICS
+
+log = logging.getLogger(__name__)
 
 # Lower is better for rank distance only.
 LOWER_IS_BETTER = {"rank_distance"}
@@ -125,91 +163,300 @@ def per_language(metrics: pd.DataFrame) -> pd.DataFrame:
     return table[["map_mono", "map_cross", "map_multi", "rank_distance"]].reset_index()
 
 
-@dataclass(frozen=True)
-class Comparison:
-    experiment: str
-    better: str  # the strategy whose advantage is measured (difference = better - other)
-    other: str
-    setting: str
-    metric: str
-
-
-def paired_bootstrap(
-    per_query: pd.DataFrame,
-    comparisons: Sequence[Comparison],
-    samples: int,
-    seed: int,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Difference of macro averages (per pair, then over a setting's pairs) between two strategies,
-    with a bootstrap confidence interval and a two-sided p-value, resampling question ids.
-
-    `per_query`: `experiment`, `strategy`, `seed`, `qid`, `query_lang`, `pool_lang`, `metric`,
-    `value`; a strategy's value per query is its mean over seeds. Only queries both strategies
-    answered count.
-    """
-    rows = []
-    for index, comparison in enumerate(comparisons):
-        # One stream per comparison: adding a comparison leaves the others' intervals unchanged.
-        generator = np.random.default_rng([seed, index])
-        chosen = per_query[
-            (per_query["experiment"] == comparison.experiment)
-            & (per_query["metric"] == comparison.metric)
-            & per_query["strategy"].isin([comparison.better, comparison.other])
-        ]
-        chosen = chosen[setting_of(chosen["query_lang"], chosen["pool_lang"]) == comparison.setting]
-        keys = ["qid", "query_lang", "pool_lang"]
-        values = chosen.groupby(["strategy", *keys])["value"].mean()
-        if not {comparison.better, comparison.other} <= set(values.index.get_level_values(0)):
-            raise DataError(f"{comparison}: no per-query values for both strategies")
-        paired = pd.concat([values[comparison.better], values[comparison.other]], axis=1, join="inner", keys=["a", "b"])
-        difference = (paired["a"] - paired["b"]).reset_index(name="difference")
-        if difference.empty:
-            raise DataError(f"{comparison}: the two strategies answered no query in common")
-        question_codes, questions = pd.factorize(difference["qid"])
-        pair_codes, _ = pd.factorize(difference["query_lang"] + "→" + difference["pool_lang"])
-        n_questions, n_pairs = len(questions), pair_codes.max() + 1
-        # One cell per (question, language pair): a question has at most one value per pair.
-        sums = np.zeros((n_questions, n_pairs))
-        present = np.zeros((n_questions, n_pairs))
-        np.add.at(sums, (question_codes, pair_codes), difference["difference"].to_numpy())
-        np.add.at(present, (question_codes, pair_codes), 1.0)
-        observed = float(np.mean(sums.sum(axis=0) / present.sum(axis=0)))
-        weights = generator.multinomial(n_questions, np.full(n_questions, 1.0 / n_questions), size=samples).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot = np.nanmean((weights @ sums) / (weights @ present), axis=1)
-        tail = (1 - confidence) / 2
-        low, high = np.quantile(boot, [tail, 1 - tail])
-        p_value = min(1.0, 2 * min(np.mean(boot <= 0), np.mean(boot >= 0)))
-        rows.append(
-            {
-                **comparison.__dict__,
-                "difference": observed,
-                "ci_low": float(low),
-                "ci_high": float(high),
-                "p_value": float(p_value),
-                "confidence": confidence,
-                "questions": n_questions,
-                "pairs": int(n_pairs),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def paper_strategy_names(alphas: Mapping[str, float]) -> dict[str, str]:
     """Our strategies under the paper's names: alpha 1 is X-X, alpha 0 X-Y, anything between hybrid."""
     return {name: "x-x" if alpha == 1 else "x-y" if alpha == 0 else "hybrid" for name, alpha in alphas.items()}
 
 
-def hybrid_comparisons(experiments: Sequence[str], alphas: Mapping[str, float]) -> list[Comparison]:
-    """The paper's claims as comparisons: every hybrid (0 < alpha < 1) against each baseline
-    (X-X, alpha 1; X-Y, alpha 0) on every setting's mAP and on rank distance."""
-    hybrids = [name for name, alpha in alphas.items() if 0 < alpha < 1]
-    baselines = [name for name, alpha in alphas.items() if alpha in (0.0, 1.0)]
-    comparisons = []
+# The paper's claims, tested per experiment and hybrid on these metrics (claims 1-3) and on rank
+# distance in the multilingual pool (claim 4).
+CLAIM_METRICS = ("map", "mrr@10")
+BIAS_METRIC = "rank_distance"
+NOT_TESTABLE = "not testable here: no trade-off between the baselines"
+ONE_SEED = "one seed: the interval covers questions only, not training randomness"
+SEEDS_AND_QUESTIONS = "seeds and questions"
+SIGNIFICANCE_COLUMNS = [
+    "experiment", "claim", "statement", "metric", "setting", "hybrid", "baseline",
+    "difference", "ci_low", "ci_high", "ci_confidence", "confidence", "margin", "baseline_value",
+    "p_value", "p_holm", "verdict", "scope",
+    "precondition", "precondition_difference", "precondition_ci_low", "precondition_ci_high", "precondition_result",
+    "seeds", "questions", "pairs", "samples",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One of the paper's claims: the hybrid matches `baseline` (a paper name; None: each baseline)
+    in `setting`, which says something only where `baseline` beats `rival` there (None: no such
+    precondition)."""
+
+    number: int
+    statement: str
+    setting: str
+    baseline: str | None
+    rival: str | None
+
+
+CLAIMS = (
+    Claim(1, "Hybrid matches X-X on monolingual retrieval", "mono", "x-x", "x-y"),
+    Claim(2, "Hybrid matches X-Y on cross-lingual retrieval", "cross", "x-y", "x-x"),
+    Claim(3, "Hybrid matches X-Y on multilingual retrieval", MULTI, "x-y", "x-x"),
+    Claim(4, "Hybrid has the lowest language bias", MULTI, None, None),
+)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Strategy `a` minus strategy `b` on one metric in one setting of one experiment."""
+
+    experiment: str
+    a: str
+    b: str
+    setting: str
+    metric: str
+
+    def __str__(self) -> str:
+        return f"{self.experiment}: {self.a} − {self.b}, {self.metric} ({self.setting})"
+
+    def stream(self) -> int:
+        """A number fixed by the comparison alone: its random stream stays the same whatever
+        other comparisons the table holds."""
+        return zlib.crc32("\t".join((self.experiment, self.a, self.b, self.setting, self.metric)).encode())
+
+
+@dataclass(frozen=True)
+class ClaimTest:
+    """A claim on one metric for one hybrid against one baseline: `comparison` is hybrid minus
+    baseline, `precondition` baseline minus rival (positive where the trade-off is there)."""
+
+    claim: Claim
+    metric: str
+    comparison: Difference
+    precondition: Difference | None
+
+
+def claim_plan(experiments: Sequence[str], alphas: Mapping[str, float]) -> list[ClaimTest]:
+    """Every claim test of every experiment: each hybrid (0 < alpha < 1) against each X-X
+    (alpha 1) or X-Y (alpha 0) strategy the claim names, claims 1-3 on each of CLAIM_METRICS."""
+    names = paper_strategy_names(alphas)
+    hybrids = [strategy for strategy, name in names.items() if name == "hybrid"]
+    named = {paper: [strategy for strategy, name in names.items() if name == paper] for paper in ("x-x", "x-y")}
+    tests = []
     for experiment in experiments:
         for hybrid in hybrids:
-            for baseline in baselines:
-                comparisons += [Comparison(experiment, hybrid, baseline, setting, "map") for setting in SETTINGS]
-                comparisons.append(Comparison(experiment, hybrid, baseline, "multi", "rank_distance"))
-    return comparisons
+            for claim in CLAIMS:
+                if claim.baseline is None:
+                    tests += [
+                        ClaimTest(claim, BIAS_METRIC, Difference(experiment, hybrid, baseline, claim.setting, BIAS_METRIC), None)
+                        for baseline in named["x-x"] + named["x-y"]
+                    ]
+                    continue
+                tests += [
+                    ClaimTest(
+                        claim,
+                        metric,
+                        Difference(experiment, hybrid, baseline, claim.setting, metric),
+                        Difference(experiment, baseline, rival, claim.setting, metric),
+                    )
+                    for metric in CLAIM_METRICS
+                    for baseline in named[claim.baseline]
+                    for rival in named[claim.rival]
+                ]
+    return tests
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """A difference as observed and its bootstrap replicates (sorted)."""
+
+    observed: float  # mean over seeds of the macro difference
+    replicates: np.ndarray
+    b_value: float  # strategy b's own macro value on the same queries, mean over seeds
+    seeds: int
+    questions: int
+    pairs: int
+
+
+def _macro_per_seed(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Macro averages per seed from (..., seed, pair) sums and counts: per pair, then over pairs."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanmean(sums / counts, axis=-1)
+
+
+def bootstrap_difference(per_query: pd.DataFrame, difference: Difference, samples: int, generator: np.random.Generator) -> Bootstrap:
+    """Macro difference a - b (per (query language, pool) pair, then over the setting's pairs),
+    per seed and then averaged over seeds, with `samples` bootstrap replicates.
+
+    A replicate draws question ids with replacement (a question keeps all its language pairs and
+    its value in every seed) and, with two or more seeds, seed indices with replacement (a seed
+    keeps both strategies: same-seed runs share their manifest's source order); it is the mean
+    over the drawn seeds of their macro differences on the drawn questions. Only queries both
+    strategies answered in a seed count. `per_query`: `experiment`, `strategy`, `seed`, `qid`,
+    `query_lang`, `pool_lang`, `metric`, `value`.
+    """
+    a, b = difference.a, difference.b
+    chosen = per_query[
+        (per_query["experiment"] == difference.experiment)
+        & (per_query["metric"] == difference.metric)
+        & per_query["strategy"].isin([a, b])
+    ]
+    chosen = chosen[setting_of(chosen["query_lang"], chosen["pool_lang"]) == difference.setting]
+    seeds_of = {strategy: set(seeds.tolist()) for strategy, seeds in chosen.groupby("strategy")["seed"].unique().items()}
+    if set(seeds_of) != {a, b}:
+        raise DataError(f"{difference}: no per-query values for both strategies")
+    if seeds_of[a] != seeds_of[b]:
+        raise DataError(f"{difference}: seeds {sorted(seeds_of[a])} of {a} differ from seeds {sorted(seeds_of[b])} of {b}")
+    keys = ["seed", "qid", "query_lang", "pool_lang"]
+    wide = chosen.groupby(["strategy", *keys])["value"].mean().unstack("strategy").dropna()
+    if wide.empty:
+        raise DataError(f"{difference}: the two strategies answered no query in common")
+    seed_codes, seeds = pd.factorize(wide.index.get_level_values("seed"), sort=True)
+    question_codes, questions = pd.factorize(wide.index.get_level_values("qid"))
+    pair_codes, pairs = pd.factorize(wide.index.get_level_values("query_lang") + "→" + wide.index.get_level_values("pool_lang"))
+    shape = (len(questions), len(seeds), len(pairs))
+    cells = (question_codes, seed_codes, pair_codes)  # one row per cell after the groupby
+    differences, b_values, counts = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    differences[cells] = (wide[a] - wide[b]).to_numpy()
+    b_values[cells] = wide[b].to_numpy()
+    counts[cells] = 1.0
+    observed = float(np.mean(_macro_per_seed(differences.sum(axis=0), counts.sum(axis=0))))
+    b_value = float(np.mean(_macro_per_seed(b_values.sum(axis=0), counts.sum(axis=0))))
+
+    n_questions, n_seeds, n_pairs = shape
+    question_weights = generator.multinomial(n_questions, np.full(n_questions, 1.0 / n_questions), size=samples).astype(float)
+    drawn_sums = (question_weights @ differences.reshape(n_questions, -1)).reshape(samples, n_seeds, n_pairs)
+    drawn_counts = (question_weights @ counts.reshape(n_questions, -1)).reshape(samples, n_seeds, n_pairs)
+    per_seed = _macro_per_seed(drawn_sums, drawn_counts)
+    if n_seeds > 1:
+        seed_weights = generator.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=samples)
+        replicates = (seed_weights * per_seed).sum(axis=1) / n_seeds
+    else:
+        replicates = per_seed[:, 0]
+    return Bootstrap(observed, np.sort(replicates), b_value, n_seeds, n_questions, n_pairs)
+
+
+def tail_p_value(replicates: np.ndarray, bound: float, lower_is_better: bool) -> float:
+    """One-sided p-value of "the difference is past `bound` on the bad side": the share of
+    replicates at or beyond it, +1 in numerator and denominator (never 0)."""
+    beyond = np.sum(replicates >= bound) if lower_is_better else np.sum(replicates <= bound)
+    return float((1 + beyond) / (len(replicates) + 1))
+
+
+def interval(sorted_replicates: np.ndarray, one_sided_level: float) -> tuple[float, float]:
+    """The interval whose bounds are the one-sided tests at `one_sided_level`: the k-th smallest
+    and k-th largest replicate, k = ceil(level (B + 1)) - 1, so that a bound lies past a value
+    exactly when `tail_p_value` of that value is below the level (infinite when k < 1)."""
+    samples = len(sorted_replicates)
+    k = math.ceil(one_sided_level * (samples + 1) - 1e-9) - 1
+    if k < 1:
+        return -math.inf, math.inf
+    return float(sorted_replicates[k - 1]), float(sorted_replicates[samples - k])
+
+
+def holm_adjusted(p_values: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values: the i-th smallest times (m - i + 1), made monotone,
+    at most 1."""
+    p_values = np.asarray(p_values, dtype=float)
+    order = np.argsort(p_values, kind="stable")
+    scaled = (len(p_values) - np.arange(len(p_values))) * p_values[order]
+    adjusted = np.empty_like(p_values)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return adjusted
+
+
+def holm_levels(p_values: np.ndarray, alpha: float) -> np.ndarray:
+    """The level at which Holm's step-down decides each test: alpha / (m - i + 1) for the i-th
+    smallest p up to the first test retained, that test's level for every larger p. A test's
+    p-value is below its level exactly when its Holm-adjusted p-value is below alpha."""
+    p_values = np.asarray(p_values, dtype=float)
+    order = np.argsort(p_values, kind="stable")
+    thresholds = alpha / (len(p_values) - np.arange(len(p_values)))
+    retained = np.flatnonzero(p_values[order] >= thresholds)
+    if len(retained):
+        thresholds[retained[0] :] = thresholds[retained[0]]
+    levels = np.empty_like(p_values)
+    levels[order] = thresholds
+    return levels
+
+
+def claim_tests(
+    per_query: pd.DataFrame,
+    experiments: Sequence[str],
+    alphas: Mapping[str, float],
+    *,
+    samples: int,
+    seed: int,
+    confidence: float,
+    margin: float,
+    relative_margin: float,
+) -> pd.DataFrame:
+    """The paper's claims as non-inferiority tests with a margin: one row per test (see the
+    module docstring for the rules), columns SIGNIFICANCE_COLUMNS."""
+    alpha = (1 - confidence) / 2
+    drawn: dict[Difference, Bootstrap] = {}
+    by_key = {key: frame for key, frame in per_query.groupby(["experiment", "metric"], sort=False)}
+
+    def bootstrap(difference: Difference) -> Bootstrap:
+        if difference not in drawn:
+            frame = by_key.get((difference.experiment, difference.metric), per_query.iloc[:0])
+            generator = np.random.default_rng([seed, difference.stream()])
+            drawn[difference] = bootstrap_difference(frame, difference, samples, generator)
+        return drawn[difference]
+
+    rows, replicates = [], []
+    for test in claim_plan(experiments, alphas):
+        result = bootstrap(test.comparison)
+        lower_is_better = test.metric in LOWER_IS_BETTER
+        delta = relative_margin * result.b_value if lower_is_better else margin
+        row = {
+            "experiment": test.comparison.experiment,
+            "claim": test.claim.number,
+            "statement": test.claim.statement,
+            "metric": test.metric,
+            "setting": test.claim.setting,
+            "hybrid": test.comparison.a,
+            "baseline": test.comparison.b,
+            "difference": result.observed,
+            "confidence": confidence,
+            "margin": delta,
+            "baseline_value": result.b_value,
+            "p_value": tail_p_value(result.replicates, delta if lower_is_better else -delta, lower_is_better),
+            "scope": SEEDS_AND_QUESTIONS if result.seeds > 1 else ONE_SEED,
+            "precondition": "none",
+            "precondition_result": "none",
+            "seeds": result.seeds,
+            "questions": result.questions,
+            "pairs": result.pairs,
+            "samples": samples,
+        }
+        if test.precondition is not None:
+            baselines = bootstrap(test.precondition)
+            low, high = interval(baselines.replicates, alpha)
+            row |= {
+                "precondition": f"{test.precondition.a} − {test.precondition.b} > 0",
+                "precondition_difference": baselines.observed,
+                "precondition_ci_low": low,
+                "precondition_ci_high": high,
+                "precondition_result": "trade-off" if low > 0 else "no trade-off",
+            }
+        rows.append(row)
+        replicates.append(result.replicates)
+    table = pd.DataFrame(rows, columns=SIGNIFICANCE_COLUMNS)
+    if table.empty:
+        return table
+    table["p_holm"] = np.nan
+
+    testable = (table["precondition_result"] != "no trade-off").to_numpy()
+    if testable.any() and testable.sum() / (samples + 1) >= alpha:
+        log.warning("%d claim tests, %d bootstrap samples: no test can pass Holm's first step; raise report.bootstrap.samples", testable.sum(), samples)
+    levels = np.full(len(table), alpha)
+    levels[testable] = holm_levels(table.loc[testable, "p_value"].to_numpy(), alpha)
+    table.loc[testable, "p_holm"] = holm_adjusted(table.loc[testable, "p_value"].to_numpy())
+    bounds = [interval(values, level) for values, level in zip(replicates, levels, strict=True)]
+    table["ci_low"], table["ci_high"] = [low for low, _ in bounds], [high for _, high in bounds]
+    table["ci_confidence"] = 1 - 2 * levels
+    lower_is_better = table["metric"].isin(LOWER_IS_BETTER)
+    beyond_zero = np.where(lower_is_better, table["ci_high"] < 0, table["ci_low"] > 0)
+    passed = testable & (table["p_holm"] < alpha).to_numpy()
+    table["verdict"] = np.where(~testable, NOT_TESTABLE, np.where(passed, np.where(beyond_zero, "better", "matches"), "does not match"))
+    return table

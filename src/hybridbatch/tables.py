@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hybridbatch.encode import PROVENANCE
 from hybridbatch.evaluate import SETTINGS
 from hybridbatch.metrics import METRICS
 from hybridbatch.results import LOWER_IS_BETTER
@@ -19,6 +20,7 @@ from hybridbatch.results import LOWER_IS_BETTER
 SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
 # The paper's names for the three alphas (1, 0, in between).
 PAPER_STRATEGIES = {"x-x": "X-X", "x-y": "X-Y", "hybrid": "hybrid"}
+NO_CLAIM_TESTS = "No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines: no claim to test."
 
 
 @dataclass
@@ -94,21 +96,105 @@ def _best_marked(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return cells
 
 
-def _verdict(row: Mapping) -> str:
-    """One comparison: difference, confidence interval, p-value, and what may be read from it."""
-    lower_better = row["metric"] in LOWER_IS_BETTER
-    measure = "rank distance" if lower_better else f"{SETTING_TITLES[row['setting']]} mAP"
-    text = (
-        f"{row['better']} − {row['other']} {measure}: {row['difference']:+.4f} "
-        f"({row['confidence']:.0%} CI [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}], p = {row['p_value']:.3f})"
-    )
-    if row["ci_low"] > 0 or row["ci_high"] < 0:
-        wins = (row["ci_high"] < 0) == lower_better
-        return f"{text}: {row['better'] if wins else row['other']} is better"
-    return f"{text}: no significant difference"
+METRIC_TITLES = {"map": "mAP", "mrr@10": "MRR@10", "rank_distance": "rank distance"}
+# The columns the evaluate step writes into every metrics file, constant per file.
+def provenance_note(metrics: pd.DataFrame) -> str:
+    """How one experiment's models were embedded (precision, device, library versions), each
+    combination with its models when the files differ."""
+    if not set(PROVENANCE) <= set(metrics.columns):
+        return "Precision, device and library versions are not recorded in these metrics files."
+    models = metrics.groupby(list(PROVENANCE), sort=False, dropna=False)["model"].unique()
+
+    def described(precision: str, device: str, torch: str, transformers: str) -> str:
+        return f"{precision} on {device}, torch {torch}, transformers {transformers}"
+
+    if len(models) == 1:
+        return f"Embedded in {described(*models.index[0])}."
+    return "Embedded in " + "; ".join(f"{described(*key)} ({', '.join(names)})" for key, names in models.items()) + "."
 
 
-def summary_blocks(summary: pd.DataFrame, significance: pd.DataFrame) -> list[Block]:
+def _strategy_label(strategy: str, paper_names: Mapping[str, str]) -> str:
+    """The paper's name of a strategy, with ours beside it when they differ."""
+    paper = PAPER_STRATEGIES.get(paper_names.get(strategy, ""), strategy)
+    return paper if paper.lower() == strategy else f"{paper} ({strategy})"
+
+
+def _signed(value: float, metric: str) -> str:
+    return f"{value:+.1f}" if metric in LOWER_IS_BETTER else f"{value:+.4f}"
+
+
+def claim_table(tests: pd.DataFrame, paper_names: Mapping[str, str]) -> pd.DataFrame:
+    """One row per claim test of significance.csv (hybridbatch.results.claim_tests): the claim,
+    metric, difference, interval (with its level), margin, Holm-adjusted p, verdict and the
+    baselines' trade-off the claim presupposes."""
+    rows = []
+    for test in tests.to_dict("records"):
+        metric = test["metric"]
+        compared = f"{_strategy_label(test['hybrid'], paper_names)} − {_strategy_label(test['baseline'], paper_names)}"
+        margin = f"{test['margin']:.4f}"
+        if metric in LOWER_IS_BETTER:
+            margin = f"{test['margin']:.1f} ({test['margin'] / test['baseline_value']:.0%} of {test['baseline_value']:.1f})"
+        trade_off = "none presupposed"
+        if test["precondition"] != "none":
+            trade_off = (
+                f"{test['precondition']}: {_signed(test['precondition_difference'], metric)} "
+                f"[{_signed(test['precondition_ci_low'], metric)}, {_signed(test['precondition_ci_high'], metric)}], "
+                f"{test['precondition_result']}"
+            )
+        verdict = test["verdict"] if test["seeds"] > 1 else f"{test['verdict']}; {test['scope']}"
+        rows.append(
+            [
+                f"{test['claim']}. {test['statement']} ({compared})",
+                METRIC_TITLES[metric],
+                _signed(test["difference"], metric),
+                f"[{_signed(test['ci_low'], metric)}, {_signed(test['ci_high'], metric)}] ({test['ci_confidence']:.1%})",
+                margin,
+                "–" if pd.isna(test["p_holm"]) else f"{test['p_holm']:.4f}",
+                f"**{verdict}**" if test["verdict"] in ("better", "matches") else verdict,
+                trade_off,
+            ]
+        )
+    columns = ["claim", "metric", "difference", "interval", "margin", "Holm-adjusted p", "verdict", "trade-off between the baselines"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
+    """How to read `claim_table`: the test, margins, levels, the Holm family and what the
+    intervals cover. `family`: the number of tests Holm adjusted over (the whole table)."""
+    confidence = float(tests["confidence"].iloc[0])
+    alpha = (1 - confidence) / 2
+    bias = tests["metric"].isin(LOWER_IS_BETTER)
+    margins = [f"{tests.loc[~bias, 'margin'].iloc[0]:.4g} for mAP and MRR@10"] if (~bias).any() else []
+    if bias.any():
+        first = tests[bias].iloc[0]
+        margins.append(f"{first['margin'] / first['baseline_value']:.0%} of the baseline's rank distance")
+    seeds = int(tests["seeds"].min())
+    samples = int(tests["samples"].iloc[0])
+    return [
+        "Each claim is a non-inferiority test of hybrid − baseline (macro averages: per (query language, pool) pair, then over "
+        f"the setting's pairs; mean over seeds) with a margin of {' and '.join(margins)}; lower is better for rank distance, so "
+        "there every inequality turns. **matches**: the Holm-adjusted one-sided p-value of a difference at or beyond −margin "
+        f"is below {alpha:.3g} = (1 − {confidence:g}) / 2, the level of one bound of a two-sided {confidence:.0%} interval; "
+        "**better**: the difference is also beyond 0 at the same level; else **does not match**.",
+        "Claims 1–3 presuppose a trade-off between the baselines, on the same metric: X-X above X-Y on Mono (claim 1), X-Y "
+        f"above X-X on Cross and Multi (claims 2, 3). Unless the baselines' {confidence:.0%} interval lies above 0 the claim is "
+        "**not testable here**. Claim 4 (language bias) presupposes nothing and is tested against each baseline.",
+        f"Holm-Bonferroni adjusts over one family: the {family} testable claim tests of significance.csv (all experiments, "
+        f"hybrids, metrics and claims). p-values come from {samples} bootstrap samples, (1 + samples at or beyond the margin) "
+        "/ (samples + 1). Each interval is at the level Holm's step-down decided its test at (shown beside it), so a bound "
+        "lies past the margin exactly when the verdict is matches or better; not testable rows keep the nominal level.",
+        "Two-level bootstrap: seeds (paired across strategies) and questions (a question with all its translations) are "
+        "resampled, so training randomness is inside every interval."
+        if seeds > 1
+        else "One seed: the intervals cover the sampling of questions only, not training randomness; more `training.seeds` "
+        "add it (a two-level bootstrap over seeds and questions).",
+    ]
+
+
+def summary_blocks(
+    summary: pd.DataFrame, significance: pd.DataFrame, paper_names: Mapping[str, str], provenance: Mapping[str, str]
+) -> list[Block]:
+    """Per experiment: mAP and bias, the other metrics, and the claim tests (read in the paper comparison)."""
     blocks = []
     for experiment, table in summary.groupby("experiment", sort=False):
         table = table.reset_index(drop=True)
@@ -120,22 +206,19 @@ def summary_blocks(summary: pd.DataFrame, significance: pd.DataFrame) -> list[Bl
         more.columns = ["model", *(f"{m} {SETTING_TITLES[s]}" for m in METRICS if m != "map" for s in SETTINGS)]
         notes = [
             "Macro averages: per (query language, pool) pair first, then over a setting's pairs. "
-            "Best per column in bold (lowest rank distance). ± is the standard deviation over seeds."
+            "Best per column in bold (lowest rank distance). ± is the standard deviation over seeds.",
+            provenance[experiment],
         ]
         tests = significance[significance["experiment"] == experiment]
-        if table.loc[table["strategy"] != "base", "seeds"].min() == 1:
-            notes.append(
-                "One seed per strategy: the bootstrap intervals cover the sampling of questions, not the "
-                "randomness of training; more `training.seeds` give that spread too."
-            )
         blocks += [
             Block(f"{experiment}: mAP and language bias", main, notes),
             Block(f"{experiment}: recall, MRR and nDCG", more),
             Block(
-                f"{experiment}: paired bootstrap over questions",
-                None,
-                [f"- {_verdict(row)}" for row in tests.to_dict("records")]
-                or ["No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines to compare."],
+                f"{experiment}: the paper's claims, tested",
+                claim_table(tests, paper_names) if len(tests) else None,
+                ["Margins, levels, the Holm family and the trade-off each claim presupposes: see the comparison with the paper."]
+                if len(tests)
+                else [NO_CLAIM_TESTS],
             ),
         ]
     return blocks
@@ -156,63 +239,52 @@ def per_language_blocks(table: pd.DataFrame) -> list[Block]:
     return blocks
 
 
-def paper_blocks(
+def paper_numbers(
     summary: pd.DataFrame,
-    significance: pd.DataFrame,
     reference: pd.DataFrame,
     paper_names: Mapping[str, str],
     encoders: Mapping[str, str],
     benchmarks: Mapping[str, str],
-) -> list[Block]:
-    """Our numbers beside the paper's and a verdict on each of its claims, per experiment.
-
-    `paper_names` maps our strategies to the paper's (x-x, x-y, hybrid); `encoders` and
-    `benchmarks` each experiment to its initial encoder and its benchmark."""
-    blocks = []
+) -> pd.DataFrame:
+    """Our numbers beside the paper's, per experiment (formatted cells; the last column names the
+    experiment). `paper_names` maps our strategies to the paper's (x-x, x-y, hybrid); `encoders`
+    and `benchmarks` each experiment to its initial encoder and its benchmark."""
+    rows = []
     for experiment, ours in summary.groupby("experiment", sort=False):
-        benchmark = benchmarks[experiment]
-        rows = []
-        for (paper_encoder, strategy), values in reference[reference["benchmark"] == benchmark].groupby(["encoder", "strategy"], sort=False):
+        for (paper_encoder, strategy), values in reference[reference["benchmark"] == benchmarks[experiment]].groupby(["encoder", "strategy"], sort=False):
             by_metric = values.set_index(["metric", "setting"])["value"]
             rows.append([f"paper, {paper_encoder}", PAPER_STRATEGIES[strategy],
                          *(_number(by_metric.get(("map", s)), "map") for s in SETTINGS),
-                         _number(by_metric.get(("rank_distance", "multi")), "rank_distance")])  # fmt: skip
+                         _number(by_metric.get(("rank_distance", "multi")), "rank_distance"), experiment])  # fmt: skip
         for row in ours.itertuples(index=False):
             name = PAPER_STRATEGIES.get(paper_names.get(row.strategy, ""), row.strategy)
             rows.append([f"here, {encoders[experiment]}", name, *(_number(getattr(row, f"map_{s}"), "map") for s in SETTINGS),
-                         _number(row.rank_distance, "rank_distance")])  # fmt: skip
-        table = pd.DataFrame(rows, columns=["encoder", "strategy", "mAP Mono", "mAP Cross", "mAP Multi", "rank distance"])
-        blocks.append(Block(f"{experiment} (benchmark {benchmark})", table, _claims(significance[significance["experiment"] == experiment], paper_names)))
+                         _number(row.rank_distance, "rank_distance"), experiment])  # fmt: skip
+    columns = ["encoder", "strategy", "mAP Mono", "mAP Cross", "mAP Multi", "rank distance", "experiment"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def paper_blocks(
+    numbers: pd.DataFrame,
+    significance: pd.DataFrame,
+    paper_names: Mapping[str, str],
+    benchmarks: Mapping[str, str],
+    provenance: Mapping[str, str],
+) -> list[Block]:
+    """Per experiment: `paper_numbers` and the tests of the paper's claims (`claim_table`)."""
+    blocks = []
+    family = int(significance["p_holm"].notna().sum())
+    for experiment, rows in numbers.groupby("experiment", sort=False):
+        tests = significance[significance["experiment"] == experiment]
+        blocks += [
+            Block(f"{experiment} (benchmark {benchmarks[experiment]})", rows.drop(columns="experiment"), [provenance[experiment]]),
+            Block(
+                f"{experiment}: the paper's claims, tested",
+                claim_table(tests, paper_names) if len(tests) else None,
+                claim_notes(tests, family) if len(tests) else [NO_CLAIM_TESTS],
+            ),
+        ]
     return blocks
-
-
-def _claims(tests: pd.DataFrame, paper_names: Mapping[str, str]) -> list[str]:
-    """The paper's three claims, each checked with the bootstrap: 'matches' = not significantly worse."""
-    named = tests.assign(other_paper=tests["other"].map(paper_names))
-    claims = [
-        ("Hybrid matches X-X on monolingual retrieval", "x-x", ["mono"], "map"),
-        ("Hybrid matches X-Y on cross-lingual retrieval", "x-y", ["cross"], "map"),
-        ("Hybrid matches X-Y on multilingual retrieval", "x-y", ["multi"], "map"),
-        ("Hybrid has the lowest (or near-lowest) language bias", None, ["multi"], "rank_distance"),
-    ]
-    lines = []
-    for claim, baseline, settings, metric in claims:
-        rows = named[named["setting"].isin(settings) & (named["metric"] == metric)]
-        if baseline:
-            rows = rows[rows["other_paper"] == baseline]
-        if rows.empty:
-            lines.append(f"- {claim}: not checked (no such strategies in this run).")
-            continue
-        lower_better = metric in LOWER_IS_BETTER
-        worse = rows["ci_low"] > 0 if lower_better else rows["ci_high"] < 0
-        verdict = "does not hold" if worse.any() else "holds"
-        details = "; ".join(_verdict(row) for row in rows.to_dict("records"))
-        lines.append(f"- {claim}: **{verdict}** here ({details}).")
-    lines.append(
-        "'Matches' is read as 'not significantly worse' (paired bootstrap interval over questions); "
-        "differences whose interval contains 0 are not wins either way."
-    )
-    return lines
 
 
 @dataclass(frozen=True)
@@ -236,15 +308,16 @@ def build_documents(
 
     table, languages = summary(metrics), per_language(metrics)
     names = paper_strategy_names(alphas)
-    comparison = paper_blocks(table, significance, reference, names, encoders, benchmarks)
+    provenance = {experiment: provenance_note(rows) for experiment, rows in metrics.groupby("experiment", sort=False)}
+    numbers = paper_numbers(table, reference, names, encoders, benchmarks)
+    comparison = paper_blocks(numbers, significance, names, benchmarks, provenance)
     comparison[0].notes.insert(
         0,
         f"Here: {', '.join(dict.fromkeys(encoders.values()))} fine-tuned {steps} steps per strategy (the paper trains XLM-R and LaBSE to convergence "
         "at batch 100), so absolute numbers are not comparable; the claims are about the ordering of strategies.",
     )
-    paper_data = pd.concat([block.table.assign(experiment=block.heading.split(" ")[0]) for block in comparison], ignore_index=True)
     return {
-        "summary": Document("Summary: macro-averaged retrieval metrics", table, summary_blocks(table, significance)),
+        "summary": Document("Summary: macro-averaged retrieval metrics", table, summary_blocks(table, significance, names, provenance)),
         "per_language": Document("Per query language", languages, per_language_blocks(languages)),
-        "paper_comparison": Document("Comparison with the paper", paper_data, comparison),
+        "paper_comparison": Document("Comparison with the paper", numbers, comparison),
     }

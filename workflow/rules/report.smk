@@ -9,6 +9,7 @@ rule significance:
         alphas=strategy_alphas(),
         experiments=list(EXPERIMENTS),
         bootstrap=config["report"]["bootstrap"],
+        claims=config["report"]["claims"],
     log:
         "logs/significance.log",
     benchmark:

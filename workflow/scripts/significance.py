@@ -1,17 +1,20 @@
 from hybridbatch.io import write_frame_csv
 from hybridbatch.logs import logged
-from hybridbatch.results import hybrid_comparisons, model_runs, paired_bootstrap, read_per_query
+from hybridbatch.results import claim_tests, model_runs, read_per_query
 
 with logged(snakemake.log[0]) as log:
     runs = model_runs(snakemake.params.runs)
     files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input, strict=True)}
-    bootstrap = snakemake.params.bootstrap
-    table = paired_bootstrap(
+    bootstrap, claims = snakemake.params.bootstrap, snakemake.params.claims
+    table = claim_tests(
         read_per_query(files, runs),
-        hybrid_comparisons(snakemake.params.experiments, snakemake.params.alphas),
-        bootstrap["samples"],
-        bootstrap["seed"],
-        bootstrap["confidence"],
+        snakemake.params.experiments,
+        snakemake.params.alphas,
+        samples=bootstrap["samples"],
+        seed=bootstrap["seed"],
+        confidence=bootstrap["confidence"],
+        margin=claims["margin"],
+        relative_margin=claims["relative_margin"],
     )
     write_frame_csv(table, snakemake.output[0])
-    log.info("paired bootstrap, %d samples:\n%s", bootstrap["samples"], table.to_string(index=False))
+    log.info("claim tests, %d bootstrap samples:\n%s", bootstrap["samples"], table.to_string(index=False))
