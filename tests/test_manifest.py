@@ -160,6 +160,45 @@ def test_strategies_share_the_groups_of_each_batch_on_parallel_data(seed, kind_d
         assert other[["batch", "row", "source", "group_id"]].equals(manifests[0][["batch", "row", "source", "group_id"]])
 
 
+def partial_pairs(prefix: str, seed: int, groups: int) -> pd.DataFrame:
+    """Every group in English and one or two other languages (as MLQA-R), one conflict key each."""
+    generator = np.random.default_rng(seed)
+    rows = []
+    for g in range(groups):
+        others = generator.choice(["de", "es", "zh"], size=generator.integers(1, 3), replace=False)
+        rows += [(f"{prefix}{g}", f"{prefix}k{g}", str(lang), "q", "p", []) for lang in ["en", *others]]
+    return pd.DataFrame(rows, columns=["group_id", "conflict_key", "lang", "query", "positive", "hard_negatives"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_strategies_keep_their_slot_groups_where_languages_are_partial(seed):
+    pairs = {"a": partial_pairs("a", seed, 60), "b": partial_pairs("b", seed + 100, 40)}
+    languages = {s: p.groupby("group_id")["lang"].agg(set).to_dict() for s, p in pairs.items()}
+    batch_size = 4
+    manifests = {alpha: build_manifest(pairs, BatchPlan(alpha, batch_size, 120, seed)) for alpha in (1.0, 0.0, 0.5)}
+    # Every group can fill a cross-lingual row, so X-Y never leaves its slot: its batches are the slots.
+    slots = manifests[0.0].set_index(["batch", "row"])["group_id"]
+    for alpha in (1.0, 0.5):
+        manifest = manifests[alpha]
+        rows = manifest.assign(slot_group=manifest.set_index(["batch", "row"]).index.map(slots))
+        rows["usable"] = [
+            row.kind == "cross" or row.query_lang in languages[row.source][row.slot_group] for row in rows.itertuples()
+        ]
+        rows["same"] = rows["group_id"] == rows["slot_group"]
+        # In the first epoch (no slot there holds a group twice), a row holds its slot group exactly
+        # when the group can fill the batch's kind and the strategy has not borrowed it before.
+        for source, group_languages in languages.items():
+            first_epoch = sorted(rows.loc[rows["source"] == source, "batch"].unique())[: len(group_languages) // batch_size]
+            for batch in first_epoch:
+                earlier = set(manifest.loc[manifest["batch"] < batch, "group_id"])
+                at = rows[rows["batch"] == batch]
+                assert at["same"].tolist() == [u and g not in earlier for u, g in zip(at["usable"], at["slot_group"])]
+        # Over four epochs, borrowing costs few of the positions a strategy could share with X-Y
+        # (the grouping this replaced, one queue per strategy drifting apart, kept 36-68% of them here).
+        assert rows["same"].sum() >= 0.8 * rows["usable"].sum()
+        assert not rows.loc[~rows["usable"], "same"].any()
+
+
 def test_groups_are_not_repeated_within_an_epoch():
     pairs = {"a": random_pairs(4, 40, 1)}
     manifest = build_manifest(pairs, BatchPlan(0.0, 4, 20, 0))  # two epochs of 10 batches

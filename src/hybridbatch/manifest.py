@@ -14,9 +14,14 @@ alpha is the same for every strategy of one experiment and seed):
   weight / sum of weights * steps (`source_weights`, a source not named weighs 1), in a shuffled
   order that depends on the seed and the sources and weights only: every strategy trains on the
   same sequence of sources.
-- Groups: one shuffled group order per source (per epoch); each batch takes the next groups that
-  can fill its kind, so that with parallel data (every group in every language) batch b of X-X,
-  X-Y and hybrid holds the same group_ids.
+- Groups: one shuffled group order per source and epoch, cut into slots of batch_size groups with
+  distinct group_ids and conflict keys; a source's k-th batch has the k-th slot whatever its kind,
+  so the slots are the same for every strategy. A batch keeps, in place, the slot groups that can
+  fill its kind and that this strategy has not used yet in their epoch, and fills the other
+  positions with usable groups this strategy passed over in earlier slots, else borrowed from the
+  end of the epoch (a hole in a later slot of this strategy only). With parallel data (every group
+  in every language) batch b of X-X, X-Y and hybrid holds the same group_ids; otherwise the
+  strategies differ where a kind cannot use a slot group, without drifting apart.
 - Languages: a source's monolingual batches cycle through a shuffled order of its languages, and
   each cross-lingual row takes the ordered (query, passage) language pair its group offers that
   the source has used least so far (ties in a shuffled order of the pairs), so language counts
@@ -107,40 +112,120 @@ def _stream(seed: int, purpose: int, source: str | None = None) -> np.random.Gen
 
 
 class _GroupStream:
-    """The groups of one source, drawn in shuffled epochs without replacement within an epoch."""
+    """The groups of one source for one strategy, laid out in slots shared by every strategy.
+
+    The source's occurrences are its shuffled epochs one after the other (permutation e of the
+    seeded stream, drawn on demand, is the same whoever draws it). Slot k, for the source's k-th
+    batch, is the first `count` occurrences not yet in a slot with distinct group_ids and conflict
+    keys (the others wait for the next slot): it depends on the permutations only, never on the
+    batch kinds. See `take` for how a batch fills its kind from its slot.
+    """
 
     def __init__(self, name: str, groups: list[Group], rng: np.random.Generator) -> None:
         self.name, self.groups, self.rng = name, groups, rng
-        self.queue: list[Group] = []
+        self.occurrences: list[Group] = []  # the epochs one after the other
+        self.unslotted: list[int] = []  # occurrences not yet in a slot, in order
+        self.passed: list[int] = []  # occurrences of past slots this strategy has not used, in order
+        self.used_epoch: dict[str, int] = {}  # group_id -> epoch of its last used occurrence
+
+    def _epoch(self, index: int) -> int:
+        return index // len(self.groups)
 
     def _new_epoch(self) -> None:
-        self.queue += [self.groups[i] for i in self.rng.permutation(len(self.groups))]
+        start = len(self.occurrences)
+        self.occurrences += [self.groups[i] for i in self.rng.permutation(len(self.groups))]
+        self.unslotted += range(start, len(self.occurrences))
 
-    def take(self, count: int, wanted: str | None) -> list[Group]:
-        """The first `count` queued groups without shared group_id or conflict_key, each having
-        language `wanted` (mono) or at least two languages (cross, `wanted` None); the others stay
-        queued in order for the next batches."""
-        chosen: list[Group] = []
+    def _open(self, index: int) -> bool:
+        """Whether this strategy may still use occurrence `index`: neither it nor a later
+        occurrence of its group has been used."""
+        return self._epoch(index) > self.used_epoch.get(self.occurrences[index].group_id, -1)
+
+    def _use(self, index: int) -> Group:
+        group = self.occurrences[index]
+        self.used_epoch[group.group_id] = self._epoch(index)
+        return group
+
+    def _slot(self, count: int) -> list[int]:
+        """The next slot: the first `count` occurrences not yet in a slot with distinct group_ids
+        and conflict keys; the others stay for the next slots."""
+        slot: list[int] = []
         ids: set[str] = set()
         keys: set[str] = set()
         for refill in (False, True):
             if refill:
                 self._new_epoch()
-            kept: list[Group] = []
-            for group in self.queue:
-                if len(chosen) < count and _usable(group, wanted) and group.group_id not in ids and group.conflict_key not in keys:
-                    chosen.append(group)
+            kept: list[int] = []
+            for index in self.unslotted:
+                group = self.occurrences[index]
+                if len(slot) < count and group.group_id not in ids and group.conflict_key not in keys:
+                    slot.append(index)
                     ids.add(group.group_id)
                     keys.add(group.conflict_key)
                 else:
-                    kept.append(group)
-            self.queue = kept
-            if len(chosen) == count:
-                return chosen
+                    kept.append(index)
+            self.unslotted = kept
+            if len(slot) == count:
+                return slot
         raise ConfigError(
-            f"source {self.name}: a batch needs {count} groups with {_describe(wanted)} and distinct conflict keys, "
-            f"but only {len(chosen)} exist; lower the batch size"
+            f"source {self.name}: a batch needs {count} groups with distinct conflict keys, but only {len(slot)} exist; "
+            "lower the batch size"
         )
+
+    def _borrowable(self) -> list[int]:
+        """The occurrences of later slots, latest of the earliest epoch first."""
+        return sorted(self.unslotted, key=lambda index: (self._epoch(index), -index))
+
+    def take(self, count: int, wanted: str | None) -> list[Group]:
+        """The groups of the source's next batch: `count` groups without shared group_id or
+        conflict_key, each having language `wanted` (mono) or at least two languages (cross,
+        `wanted` None).
+
+        The batch keeps, in place, the occurrences of its slot that can fill its kind and are
+        still open to this strategy; the others join the strategy's passed occurrences. Each other
+        position takes the first usable open occurrence, without shared group_id or conflict key,
+        among the passed occurrences (oldest first: they are in no later slot), then among the
+        later slots' occurrences from the end of their epoch backwards (the next epoch, drawn when
+        nothing usable is left, from its end backwards): a borrowed occurrence leaves a hole in a
+        later slot of this strategy only, as late in its epoch as possible. Using a group's
+        occurrence closes that group's earlier occurrences, so that no strategy uses a group twice
+        within an epoch.
+        """
+        slot = self._slot(count)
+        rows: list[Group | None] = [
+            self._use(index) if _usable(self.occurrences[index], wanted) and self._open(index) else None
+            for index in slot
+        ]
+        chosen = [group for group in rows if group is not None]
+        ids = {group.group_id for group in chosen}
+        keys = {group.conflict_key for group in chosen}
+        holes = [row for row, group in enumerate(rows) if group is None]
+
+        def fill(candidates: list[int]) -> None:
+            for index in candidates:
+                if not holes:
+                    return
+                group = self.occurrences[index]
+                if _usable(group, wanted) and self._open(index) and group.group_id not in ids and group.conflict_key not in keys:
+                    rows[holes.pop(0)] = self._use(index)
+                    chosen.append(group)
+                    ids.add(group.group_id)
+                    keys.add(group.conflict_key)
+
+        fill(self.passed)
+        if holes:
+            fill(self._borrowable())
+        if holes:
+            start = len(self.occurrences)
+            self._new_epoch()
+            fill(list(reversed(range(start, len(self.occurrences)))))
+        if holes:
+            raise ConfigError(
+                f"source {self.name}: a batch needs {count} groups with {_describe(wanted)} and distinct conflict keys, "
+                f"but only {len(chosen)} exist; lower the batch size"
+            )
+        self.passed = [index for index in self.passed + slot if self._open(index)]
+        return rows  # type: ignore[return-value]  # every hole is filled
 
 
 class _LeastUsed:
