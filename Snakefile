@@ -14,6 +14,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/overlap.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/manifest.smk"
 include: "workflow/rules/train.smk"
@@ -24,6 +25,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         data_tables(),
+        overlap_tables(),
         metric_tables(),
         manifests(),
         result_tables(),

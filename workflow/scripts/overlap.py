@@ -1,0 +1,5 @@
+from hybridbatch.logs import logged
+from hybridbatch.overlap import checks_from, leak_check
+
+with logged(snakemake.log[0]):
+    leak_check(checks_from(snakemake.params.checks), snakemake.params.max_overlap, snakemake.output[0])

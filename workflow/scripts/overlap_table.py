@@ -1,0 +1,5 @@
+from hybridbatch.logs import logged
+from hybridbatch.overlap import combine_tables
+
+with logged(snakemake.log[0]):
+    combine_tables(list(snakemake.input), snakemake.params.max_overlap, snakemake.output.csv, snakemake.output.html)
