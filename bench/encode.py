@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import torch
 
-from hybridbatch.encode import EncodeSettings, autocast_dtype, encode, load_encoder, usable_threads
+from hybridbatch.encode import EncodeSettings, encode, load_encoder, usable_threads
 
 
 def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -65,7 +65,7 @@ def main() -> None:
     # Same truncation for both: sentence-transformers would otherwise read up to 512 tokens.
     encoder.max_seq_length = EncodeSettings().passage_max_length
 
-    runs: dict[str, list[float]] = {"gemm": [], "ours_fp32": [], "sentence_transformers_fp32": [], "ours_auto": []}
+    runs: dict[str, list[float]] = {"gemm": [], "ours_fp32": [], "sentence_transformers_fp32": []}
     for _ in range(args.repeats):  # interleaved, best of each
         runs["gemm"].append(gemm_gflops())
         runs["ours_fp32"].append(timed(lambda: encode(encoder, texts, "passage", EncodeSettings(args.batch_size, args.batch_tokens, precision="fp32"))))
@@ -75,7 +75,6 @@ def main() -> None:
                 for size in args.st_batch_sizes
             )
         )
-        runs["ours_auto"].append(timed(lambda: encode(encoder, texts, "passage", EncodeSettings(args.batch_size, args.batch_tokens, precision="auto"))))
     gemm = max(runs["gemm"])
     flop = encoder_gflop(encoder, texts, prefix, EncodeSettings().passage_max_length)
     report = {
@@ -83,14 +82,12 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "gemm_fp32_gflops": round(gemm, 1),
         "encoder_gflop": round(flop, 1),
-        "auto_precision": str(autocast_dtype("auto", torch.device("cpu"))),
     }
-    for name in ("ours_fp32", "sentence_transformers_fp32", "ours_auto"):
+    for name in ("ours_fp32", "sentence_transformers_fp32"):
         seconds = min(runs[name])
         report[f"{name}_texts_per_s"] = round(len(texts) / seconds, 1)
         report[f"{name}_gemm_share"] = round(flop / seconds / gemm, 3)
     report["ratio_ours_fp32_vs_st"] = round(min(runs["sentence_transformers_fp32"]) / min(runs["ours_fp32"]), 3)
-    report["ratio_ours_auto_vs_st"] = round(min(runs["sentence_transformers_fp32"]) / min(runs["ours_auto"]), 3)
     print(json.dumps(report, indent=2))
 
 
