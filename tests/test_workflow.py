@@ -69,7 +69,11 @@ def test_every_model_is_evaluated_on_both_benchmarks(workdir, model):
 
     for experiment in ("xquad_r", "mlqa_r"):
         metrics = pd.read_parquet(workdir / "results" / "metrics" / experiment / f"{model}.parquet")
-        assert list(metrics.columns) == ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries"]
+        assert list(metrics.columns) == [
+            "benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries",
+            "precision", "device", "torch", "transformers",
+        ]  # fmt: skip
+        assert set(metrics["precision"]) == {"fp32"} and set(metrics["device"]) == {"cpu"}
         assert set(metrics["benchmark"]) == {experiment} and set(metrics["model"]) == {model}
         pairs = metrics.drop_duplicates(["query_lang", "pool_lang"]).groupby("setting").size().to_dict()
         assert pairs == {"mono": 3, "cross": 6, "multi": 3}, experiment

@@ -181,3 +181,28 @@ def training_pairs(wildcards):
 
 def manifests():
     return expand("results/manifests/{experiment}/{run}.parquet", experiment=EXPERIMENTS, run=RUNS)
+
+
+def overlap_checks(experiment):
+    """The experiment's training sources against its benchmark, as plain data for the script."""
+    benchmark = EXPERIMENTS[experiment].benchmark
+    return [
+        {
+            "experiment": experiment,
+            "benchmark": benchmark,
+            "queries": f"results/data/{benchmark}/queries.parquet",
+            "candidates": f"results/data/{benchmark}/candidates.parquet",
+            "train_source": source,
+            "pairs": f"results/data/{source}/pairs.parquet",
+        }
+        for source in EXPERIMENTS[experiment].train_sources
+    ]
+
+
+def overlap_inputs(wildcards):
+    checks = overlap_checks(wildcards.experiment)
+    return list(dict.fromkeys(check[key] for check in checks for key in ("queries", "candidates", "pairs")))
+
+
+def overlap_tables():
+    return ["results/tables/overlap.csv", "results/tables/overlap.html"]

@@ -3,31 +3,6 @@
 # the experiment's table); one check per experiment, so a new experiment retrains nothing else.
 
 
-def overlap_checks(experiment):
-    """The experiment's training sources against its benchmark, as plain data for the script."""
-    benchmark = EXPERIMENTS[experiment].benchmark
-    return [
-        {
-            "experiment": experiment,
-            "benchmark": benchmark,
-            "queries": f"results/data/{benchmark}/queries.parquet",
-            "candidates": f"results/data/{benchmark}/candidates.parquet",
-            "train_source": source,
-            "pairs": f"results/data/{source}/pairs.parquet",
-        }
-        for source in EXPERIMENTS[experiment].train_sources
-    ]
-
-
-def overlap_inputs(wildcards):
-    checks = overlap_checks(wildcards.experiment)
-    return list(dict.fromkeys(check[key] for check in checks for key in ("queries", "candidates", "pairs")))
-
-
-def overlap_tables():
-    return ["results/tables/overlap.csv", "results/tables/overlap.html"]
-
-
 rule overlap:
     input:
         overlap_inputs,
