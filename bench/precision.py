@@ -1,13 +1,14 @@
 """The bf16 opt-in on a CPU: embedding speed and the metrics it moves, against fp32, in one run.
 
-    python bench/precision.py --model results/models/base --data results/data/xquad_r --languages en de zh
+    python bench/precision.py --model results/models/base --data results/data/xquad_r --languages en de zh --questions 300
 
 Embeds the chosen languages' queries and candidates of one benchmark with `hybridbatch.encode` in
 fp32 and in bf16 (autocast), times both, evaluates both with `hybridbatch.evaluate` on the same
 pools, and prints JSON: texts/s of each, the speed-up, and per metric the macro difference
 (bf16 - fp32) per setting and the largest difference over the (query language, pool) pairs.
 Whether bf16 is faster depends on the CPU (native AVX512-BF16 / AMX); without it torch emulates
-bf16 and it is slower.
+bf16, many times slower: `--questions N` keeps the first N question ids and the candidates of
+their paragraphs, so that the bf16 pass ends in minutes there.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True, help="a results/data/{dataset} folder")
     parser.add_argument("--languages", nargs="+", required=True)
+    parser.add_argument("--questions", type=int, help="keep the first N question ids and their paragraphs' candidates")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
@@ -35,9 +37,16 @@ def main() -> None:
     queries = pd.read_parquet(f"{args.data}/queries.parquet")
     candidates = pd.read_parquet(f"{args.data}/candidates.parquet")
     qrels = pd.read_parquet(f"{args.data}/qrels.parquet")
+    if args.questions:
+        kept = sorted(queries["qid"].unique())[: args.questions]
+        qrels = qrels[qrels["qid"].isin(kept)]
+        paragraphs = candidates.loc[candidates["cid"].isin(qrels["cid"]), "context_id"]
+        queries = queries[queries["qid"].isin(kept)]
+        candidates = candidates[candidates["context_id"].isin(paragraphs)]
+        qrels = qrels[qrels["cid"].isin(candidates["cid"])]
     encoder = load_encoder(args.model, torch.device("cpu"))
     texts = int(queries["lang"].isin(args.languages).sum() + candidates["lang"].isin(args.languages).sum())
-    report: dict = {"texts": texts, "threads": torch.get_num_threads(), "languages": args.languages}
+    report: dict = {"texts": texts, "threads": torch.get_num_threads(), "languages": args.languages, "questions": args.questions}
     metrics = {}
     for precision in ("fp32", "bf16"):
         settings = EncodeSettings(precision=precision)
