@@ -9,7 +9,7 @@ import pytest
 
 from hybridbatch.overlap import COLUMNS
 
-from test_workflow import snakemake
+from test_workflow import parquet_source_overlay, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -34,19 +34,10 @@ def test_a_planted_overlap_stops_the_run_before_training(tmp_path, mirror):
     english = candidates.loc[candidates["lang"] == "en", "text"]
     planted = english[english.str.split().str.len().between(10, 40)].head(12).tolist()
     assert len(planted) >= 4  # of about a hundred English texts: well over data.max_overlap
-    files = {}
-    for lang in ("en", "de", "es"):
-        files[lang] = tmp_path / f"{lang}.parquet"
-        filler = [f"{lang}: ein Satz Nummer {i}." for i in range(12)]
-        passages = (planted + filler)[:12] if lang == "en" else filler
-        pd.DataFrame({"q": [f"question {i}?" for i in range(12)], "p": passages}).to_parquet(files[lang])
-    overlay = tmp_path / "overlay.yaml"
-    overlay.write_text(
-        "sources:\n  toy:\n    path: parquet\n    origin: toy\n    languages:\n"
-        + "".join(f"      {lang}: {{data_files: {path}}}\n" for lang, path in files.items())
-        + "    columns: {query: q, positive: p}\n"
-        "experiments:\n  xquad_r:\n    train_sources: [toy]\n"
-    )
+    languages = ("en", "de", "es")
+    fillers = {lang: [f"{lang}: ein Satz Nummer {i}." for i in range(12)] for lang in languages}
+    passages = {lang: (planted + fillers[lang])[:12] if lang == "en" else fillers[lang] for lang in languages}
+    overlay = parquet_source_overlay(tmp_path, {lang: [f"question {i}?" for i in range(12)] for lang in languages}, passages, ["toy"])
     result = snakemake(workdir, "results/manifests/xquad_r/validation.parquet", overlay=overlay, check=False)
     assert result.returncode != 0
     log = (workdir / "logs" / "overlap" / "xquad_r.log").read_text()

@@ -293,20 +293,31 @@ def test_paper_config_plans_the_paper_run(tmp_path):
     assert "results/models/xquad_r_xlmr/base" in output and "results/data/mmarco/pairs.parquet" in output
 
 
-def test_a_loaded_source_feeds_the_manifests(tmp_path):
-    """A `sources:` entry read through Hugging Face datasets from local parquet, trained on by an experiment."""
-    words = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel", "glacier", "market"]
+def parquet_source_overlay(folder, questions, passages, train_sources):
+    """An overlay declaring a `sources:` entry `toy` read from one local parquet file per language
+    (columns q, p: the given texts, row-aligned across languages) and training the xquad_r
+    experiment on `train_sources`."""
     files = {}
-    for lang, ask in (("en", "where is the {}?"), ("de", "wo ist {}?"), ("es", "¿dónde está {}?")):
-        files[lang] = tmp_path / f"{lang}.parquet"
-        pd.DataFrame({"q": [ask.format(w) for w in words], "p": [f"{lang}: the {w} is here." for w in words]}).to_parquet(files[lang])
-    overlay = tmp_path / "overlay.yaml"
+    for lang in questions:
+        files[lang] = folder / f"{lang}.parquet"
+        pd.DataFrame({"q": questions[lang], "p": passages[lang]}).to_parquet(files[lang])
+    overlay = folder / "overlay.yaml"
     overlay.write_text(
         "sources:\n  toy:\n    path: parquet\n    origin: toy\n    languages:\n"
         + "".join(f"      {lang}: {{data_files: {path}}}\n" for lang, path in files.items())
         + "    columns: {query: q, positive: p}\n"
-        "experiments:\n  xquad_r:\n    train_sources: [mlqa_r, toy]\n"
+        f"experiments:\n  xquad_r:\n    train_sources: [{', '.join(train_sources)}]\n"
     )
+    return overlay
+
+
+def test_a_loaded_source_feeds_the_manifests(tmp_path):
+    """A `sources:` entry read through Hugging Face datasets from local parquet, trained on by an experiment."""
+    words = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel", "glacier", "market"]
+    asking = (("en", "where is the {}?"), ("de", "wo ist {}?"), ("es", "¿dónde está {}?"))
+    questions = {lang: [ask.format(w) for w in words] for lang, ask in asking}
+    passages = {lang: [f"{lang}: the {w} is here." for w in words] for lang in questions}
+    overlay = parquet_source_overlay(tmp_path, questions, passages, ["mlqa_r", "toy"])
     workdir = tmp_path / "run"
     snakemake(workdir, "results/manifests/xquad_r/hybrid.parquet", overlay=overlay)
     pairs = pq.read_table(workdir / "results" / "data" / "toy" / "pairs.parquet").to_pandas()
