@@ -44,6 +44,13 @@ def test_unknown_key(default_config, schema):
     assert problems(config, schema) == ["data: unknown key(s) 'langauges' (allowed: languages, max_overlap, max_questions)"]
 
 
+def test_a_misspelt_source_weight_is_named(default_config, schema):
+    config = changed(default_config, lambda c: c["training"].update(source_weights={"ntrx": 0.25}))
+    assert problems(config, schema) == [
+        "training.source_weights.ntrx: unknown training source 'ntrx' (known: mlqa_r, ntrex, xquad_r)"
+    ]
+
+
 def test_wrong_type(default_config, schema):
     config = changed(default_config, lambda c: c["data"].update(max_questions="40"))
     assert problems(config, schema) == ["data.max_questions: expected integer or null, got '40'"]

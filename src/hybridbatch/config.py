@@ -120,6 +120,10 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 problems.append(f"sources.{name}.languages.{lang}: {problem}")
 
     origins = {**{name: spec.origin for name, spec in DATASETS.items()}, **{name: s["origin"] for name, s in loaded.items()}}
+    # A misspelt source would silently keep weight 1.
+    for name in config["training"]["source_weights"]:
+        if problem := _known("training source", name, sorted(origins)):
+            problems.append(f"training.source_weights.{name}: {problem}")
     for experiment in experiments(config):
         where = f"experiments.{experiment.name}"
         if problem := _known("data set", experiment.benchmark, names):
