@@ -195,12 +195,13 @@ def reading(path: str | os.PathLike[str], what: str, rebuild: str | os.PathLike[
         ) from error
 
 
-def read_frame(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
-    """A parquet artifact as a DataFrame, named if it cannot be read."""
+def read_frame(path: str | os.PathLike[str], what: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A parquet artifact (only `columns`, if given) as a DataFrame, named if it cannot be read."""
     with reading(path, what):
-        return pd.read_parquet(path)
+        return pd.read_parquet(path, columns=columns)
 
 
-def read_frame_csv(path: str | os.PathLike[str], what: str, rebuild: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def read_frame_csv(path: str | os.PathLike[str], what: str, rebuild: str | os.PathLike[str] | None = None, **options) -> pd.DataFrame:
+    """A CSV artifact as a DataFrame (`options` go to pandas.read_csv), named if it cannot be read."""
     with reading(path, what, rebuild):
-        return pd.read_csv(path)
+        return pd.read_csv(path, **options)

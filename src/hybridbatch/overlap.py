@@ -49,7 +49,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from hybridbatch.errors import DataError
-from hybridbatch.io import reading, write_frame_csv, write_text
+from hybridbatch.io import read_frame, read_frame_csv, reading, write_frame_csv, write_text
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,18 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
 
 
-def _contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Which `queries` occur in the sorted array (np.isin, without re-sorting the big side)."""
+def _lookup(sorted_values: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of `queries` would sit in the sorted array, and whether it occurs there
+    (np.isin, without re-sorting the big side)."""
     if not sorted_values.size:
-        return np.zeros(queries.shape, dtype=bool)
+        return np.zeros(queries.shape, dtype=np.int64), np.zeros(queries.shape, dtype=bool)
     where = np.minimum(np.searchsorted(sorted_values, queries), sorted_values.size - 1)
-    return sorted_values[where] == queries
+    return where, sorted_values[where] == queries
+
+
+def _contains(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Which `queries` occur in the sorted array."""
+    return _lookup(sorted_values, queries)[1]
 
 
 def _token_hashes(normalised: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -203,9 +209,8 @@ def present_ngrams(source_text_batches: Iterable[Sequence[str]], targets: Mappin
         for n, wanted in targets.items():
             if not wanted.size:
                 continue
-            hashes = _windows(token_hashes, lengths, n)[0]
-            where = np.minimum(np.searchsorted(wanted, hashes), wanted.size - 1)
-            seen[n][where[wanted[where] == hashes]] = True
+            where, found = _lookup(wanted, _windows(token_hashes, lengths, n)[0])
+            seen[n][where[found]] = True
     return {n: targets[n][seen[n]] for n in targets}
 
 
@@ -306,11 +311,6 @@ class Check:
     pairs: str
 
 
-def _read(path: str, columns: list[str], what: str) -> pd.DataFrame:
-    with reading(path, what):
-        return pq.read_table(path, columns=columns).to_pandas()
-
-
 # Pairs rows read at a time from a source (with its hard negatives: about 10^5 texts).
 _PAIRS_PER_BATCH = 20_000
 
@@ -329,8 +329,8 @@ def measure_all(checks: Sequence[Check]) -> list[Overlap]:
     languages: dict[str, list[BenchmarkLanguage]] = {}
     for item in checks:
         if item.benchmark not in languages:
-            queries = _read(item.queries, ["lang", "text"], f"queries table of {item.benchmark}")
-            candidates = _read(item.candidates, ["lang", "text"], f"candidates table of {item.benchmark}")
+            queries = read_frame(item.queries, f"queries table of {item.benchmark}", ["lang", "text"])
+            candidates = read_frame(item.candidates, f"candidates table of {item.benchmark}", ["lang", "text"])
             languages[item.benchmark] = benchmark_languages(item.benchmark, queries, candidates)
     present: dict[str, dict[int, np.ndarray]] = {}
     for pairs, train_source in dict.fromkeys((item.pairs, item.train_source) for item in checks):
@@ -383,10 +383,7 @@ def combine_tables(
     tables: Sequence[str | os.PathLike[str]], max_overlap: float, table_csv: str | os.PathLike[str], table_html: str | os.PathLike[str]
 ) -> pd.DataFrame:
     """The experiments' checked tables as one CSV, and as HTML for the report."""
-    frames = []
-    for path in tables:
-        with reading(path, "overlap table"):
-            frames.append(pd.read_csv(path, keep_default_na=False, dtype={"lang": str}))
+    frames = [read_frame_csv(path, "overlap table", keep_default_na=False, dtype={"lang": str}) for path in tables]
     table = pd.concat(frames, ignore_index=True)[COLUMNS] if frames else pd.DataFrame(columns=COLUMNS)
     write_frame_csv(table, table_csv)
     write_text(overlap_html(table, max_overlap), table_html)
