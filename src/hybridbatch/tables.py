@@ -97,7 +97,6 @@ def _best_marked(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 METRIC_TITLES = {"map": "mAP", "mrr@10": "MRR@10", "rank_distance": "rank distance"}
-# The columns the evaluate step writes into every metrics file, constant per file.
 def provenance_note(metrics: pd.DataFrame) -> str:
     """How one experiment's models were embedded (precision, device, library versions), each
     combination with its models when the files differ."""
@@ -158,6 +157,13 @@ def claim_table(tests: pd.DataFrame, paper_names: Mapping[str, str]) -> pd.DataF
     return pd.DataFrame(rows, columns=columns)
 
 
+def claims_block(experiment: str, tests: pd.DataFrame, paper_names: Mapping[str, str], notes: list[str]) -> Block:
+    """An experiment's claim tests (`claim_table`) with `notes`, or the note that there are none."""
+    if tests.empty:
+        return Block(f"{experiment}: the paper's claims, tested", None, [NO_CLAIM_TESTS])
+    return Block(f"{experiment}: the paper's claims, tested", claim_table(tests, paper_names), notes)
+
+
 def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
     """How to read `claim_table`: the test, margins, levels, the Holm family and what the
     intervals cover. `family`: the number of tests Holm adjusted over (the whole table)."""
@@ -213,13 +219,10 @@ def summary_blocks(
         blocks += [
             Block(f"{experiment}: mAP and language bias", main, notes),
             Block(f"{experiment}: recall, MRR and nDCG", more),
-            Block(
-                f"{experiment}: the paper's claims, tested",
-                claim_table(tests, paper_names) if len(tests) else None,
-                ["Margins, levels, the Holm family and the trade-off each claim presupposes: see the comparison with the paper."]
-                if len(tests)
-                else [NO_CLAIM_TESTS],
-            ),
+            claims_block(
+                experiment, tests, paper_names,
+                ["Margins, levels, the Holm family and the trade-off each claim presupposes: see the comparison with the paper."],
+            ),  # fmt: skip
         ]
     return blocks
 
@@ -278,11 +281,7 @@ def paper_blocks(
         tests = significance[significance["experiment"] == experiment]
         blocks += [
             Block(f"{experiment} (benchmark {benchmarks[experiment]})", rows.drop(columns="experiment"), [provenance[experiment]]),
-            Block(
-                f"{experiment}: the paper's claims, tested",
-                claim_table(tests, paper_names) if len(tests) else None,
-                claim_notes(tests, family) if len(tests) else [NO_CLAIM_TESTS],
-            ),
+            claims_block(experiment, tests, paper_names, claim_notes(tests, family) if len(tests) else []),
         ]
     return blocks
 
