@@ -6,7 +6,9 @@ import torch
 from hybridbatch.encode import (
     EncodeSettings,
     autocast_dtype,
+    embed_dataset,
     embed_language,
+    embedding_files,
     encode,
     load_embeddings,
     load_encoder,
@@ -112,6 +114,12 @@ def test_embed_language_round_trip(tiny, tmp_path):
         load_embeddings(tmp_path / "old.npz")
     with pytest.raises(DataError, match="language fr has no candidates"):
         embed_language(tiny, queries, candidates, "fr", EncodeSettings(precision="fp32"))
+    # One job embeds every language of a data set into the model's folder, a file per language.
+    embed_dataset(tiny, queries, candidates, ["de", "en"], EncodeSettings(precision="fp32"), tmp_path / "model")
+    files = embedding_files(tmp_path / "model", ["de", "en"])
+    assert sorted(path.name for path in (tmp_path / "model").iterdir()) == ["de.npz", "en.npz"]
+    assert load_embeddings(files["de"]).query_ids.tolist() == ["1"]
+    np.testing.assert_array_equal(load_embeddings(files["en"]).candidates, embedded.candidates)
 
 
 def test_token_budget_batches():

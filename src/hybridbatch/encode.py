@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,6 +216,27 @@ def save_embeddings(target: str | os.PathLike[str], embeddings: LanguageEmbeddin
     arrays = {name: getattr(embeddings, name) for name in ARRAYS}
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays, made_with=np.array(json.dumps(embeddings.made_with, sort_keys=True)))
+
+
+def embedding_files(folder: str | os.PathLike[str], languages: Sequence[str]) -> dict[str, Path]:
+    """Language -> its embeddings file in a data set's folder of one model (`embed_dataset`)."""
+    return {lang: Path(folder) / f"{lang}.npz" for lang in languages}
+
+
+def embed_dataset(
+    encoder,
+    queries: pd.DataFrame,
+    candidates: pd.DataFrame,
+    languages: Sequence[str],
+    settings: EncodeSettings,
+    folder: str | os.PathLike[str],
+) -> None:
+    """Embed each language of a data set (`embed_language`) into `folder` (`embedding_files`)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for lang, path in embedding_files(folder, languages).items():
+        embedded = embed_language(encoder, queries, candidates, lang, settings)
+        save_embeddings(path, embedded)
+        log.info("%s: %d queries, %d candidates embedded", lang, len(embedded.queries), len(embedded.candidates))
 
 
 def load_embeddings(path: str | os.PathLike[str]) -> LanguageEmbeddings:

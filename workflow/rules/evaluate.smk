@@ -1,16 +1,19 @@
+# One job per model and data set: a job's start-up (imports, loading the model) costs about as much
+# as embedding one language on 2 CPU cores.
 rule embed:
     input:
         model="results/models/{model_dir}",
         queries="results/data/{dataset}/queries.parquet",
         candidates="results/data/{dataset}/candidates.parquet",
     output:
-        "results/embeddings/{dataset}/{model_dir}/{lang}.npz",
+        directory("results/embeddings/{dataset}/{model_dir}"),
     params:
+        languages=lambda wildcards: dataset_languages(wildcards.dataset),
         settings=encode_settings(),
     log:
-        "logs/embed/{dataset}/{model_dir}/{lang}.log",
+        "logs/embed/{dataset}/{model_dir}.log",
     benchmark:
-        "benchmarks/embed/{dataset}/{model_dir}/{lang}.tsv"
+        "benchmarks/embed/{dataset}/{model_dir}.tsv"
     # encode.threads, or every core snakemake has (the code caps it at the cores that exist).
     threads: config["encode"]["threads"] or workflow.cores
     resources:
@@ -30,6 +33,7 @@ rule evaluate:
         run="results/runs/{experiment}/{model}.parquet",
     params:
         benchmark=lambda wildcards: EXPERIMENTS[wildcards.experiment].benchmark,
+        languages=lambda wildcards: dataset_languages(EXPERIMENTS[wildcards.experiment].benchmark),
     log:
         "logs/evaluate/{experiment}/{model}.log",
     benchmark:

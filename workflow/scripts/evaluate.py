@@ -1,6 +1,4 @@
-import re
-
-from hybridbatch.encode import usable_threads
+from hybridbatch.encode import embedding_files, usable_threads
 from hybridbatch.evaluate import evaluate_files, macro_average
 from hybridbatch.io import write_frame
 from hybridbatch.extract import read_table
@@ -9,8 +7,7 @@ from hybridbatch.search import set_threads
 
 with logged(snakemake.log[0]) as log:
     set_threads(usable_threads(snakemake.threads))
-    # The embeddings files are named {lang}.npz.
-    files = {re.sub(r"\.npz$", "", path.rsplit("/", 1)[-1]): path for path in snakemake.input.embeddings}
+    files = embedding_files(snakemake.input.embeddings, snakemake.params.languages)
     metrics, per_query, run = evaluate_files(
         snakemake.params.benchmark,
         snakemake.wildcards.model,
