@@ -11,8 +11,8 @@ exceed the run's elapsed time; on `--cores 2` the heavy rules take both cores an
 `--estimate OVERLAY...` scales the measured jobs to the configuration `config/config.yaml` +
 overlays would run (the measured run used `--measured` overlays, none by default): rules with one
 job per trained model (manifest, train) scale with the number of training runs, train also with
-`training.steps`; rules with one job per evaluated model (embed, evaluate) with the number of
-models plus the base model; every other rule is counted as measured. Validation is scored every
+`training.steps`; rules with one job per evaluated model and experiment (embed, evaluate) with
+their number; every other rule is counted as measured. Validation is scored every
 `validation.every` steps, so its share of a training job scales with the steps as well.
 """
 
@@ -46,7 +46,7 @@ def stage_times(folder: Path) -> pd.DataFrame:
 
 
 def _scale(config: dict) -> dict[str, float]:
-    runs = len(experiments(config)) * len(training_runs(config))
+    runs = sum(experiment.trains for experiment in experiments(config)) * len(training_runs(config))
     return {"runs": runs, "models": runs + len(experiments(config)), "steps": config["training"]["steps"]}
 
 

@@ -5,7 +5,7 @@ from PIL import Image
 
 from hybridbatch.errors import DataError
 from hybridbatch.evaluate import macro_average, setting_of
-from hybridbatch.figures import FIGURES, FigureOptions, draw, strategy_colours
+from hybridbatch.figures import BASE_MODEL_FIGURES, FIGURES, FigureOptions, draw, strategy_colours
 from hybridbatch.metrics import METRICS
 from hybridbatch.results import (
     NOT_TESTABLE,
@@ -22,7 +22,7 @@ from hybridbatch.results import (
     per_language,
     summary,
 )
-from hybridbatch.tables import build_documents, html_page, markdown
+from hybridbatch.tables import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
 
 LANGS = ["de", "en"]
 RUNS = {
@@ -94,7 +94,7 @@ def test_missing_setting_or_model_is_named(metric_files, tmp_path):
         load_metrics(broken, RUNS)
     del broken[("toy", "x-y")]
     with pytest.raises(DataError, match="no metrics for toy/x-y: the tables need every model"):
-        check_complete(broken, ["toy"], list(RUNS))
+        check_complete(broken, {"toy": list(RUNS)})
 
 
 def per_query_frame(values_a, values_b, pairs):
@@ -322,6 +322,30 @@ def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path
         "Embedded in fp32 on cpu, torch 2.13.0, transformers 4.99.0 (base, x-x, x-x.seed1, x-y); "
         "bf16 on cuda, torch 2.13.0, transformers 4.99.0 (hybrid)."
     )
+
+
+def test_an_experiment_that_trains_nothing_shows_the_base_model_and_why_no_claim_is_tested(metric_files, tmp_path):
+    (tmp_path / "other").mkdir()
+    files = {**metric_files, ("zero", "base"): metrics_file(tmp_path / "other", "base", 0.3)}
+    check_complete(files, {"toy": list(RUNS), "zero": ["base"]})
+    with pytest.raises(DataError, match="no metrics for zero/x-x"):
+        check_complete(files, {"toy": list(RUNS), "zero": list(RUNS)})
+    significance = claim_tests(claim_frame(-0.005, trade_off=0.1, noise_sd=0.01), ["toy"], ALPHAS, **TESTS)
+    reference = pd.DataFrame(columns=["encoder", "benchmark", "strategy", "setting", "metric", "value"])
+    documents = build_documents(load_metrics(files, RUNS), significance, reference, ALPHAS, {"toy": "toy", "zero": "toy"}, {"toy": "e5", "zero": "e5"}, 60)
+    table = documents["summary"].data
+    assert list(table.loc[table["experiment"] == "zero", "strategy"]) == ["base"]
+    for name in ("summary", "paper_comparison"):
+        text = markdown("t", documents[name].blocks)
+        assert NO_CLAIM_TESTS not in text, name
+        assert NOTHING_TRAINED in text[text.index("zero: the paper's claims, tested"):], name
+        toy = text[text.index("toy: the paper's claims, tested"):text.index("zero: the paper's claims, tested")]
+        assert "Hybrid matches X-X" in toy and NOTHING_TRAINED not in toy, name
+    runs = {name: [run.strategy, run.seed] for name, run in RUNS.items()}
+    for figure in BASE_MODEL_FIGURES:
+        target = tmp_path / f"{figure}.png"
+        draw(figure, "zero", {"metrics": [files[("zero", "base")]]}, runs, ALPHAS, FigureOptions(dpi=60), target)
+        assert Image.open(target).size[0] > 200, figure
 
 
 def test_every_figure_draws(metric_files, tmp_path):

@@ -65,6 +65,11 @@ class Experiment:
     # that experiments can compare encoders in one run.
     base_dir: str
 
+    @property
+    def trains(self) -> bool:
+        """Whether the strategies are trained here; without train_sources only the base model is evaluated."""
+        return bool(self.train_sources)
+
 
 def experiments(config: Mapping[str, Any]) -> list[Experiment]:
     default = config["model"]["base"]

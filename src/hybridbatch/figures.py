@@ -24,6 +24,8 @@ from hybridbatch.evaluate import MULTI, SETTINGS, macro_average  # noqa: E402
 from hybridbatch.io import atomic_path, read_frame, read_frame_csv  # noqa: E402
 
 FIGURES = ("map_heatmaps", "map_difference", "settings_bars", "rank_distance", "training_curves", "manifest_mix")
+# The figures of an experiment that trains nothing (no train_sources): those that show every model.
+BASE_MODEL_FIGURES = ("map_heatmaps", "settings_bars", "rank_distance")
 # Fixed colours: the untrained model grey, X-X blue, X-Y orange, the hybrid green; others after.
 BY_ALPHA = {1.0: "#1f77b4", 0.0: "#ff7f0e", 0.5: "#2ca02c"}
 BASE_COLOUR = "#7f7f7f"
@@ -228,7 +230,7 @@ def draw(
         return
     files = {(experiment, Path(path).stem): path for path in inputs["metrics"]}
     metrics = load_metrics(files, runs_by_model)
-    strategies = ["base", *alphas]
+    strategies = [strategy for strategy in ["base", *alphas] if strategy in set(metrics["strategy"])]
     if figure == "map_heatmaps":
         map_heatmaps(metrics, strategies, experiment, target, options)
     elif figure == "map_difference":

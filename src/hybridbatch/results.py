@@ -121,9 +121,9 @@ def read_per_query(files: Mapping[tuple[str, str], str], runs: Mapping[str, Mode
     return _with_runs(files, runs, _check_per_query)
 
 
-def check_complete(files: Mapping[tuple[str, str], str], experiments: Sequence[str], models: Sequence[str]) -> None:
-    """Every experiment must have every model's metrics file: name the missing ones."""
-    missing = [f"{experiment}/{model}" for experiment in experiments for model in models if (experiment, model) not in files]
+def check_complete(files: Mapping[tuple[str, str], str], models: Mapping[str, Sequence[str]]) -> None:
+    """Every experiment must have the metrics file of each of its `models`: name the missing ones."""
+    missing = [f"{experiment}/{model}" for experiment, names in models.items() for model in names if (experiment, model) not in files]
     if missing:
         raise DataError(f"no metrics for {', '.join(missing)}: the tables need every model of every experiment")
 

@@ -6,7 +6,7 @@ rendered by one of two small writers, so the two formats always show the same co
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +21,7 @@ SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
 # The paper's names for the three alphas (1, 0, in between).
 PAPER_STRATEGIES = {"x-x": "X-X", "x-y": "X-Y", "hybrid": "hybrid"}
 NO_CLAIM_TESTS = "No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines: no claim to test."
+NOTHING_TRAINED = "This experiment has no train_sources: only the base model is evaluated, no claim to test."
 
 
 @dataclass
@@ -157,10 +158,11 @@ def claim_table(tests: pd.DataFrame, paper_names: Mapping[str, str]) -> pd.DataF
     return pd.DataFrame(rows, columns=columns)
 
 
-def claims_block(experiment: str, tests: pd.DataFrame, paper_names: Mapping[str, str], notes: list[str]) -> Block:
-    """An experiment's claim tests (`claim_table`) with `notes`, or the note that there are none."""
+def claims_block(experiment: str, tests: pd.DataFrame, paper_names: Mapping[str, str], notes: list[str], trained: bool) -> Block:
+    """An experiment's claim tests (`claim_table`) with `notes`, or the note why there are none
+    (`trained`: whether the experiment trains any strategy)."""
     if tests.empty:
-        return Block(f"{experiment}: the paper's claims, tested", None, [NO_CLAIM_TESTS])
+        return Block(f"{experiment}: the paper's claims, tested", None, [NO_CLAIM_TESTS if trained else NOTHING_TRAINED])
     return Block(f"{experiment}: the paper's claims, tested", claim_table(tests, paper_names), notes)
 
 
@@ -222,6 +224,7 @@ def summary_blocks(
             claims_block(
                 experiment, tests, paper_names,
                 ["Margins, levels, the Holm family and the trade-off each claim presupposes: see the comparison with the paper."],
+                trained=bool((table["strategy"] != "base").any()),
             ),  # fmt: skip
         ]
     return blocks
@@ -273,15 +276,17 @@ def paper_blocks(
     paper_names: Mapping[str, str],
     benchmarks: Mapping[str, str],
     provenance: Mapping[str, str],
+    trained: Collection[str],
 ) -> list[Block]:
-    """Per experiment: `paper_numbers` and the tests of the paper's claims (`claim_table`)."""
+    """Per experiment: `paper_numbers` and the tests of the paper's claims (`claim_table`);
+    `trained`: the experiments that train strategies."""
     blocks = []
     family = int(significance["p_holm"].notna().sum())
     for experiment, rows in numbers.groupby("experiment", sort=False):
         tests = significance[significance["experiment"] == experiment]
         blocks += [
             Block(f"{experiment} (benchmark {benchmarks[experiment]})", rows.drop(columns="experiment"), [provenance[experiment]]),
-            claims_block(experiment, tests, paper_names, claim_notes(tests, family) if len(tests) else []),
+            claims_block(experiment, tests, paper_names, claim_notes(tests, family) if len(tests) else [], experiment in trained),
         ]
     return blocks
 
@@ -309,7 +314,8 @@ def build_documents(
     names = paper_strategy_names(alphas)
     provenance = {experiment: provenance_note(rows) for experiment, rows in metrics.groupby("experiment", sort=False)}
     numbers = paper_numbers(table, reference, names, encoders, benchmarks)
-    comparison = paper_blocks(numbers, significance, names, benchmarks, provenance)
+    trained = set(metrics.loc[metrics["strategy"] != "base", "experiment"])
+    comparison = paper_blocks(numbers, significance, names, benchmarks, provenance, trained)
     comparison[0].notes.insert(
         0,
         f"Here: {', '.join(dict.fromkeys(encoders.values()))} fine-tuned {steps} steps per strategy (the paper trains XLM-R and LaBSE to convergence "

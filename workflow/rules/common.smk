@@ -15,7 +15,7 @@ from hybridbatch import config as hbconfig
 from hybridbatch.download import mirror_problem
 from hybridbatch.errors import ConfigError
 from hybridbatch.extract import TABLES
-from hybridbatch.figures import FIGURES
+from hybridbatch.figures import BASE_MODEL_FIGURES, FIGURES
 from hybridbatch.registry import DATASETS
 
 try:
@@ -33,6 +33,10 @@ BASE_MODELS = {experiment.base_dir: experiment.base_model for experiment in EXPE
 # Trained models: each strategy at each seed (hybridbatch.config.training_runs names them).
 RUNS = {run.name: run for run in hbconfig.training_runs(config)}
 MODELS = ["base", *RUNS]
+# Experiments with train_sources train every run; the others evaluate their base model only.
+TRAINING_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]
+# The `experiment` wildcard of the rules that check, prepare and run training ("(?!)" matches nothing).
+TRAINING_EXPERIMENT = "|".join(TRAINING_EXPERIMENTS) or "(?!)"
 
 
 wildcard_constraints:
@@ -44,7 +48,6 @@ wildcard_constraints:
     # "base", "{experiment}/base" (an experiment's own encoder) or "{experiment}/{run}"
     model_dir=r"base|[^/]+/[^/]+",
     base_dir="|".join(map(re.escape, BASE_MODELS)) or "(?!)",
-    lang="[a-z]{2}",
     run="|".join(map(re.escape, RUNS)),
     figure="|".join(FIGURES),
 
@@ -101,12 +104,7 @@ def evaluation_inputs(wildcards):
         "queries": f"{data}/queries.parquet",
         "candidates": f"{data}/candidates.parquet",
         "qrels": f"{data}/qrels.parquet",
-        "embeddings": expand(
-            "results/embeddings/{dataset}/{model_dir}/{lang}.npz",
-            dataset=benchmark,
-            model_dir=model_dir(wildcards.experiment, wildcards.model),
-            lang=dataset_languages(benchmark),
-        ),
+        "embeddings": f"results/embeddings/{benchmark}/{model_dir(wildcards.experiment, wildcards.model)}",
     }
 
 
@@ -125,9 +123,14 @@ def encode_settings():
     return {key: value for key, value in config["encode"].items() if key not in RULE_LEVEL_KEYS}
 
 
+def experiment_models(experiment):
+    """The models evaluated in an experiment: "base", and every run where it trains."""
+    return MODELS if EXPERIMENTS[experiment].trains else ["base"]
+
+
 def model_keys():
     """(experiment, model) of every evaluated model, in table order."""
-    return [(experiment, model) for experiment in EXPERIMENTS for model in MODELS]
+    return [(experiment, model) for experiment in EXPERIMENTS for model in experiment_models(experiment)]
 
 
 def metric_tables(experiment=None):
@@ -169,7 +172,11 @@ def result_tables():
 
 
 def figures():
-    return expand("results/figures/{experiment}/{figure}.png", experiment=EXPERIMENTS, figure=FIGURES)
+    return [
+        f"results/figures/{name}/{figure}.png"
+        for name, experiment in EXPERIMENTS.items()
+        for figure in (FIGURES if experiment.trains else BASE_MODEL_FIGURES)
+    ]
 
 
 def training_pairs(wildcards):
@@ -180,7 +187,7 @@ def training_pairs(wildcards):
 
 
 def manifests():
-    return expand("results/manifests/{experiment}/{run}.parquet", experiment=EXPERIMENTS, run=RUNS)
+    return expand("results/manifests/{experiment}/{run}.parquet", experiment=TRAINING_EXPERIMENTS, run=RUNS)
 
 
 def overlap_checks(experiment):

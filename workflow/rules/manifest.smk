@@ -1,4 +1,6 @@
 rule holdout:
+    wildcard_constraints:
+        experiment=TRAINING_EXPERIMENT,
     input:
         pairs=training_pairs,
         # The leak check passed: training never starts on a source that shares the benchmark's text.
@@ -20,6 +22,8 @@ rule holdout:
 
 
 rule manifest:
+    wildcard_constraints:
+        experiment=TRAINING_EXPERIMENT,
     input:
         pairs=training_pairs,
         validation="results/manifests/{experiment}/validation.parquet",

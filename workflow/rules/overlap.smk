@@ -4,6 +4,8 @@
 
 
 rule overlap:
+    wildcard_constraints:
+        experiment=TRAINING_EXPERIMENT,
     input:
         overlap_inputs,
     output:
@@ -23,7 +25,7 @@ rule overlap:
 
 rule overlap_table:
     input:
-        expand("results/tables/overlap/{experiment}.csv", experiment=EXPERIMENTS),
+        expand("results/tables/overlap/{experiment}.csv", experiment=TRAINING_EXPERIMENTS),
     output:
         csv="results/tables/overlap.csv",
         html=report("results/tables/overlap.html", caption="../report/overlap.rst", category="Tables"),

@@ -7,7 +7,7 @@ rule significance:
         model_keys=model_keys(),
         runs=model_runs(),
         alphas=strategy_alphas(),
-        experiments=list(EXPERIMENTS),
+        experiments=TRAINING_EXPERIMENTS,
         bootstrap=config["report"]["bootstrap"],
         claims=config["report"]["claims"],
     log:
@@ -46,6 +46,7 @@ rule aggregate:
         ),
     params:
         model_keys=model_keys(),
+        models={experiment: experiment_models(experiment) for experiment in EXPERIMENTS},
         runs=model_runs(),
         alphas=strategy_alphas(),
         benchmarks={name: experiment.benchmark for name, experiment in EXPERIMENTS.items()},

@@ -1,4 +1,6 @@
 rule train:
+    wildcard_constraints:
+        experiment=TRAINING_EXPERIMENT,
     input:
         base=lambda wildcards: f"results/models/{EXPERIMENTS[wildcards.experiment].base_dir}",
         manifest="results/manifests/{experiment}/{run}.parquet",

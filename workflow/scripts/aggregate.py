@@ -9,7 +9,7 @@ from hybridbatch.tables import build_documents, html_page, markdown
 with logged(snakemake.log[0]) as log:
     runs = model_runs(snakemake.params.runs)
     files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input.metrics, strict=True)}
-    check_complete(files, list(snakemake.params.benchmarks), list(runs))
+    check_complete(files, snakemake.params.models)
     documents = build_documents(
         load_metrics(files, runs),
         read_frame_csv(snakemake.input.significance, "significance table"),
