@@ -11,9 +11,13 @@ exceed the run's elapsed time; on `--cores 2` the heavy rules take both cores an
 `--estimate OVERLAY...` scales the measured jobs to the configuration `config/config.yaml` +
 overlays would run (the measured run used `--measured` overlays, none by default): rules with one
 job per trained model (manifest, train) scale with the number of training runs, train also with
-`training.steps`; rules with one job per evaluated model and experiment (embed, evaluate) with
-their number; every other rule is counted as measured. Validation is scored every
-`validation.every` steps, so its share of a training job scales with the steps as well.
+`training.steps`; embed and evaluate with the number of models embedded on each data set and
+evaluated in each experiment (each at the mean job time measured there, so every data set the
+estimate embeds must have been embedded in the measured run); every other rule is counted as
+measured. Validation is scored every `validation.every` steps, so its share of a training job
+scales with the steps as well. Measure in a fresh working directory: a `benchmarks/` folder that
+kept files from runs of an older layout (per-language embed jobs before one per model and data
+set) or another configuration would be counted as well.
 """
 
 from __future__ import annotations
@@ -30,42 +34,64 @@ sys.path.insert(0, str(REPOSITORY / "src"))
 from hybridbatch.config import experiments, load_overlays, training_runs  # noqa: E402
 
 PER_TRAINING_RUN = ("manifest", "train")
+# One job per evaluated model: embed per data set (benchmarks/embed/{dataset}/...), evaluate per
+# experiment (benchmarks/evaluate/{experiment}/...).
 PER_EVALUATED_MODEL = ("embed", "evaluate")
 
 
-def stage_times(folder: Path) -> pd.DataFrame:
+def job_times(folder: Path) -> pd.DataFrame:
+    """One row per job: `rule`, `place` (the folder below the rule's: a data set or an
+    experiment, "" for none), `job` (the file) and `seconds`."""
     rows = []
     for path in sorted(folder.rglob("*.tsv")):
-        rule = path.relative_to(folder).parts[0].removesuffix(".tsv")
+        parts = path.relative_to(folder).parts
         seconds = pd.read_csv(path, sep="\t")["s"].mean()  # one row per repeat; Snakemake runs one
-        rows.append((rule, str(path.relative_to(folder)), seconds))
-    jobs = pd.DataFrame(rows, columns=["rule", "job", "seconds"])
+        rows.append((parts[0].removesuffix(".tsv"), parts[1] if len(parts) > 2 else "", str(path.relative_to(folder)), seconds))
+    return pd.DataFrame(rows, columns=["rule", "place", "job", "seconds"])
+
+
+def stage_times(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: jobs, summed and longest job time, and the share of the summed time of all jobs."""
     table = jobs.groupby("rule").agg(jobs=("job", "size"), seconds=("seconds", "sum"), longest=("seconds", "max"))
     table["share"] = table["seconds"] / table["seconds"].sum()
     return table.sort_values("seconds", ascending=False)
 
 
-def _scale(config: dict) -> dict[str, float]:
-    runs = sum(experiment.trains for experiment in experiments(config)) * len(training_runs(config))
-    return {"runs": runs, "models": runs + len(experiments(config)), "steps": config["training"]["steps"]}
+def _models(config: dict) -> dict[tuple[str, str], int]:
+    """(rule, place) -> models evaluated there: per experiment its base model and, where it trains,
+    every run; per data set the distinct models embedded on it."""
+    runs = len(training_runs(config))
+    counts: dict[tuple[str, str], int] = {}
+    bases: dict[str, set[str]] = {}
+    for experiment in experiments(config):
+        trained = runs if experiment.trains else 0
+        counts["evaluate", experiment.name] = 1 + trained
+        counts["embed", experiment.benchmark] = counts.get(("embed", experiment.benchmark), 0) + trained
+        bases.setdefault(experiment.benchmark, set()).add(experiment.base_dir)
+    for dataset, dirs in bases.items():
+        counts["embed", dataset] += len(dirs)
+    return counts
 
 
-def estimate(measured: pd.DataFrame, measured_config: dict, target_config: dict) -> pd.DataFrame:
-    """The measured table scaled to `target_config` (see the module docstring)."""
-    before, after = _scale(measured_config), _scale(target_config)
-    table = measured.copy()
-    for rule in table.index:
-        jobs = seconds = 1.0
+def estimate(jobs: pd.DataFrame, measured_config: dict, target_config: dict) -> pd.DataFrame:
+    """`stage_times` of the measured jobs scaled to `target_config` (see the module docstring).
+    Embedding and evaluation scale per data set / experiment with the mean job measured there."""
+    runs_before = sum(e.trains for e in experiments(measured_config)) * len(training_runs(measured_config))
+    runs_after = sum(e.trains for e in experiments(target_config)) * len(training_runs(target_config))
+    steps = target_config["training"]["steps"] / measured_config["training"]["steps"]
+    before, after = _models(measured_config), _models(target_config)
+    scaled = []
+    for (rule, place), group in jobs.groupby(["rule", "place"], sort=False):
         if rule in PER_TRAINING_RUN:
-            jobs = after["runs"] / before["runs"]
-            seconds = jobs * (after["steps"] / before["steps"] if rule == "train" else 1.0)
+            count, factor = runs_after / runs_before, steps if rule == "train" else 1.0
         elif rule in PER_EVALUATED_MODEL:
-            jobs = seconds = after["models"] / before["models"]
-        table.loc[rule, "jobs"] = round(table.loc[rule, "jobs"] * jobs)
-        table.loc[rule, "seconds"] *= seconds
-        table.loc[rule, "longest"] *= seconds / jobs
-    table["share"] = table["seconds"] / table["seconds"].sum()
-    return table.sort_values("seconds", ascending=False)
+            count, factor = after.get((rule, place), 0) / before[rule, place], 1.0
+        else:
+            count, factor = 1.0, 1.0
+        mean = group["seconds"].mean() * factor
+        copies = round(len(group) * count)
+        scaled.append(pd.DataFrame({"rule": rule, "place": place, "job": [f"{rule}/{place}/{i}" for i in range(copies)], "seconds": mean}))
+    return stage_times(pd.concat(scaled, ignore_index=True))
 
 
 def print_table(table: pd.DataFrame) -> None:
@@ -82,11 +108,12 @@ def main() -> None:
     parser.add_argument("--estimate", nargs="+", metavar="OVERLAY", help="overlays of config/config.yaml to estimate")
     parser.add_argument("--measured", nargs="*", default=[], metavar="OVERLAY", help="overlays the measured run used")
     arguments = parser.parse_args()
-    table = stage_times(arguments.benchmarks)
+    jobs = job_times(arguments.benchmarks)
     if arguments.estimate:
         default = REPOSITORY / "config" / "config.yaml"
-        table = estimate(table, load_overlays([default, *arguments.measured]), load_overlays([default, *arguments.estimate]))
-    print_table(table)
+        print_table(estimate(jobs, load_overlays([default, *arguments.measured]), load_overlays([default, *arguments.estimate])))
+    else:
+        print_table(stage_times(jobs))
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_a_damaged_embeddings_file_is_named(tiny, tmp_path):
     save_embeddings(path, embed_language(tiny, queries, candidates, "en", EncodeSettings(precision="fp32")))
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
     with pytest.raises(DataError, match=rf"^{path}: cannot read this embeddings file \(BadZipFile: .*\); it is damaged or "
-                                        rf"incomplete: delete {path} and run snakemake again to rebuild it$"):  # fmt: skip
+                                        rf"incomplete: delete {tmp_path} and run snakemake again to rebuild it$"):  # fmt: skip
         load_embeddings(path)
 
 

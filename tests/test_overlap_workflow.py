@@ -15,15 +15,22 @@ pytestmark = pytest.mark.workflow
 
 
 def test_the_overlap_tables_cover_every_source_and_language(tmp_path, mirror):
-    snakemake(tmp_path, "results/tables/overlap.csv")
-    table = pd.read_csv(tmp_path / "results" / "tables" / "overlap.csv")
+    # Both experiments train here (as in config/study.yaml); by default mlqa_r trains nothing and has no check.
+    planned = snakemake(tmp_path / "default", "results/tables/overlap.csv", "--dry-run")
+    plan = planned.stdout + planned.stderr
+    assert "results/tables/overlap/xquad_r.csv" in plan and "overlap/mlqa_r" not in plan
+    overlay = tmp_path / "both.yaml"
+    overlay.write_text("experiments:\n  mlqa_r:\n    train_sources: [xquad_r, ntrex]\n")
+    workdir = tmp_path / "run"
+    snakemake(workdir, "results/tables/overlap.csv", overlay=overlay)
+    table = pd.read_csv(workdir / "results" / "tables" / "overlap.csv")
     assert list(table.columns) == COLUMNS
     pairs = set(zip(table["experiment"], table["train_source"], table["lang"], strict=True))
     expected = {("xquad_r", "mlqa_r"), ("xquad_r", "ntrex"), ("mlqa_r", "xquad_r"), ("mlqa_r", "ntrex")}
     assert pairs == {(e, s, lang) for e, s in expected for lang in ("de", "en", "es")}
     assert (table["texts_sharing_an_ngram"] <= table["benchmark_texts"]).all()
-    assert "<table" in (tmp_path / "results" / "tables" / "overlap.html").read_text()
-    assert (tmp_path / "benchmarks" / "overlap" / "xquad_r.tsv").is_file()
+    assert "<table" in (workdir / "results" / "tables" / "overlap.html").read_text()
+    assert (workdir / "benchmarks" / "overlap" / "xquad_r.tsv").is_file()
 
 
 def test_a_planted_overlap_stops_the_run_before_training(tmp_path, mirror):

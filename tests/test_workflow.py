@@ -64,10 +64,13 @@ def test_data_stages_build_every_table(workdir):
 
 
 @pytest.mark.parametrize("model", ["base", "x-x", "x-y", "hybrid", "hybrid.seed1"])
-def test_every_model_is_evaluated_on_both_benchmarks(workdir, model):
+def test_every_model_is_evaluated_in_its_experiments(workdir, model):
+    """The base model on both benchmarks; the trained models in xquad_r (mlqa_r trains nothing by default)."""
     import pandas as pd
 
-    for experiment in ("xquad_r", "mlqa_r"):
+    experiments = ("xquad_r", "mlqa_r") if model == "base" else ("xquad_r",)
+    assert (workdir / "results" / "metrics" / "mlqa_r" / f"{model}.parquet").is_file() == (model == "base")
+    for experiment in experiments:
         metrics = pd.read_parquet(workdir / "results" / "metrics" / experiment / f"{model}.parquet")
         assert list(metrics.columns) == [
             "benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries",
@@ -86,7 +89,11 @@ def test_every_model_is_evaluated_on_both_benchmarks(workdir, model):
 def test_trained_models_follow_their_manifests(workdir):
     import pandas as pd
 
-    for experiment in ("xquad_r", "mlqa_r"):
+    # An experiment without train_sources gets no leak check, validation slice, manifest or model.
+    for folder in ("manifests", "models", "checkpoints", "embeddings/mlqa_r"):
+        assert not (workdir / "results" / folder / "mlqa_r").exists(), folder
+    assert not (workdir / "results" / "tables" / "overlap" / "mlqa_r.csv").exists()
+    for experiment in ("xquad_r",):
         validation = pd.read_parquet(workdir / "results" / "manifests" / experiment / "validation.parquet")
         assert validation.groupby("source")["group_id"].nunique().ge(4).all()
         held_out = set(zip(validation["source"], validation["group_id"], strict=True))
@@ -107,8 +114,9 @@ def test_tables_figures_and_report(workdir):
     import pandas as pd
 
     summary = pd.read_csv(workdir / "results" / "tables" / "summary.csv")
-    assert list(summary["strategy"]) == ["base", "x-x", "x-y", "hybrid"] * 2
-    assert list(summary["seeds"]) == [1, 2, 2, 2] * 2
+    assert list(summary["strategy"]) == ["base", "x-x", "x-y", "hybrid", "base"]
+    assert list(summary["seeds"]) == [1, 2, 2, 2, 1]
+    assert list(summary["experiment"]) == ["xquad_r"] * 4 + ["mlqa_r"]
     significance = pd.read_csv(workdir / "results" / "tables" / "significance.csv")
     assert set(zip(significance["baseline"], significance["setting"], strict=True)) >= {("x-x", "mono"), ("x-y", "cross"), ("x-y", "multi")}
     # Two seeds per strategy: every interval covers training randomness too.
@@ -116,7 +124,9 @@ def test_tables_figures_and_report(workdir):
     assert {verdict.split(":")[0] for verdict in significance["verdict"]} <= {"better", "matches", "does not match", "not testable here"}
     comparison = (workdir / "results" / "tables" / "paper_comparison.md").read_text()
     assert "Hybrid matches X-X on monolingual retrieval" in comparison and "Embedded in fp32 on cpu" in comparison
-    assert len(list((workdir / "results" / "figures").glob("*/*.png"))) == 2 * 6
+    assert "mlqa_r: the paper's claims, tested" in comparison and "only the base model is evaluated" in comparison
+    assert len(list((workdir / "results" / "figures" / "xquad_r").glob("*.png"))) == 6
+    assert sorted(path.stem for path in (workdir / "results" / "figures" / "mlqa_r").glob("*.png")) == ["map_heatmaps", "rank_distance", "settings_bars"]
     result = snakemake(workdir, "--report", "results/report.html")
     report = (workdir / "results" / "report.html").read_text()
     assert "map_heatmaps.png" in report and "paper_comparison.html" in report, result.stderr[-2000:]
@@ -137,9 +147,9 @@ def test_a_new_seed_or_thread_count_reruns_only_the_new_runs(workdir, tmp_path):
     result = snakemake(workdir, "all", "--dry-run", overlay=overlay)
     stats = (result.stdout + result.stderr).split("Job stats:")[1].split("total")[0]
     jobs = dict(line.split() for line in stats.splitlines()[3:] if line.strip())
-    # The three seed-2 runs per experiment, their embeddings and evaluations, then the tables.
-    assert jobs["train"] == "6" and jobs["manifest"] == "6" and "holdout" not in jobs, stats
-    assert jobs["evaluate"] == "6" and jobs["embed"] == str(6 * 3), stats
+    # The three seed-2 runs of xquad_r (mlqa_r trains nothing), their embeddings and evaluations, then the tables.
+    assert jobs["train"] == "3" and jobs["manifest"] == "3" and "holdout" not in jobs, stats
+    assert jobs["evaluate"] == "3" and jobs["embed"] == "3", stats
 
 
 def test_rerun_gives_identical_metrics(workdir):
@@ -269,6 +279,13 @@ def test_a_killed_run_resumes_after_unlock(tmp_path):
     assert temporaries(workdir) == []
 
 
+@pytest.mark.parametrize("target", ["results/metrics/mlqa_r/hybrid.parquet", "results/figures/mlqa_r/training_curves.png"])
+def test_a_trained_output_of_an_experiment_that_trains_nothing_is_refused_in_words(tmp_path, target):
+    result = snakemake(tmp_path, target, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "experiment mlqa_r has no train_sources, so only its base model is evaluated" in result.stdout + result.stderr
+
+
 def test_invalid_config_stops_before_any_job(tmp_path):
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text("strategies:\n  hybrid:\n    alpha: 1.5\n")
@@ -289,7 +306,7 @@ def test_paper_config_plans_the_paper_run(tmp_path):
     assert result.returncode == 0, output
     counts = dict(line.split() for line in output.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
     # 4 experiments (2 benchmarks x LaBSE, XLM-R) x 3 strategies x 3 seeds; LaBSE is shared, XLM-R per experiment.
-    assert (counts["train"], counts["base_model"], counts["load_source"], counts["evaluate"]) == ("36", "3", "1", "40")
+    assert (counts["train"], counts["base_model"], counts["load_source"], counts["evaluate"], counts["embed"]) == ("36", "3", "1", "40", "40")
     assert "results/models/xquad_r_xlmr/base" in output and "results/data/mmarco/pairs.parquet" in output
 
 

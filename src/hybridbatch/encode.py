@@ -240,7 +240,8 @@ def embed_dataset(
 
 
 def load_embeddings(path: str | os.PathLike[str]) -> LanguageEmbeddings:
-    with reading(path, "embeddings file"), np.load(path, allow_pickle=False) as stored:
+    # The embed rule's output is the model's folder of the data set: rebuilding means deleting it.
+    with reading(path, "embeddings file", Path(path).parent), np.load(path, allow_pickle=False) as stored:
         if "made_with" not in stored:
             raise DataError(f"{path}: no record of the precision and versions it was made with; re-run the embed rule")
         made_with = json.loads(str(stored["made_with"]))

@@ -97,7 +97,15 @@ def model_dir(experiment, model):
     return EXPERIMENTS[experiment].base_dir if model == "base" else f"{experiment}/{model}"
 
 
+def require_training(experiment, asked):
+    """Refuse, in words, an output that only exists where the experiment trains."""
+    if not EXPERIMENTS[experiment].trains:
+        raise WorkflowError(f"{asked}: experiment {experiment} has no train_sources, so only its base model is evaluated")
+
+
 def evaluation_inputs(wildcards):
+    if wildcards.model != "base":
+        require_training(wildcards.experiment, f"model {wildcards.model}")
     benchmark = EXPERIMENTS[wildcards.experiment].benchmark
     data = f"results/data/{benchmark}"
     return {
@@ -155,6 +163,8 @@ def strategy_alphas():
 def figure_inputs(wildcards):
     """A figure reads the experiment's metrics, its trained models' logs or its manifests."""
     experiment = wildcards.experiment
+    if wildcards.figure not in BASE_MODEL_FIGURES:
+        require_training(experiment, f"figure {wildcards.figure}")
     if wildcards.figure == "training_curves":
         return {"models": [f"results/models/{experiment}/{run}" for run in RUNS]}
     if wildcards.figure == "manifest_mix":
