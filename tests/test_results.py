@@ -335,6 +335,9 @@ def test_an_experiment_that_trains_nothing_shows_the_base_model_and_why_no_claim
     documents = build_documents(load_metrics(files, RUNS), significance, reference, ALPHAS, {"toy": "toy", "zero": "toy"}, {"toy": "e5", "zero": "e5"}, 60)
     table = documents["summary"].data
     assert list(table.loc[table["experiment"] == "zero", "strategy"]) == ["base"]
+    # One model: nothing to mark as best.
+    summary_text = markdown("t", documents["summary"].blocks)
+    assert "**" not in summary_text[summary_text.index("zero: mAP"):]
     for name in ("summary", "paper_comparison"):
         text = markdown("t", documents[name].blocks)
         assert NO_CLAIM_TESTS not in text, name

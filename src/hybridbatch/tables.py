@@ -83,7 +83,8 @@ def _with_spread(mean: float, spread: float, metric: str) -> str:
 
 
 def _best_marked(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Formatted cells, the best value of each column in bold (lowest for rank distance)."""
+    """Formatted cells, the best value of each column in bold (lowest for rank distance) where
+    there are models to compare."""
     cells = pd.DataFrame(index=table.index)
     for column in columns:
         metric = column if column in LOWER_IS_BETTER else column.rsplit("_", 1)[0]
@@ -91,7 +92,7 @@ def _best_marked(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         best = values.min() if metric in LOWER_IS_BETTER else values.max()
         spreads = table.get(f"{column}_sd", pd.Series(np.nan, index=table.index))
         cells[column] = [
-            (f"**{text}**" if value == best else text)
+            (f"**{text}**" if value == best and len(table) > 1 else text)
             for value, text in zip(values, (_with_spread(m, s, metric) for m, s in zip(values, spreads, strict=True)), strict=True)
         ]
     return cells
