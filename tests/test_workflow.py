@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -150,6 +151,35 @@ def test_a_new_seed_or_thread_count_reruns_only_the_new_runs(workdir, tmp_path):
     # The three seed-2 runs of xquad_r (mlqa_r trains nothing), their embeddings and evaluations, then the tables.
     assert jobs["train"] == "3" and jobs["manifest"] == "3" and "holdout" not in jobs, stats
     assert jobs["evaluate"] == "3" and jobs["embed"] == "3", stats
+
+
+def repository_copy(folder):
+    """The repository's workflow and library (no tests, outputs or virtual environment) in `folder`."""
+    ignored = {".git", ".venv", ".snakemake", ".hypothesis", ".ruff_cache", "tests", "results", "resources", "logs", "benchmarks"}
+    shutil.copytree(REPOSITORY, folder, ignore=lambda where, names: ignored & set(names) if Path(where) == REPOSITORY else set())
+    return folder
+
+
+@pytest.mark.parametrize(
+    "module, rules",
+    [
+        ("figures.py", {"figure"}),
+        # The manifest code runs in holdout and manifest; training and everything after read their outputs.
+        ("manifest.py", {"holdout", "manifest", "train", "embed", "evaluate", "significance", "aggregate", "figure"}),
+    ],
+)
+def test_a_library_edit_reruns_the_rules_that_run_it_and_their_descendants(workdir, tmp_path, module, rules):
+    copy = repository_copy(tmp_path / "repository")
+    with open(copy / "src" / "hybridbatch" / module, "a", encoding="utf-8") as handle:
+        handle.write("\n# an edit\n")
+    # The fingerprint acts through the params trigger; the input trigger would also see the copy's
+    # new absolute path of the reference table that aggregate reads.
+    command = snakemake_command(workdir, "all", "--dry-run", "--rerun-triggers", "params", "code")
+    command[command.index("--snakefile") + 1] = str(copy / "Snakefile")
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    stats = (result.stdout + result.stderr).split("Job stats:")[1].split("total")[0]
+    assert {line.split()[0] for line in stats.splitlines()[3:] if line.strip()} == rules | {"all"}, stats
 
 
 def test_rerun_gives_identical_metrics(workdir):

@@ -16,6 +16,7 @@ from hybridbatch.download import mirror_problem
 from hybridbatch.errors import ConfigError
 from hybridbatch.extract import TABLES
 from hybridbatch.figures import BASE_MODEL_FIGURES, FIGURES
+from hybridbatch.fingerprint import code_fingerprint
 from hybridbatch.registry import DATASETS
 
 try:
@@ -50,6 +51,11 @@ wildcard_constraints:
     base_dir="|".join(map(re.escape, BASE_MODELS)) or "(?!)",
     run="|".join(map(re.escape, RUNS)),
     figure="|".join(FIGURES),
+
+
+def library_code(script):
+    """The fingerprint of the library code workflow/scripts/{script} runs (hybridbatch.fingerprint)."""
+    return code_fingerprint(REPOSITORY / "workflow" / "scripts" / script, REPOSITORY / "src" / "hybridbatch")
 
 
 def dataset_languages(name):

@@ -8,6 +8,8 @@ rule holdout:
     output:
         "results/manifests/{experiment}/validation.parquet",
     params:
+        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
+        library=library_code("holdout.py"),
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         languages=config["training"]["languages"],
         groups=config["training"]["validation"]["groups"],
@@ -31,6 +33,8 @@ rule manifest:
         manifest="results/manifests/{experiment}/{run}.parquet",
         stats="results/manifests/{experiment}/{run}.stats.tsv",
     params:
+        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
+        library=library_code("manifest.py"),
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         alpha=lambda wildcards: RUNS[wildcards.run].alpha,
         seed=lambda wildcards: RUNS[wildcards.run].seed,

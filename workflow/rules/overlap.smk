@@ -11,6 +11,8 @@ rule overlap:
     output:
         "results/tables/overlap/{experiment}.csv",
     params:
+        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
+        library=library_code("overlap.py"),
         checks=lambda wildcards: overlap_checks(wildcards.experiment),
         max_overlap=config["data"]["max_overlap"],
     log:
@@ -30,6 +32,8 @@ rule overlap_table:
         csv="results/tables/overlap.csv",
         html=report("results/tables/overlap.html", caption="../report/overlap.rst", category="Tables"),
     params:
+        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
+        library=library_code("overlap_table.py"),
         max_overlap=config["data"]["max_overlap"],
     log:
         "logs/overlap_table.log",

@@ -4,6 +4,8 @@ rule significance:
     output:
         "results/tables/significance.csv",
     params:
+        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
+        library=library_code("significance.py"),
         model_keys=model_keys(),
         runs=model_runs(),
         alphas=strategy_alphas(),
@@ -45,6 +47,8 @@ rule aggregate:
             category="Tables",
         ),
     params:
+        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
+        library=library_code("aggregate.py"),
         model_keys=model_keys(),
         models={experiment: experiment_models(experiment) for experiment in EXPERIMENTS},
         runs=model_runs(),
@@ -74,6 +78,8 @@ rule figure:
             labels={"experiment": "{experiment}", "figure": "{figure}"},
         ),
     params:
+        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
+        library=library_code("figure.py"),
         runs=model_runs(),
         alphas=strategy_alphas(),
         options=config["report"]["figures"],
