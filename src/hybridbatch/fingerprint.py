@@ -8,6 +8,7 @@ workflow computes it while it parses the Snakefile.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -15,18 +16,24 @@ from pathlib import Path
 PACKAGE = "hybridbatch"
 
 
-def _imported_modules(source: Path) -> set[str]:
+def _imported_modules(source: Path) -> frozenset[str]:
     """The `hybridbatch` modules a file imports anywhere (top level or inside functions)."""
-    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    return _imports_in(source.read_text(encoding="utf-8"), str(source))
+
+
+@functools.cache
+def _imports_in(text: str, filename: str) -> frozenset[str]:
+    # Cached by content: every rule's fingerprint walks the shared modules (io, errors, ...) again
+    # while Snakemake parses the workflow, and parsing them is most of the time.
     found = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(text, filename=filename)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == PACKAGE:
             found.add(node.module)
             # `from hybridbatch import lareqa` names modules as well.
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
+    return frozenset(found)
 
 
 def library_files(script: str | os.PathLike[str], package_root: str | os.PathLike[str]) -> list[Path]:

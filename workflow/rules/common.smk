@@ -54,7 +54,8 @@ wildcard_constraints:
 
 
 def library_code(script):
-    """The fingerprint of the library code workflow/scripts/{script} runs (hybridbatch.fingerprint)."""
+    """The fingerprint of the library code workflow/scripts/{script} runs (hybridbatch.fingerprint).
+    Every scripted rule passes it as `params.library`, so an edit to that code reruns the rule."""
     return code_fingerprint(REPOSITORY / "workflow" / "scripts" / script, REPOSITORY / "src" / "hybridbatch")
 
 

@@ -2,7 +2,6 @@ rule download:
     output:
         "resources/raw/{dataset}/{filename}",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("download.py"),
         # A mirror folder when configured, else the public URL; the bytes are checked either way.
         mirror=str(MIRROR) if MIRROR else None,
@@ -27,7 +26,6 @@ rule extract:
         qrels="results/data/{dataset}/qrels.parquet",
         pairs="results/data/{dataset}/pairs.parquet",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("extract.py"),
         raw_dir="resources/raw/{dataset}",
         languages=lambda wildcards: dataset_languages(wildcards.dataset),
@@ -48,7 +46,6 @@ rule load_source:
     output:
         "results/data/{source}/pairs.parquet",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("load_source.py"),
         source=lambda wildcards: config["sources"][wildcards.source],
     log:

@@ -8,7 +8,6 @@ rule embed:
     output:
         directory("results/embeddings/{dataset}/{model_dir}"),
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("embed.py"),
         languages=lambda wildcards: dataset_languages(wildcards.dataset),
         settings=encode_settings(),
@@ -34,7 +33,6 @@ rule evaluate:
         per_query="results/metrics/{experiment}/per_query/{model}.parquet",
         run="results/runs/{experiment}/{model}.parquet",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("evaluate.py"),
         benchmark=lambda wildcards: EXPERIMENTS[wildcards.experiment].benchmark,
         languages=lambda wildcards: dataset_languages(EXPERIMENTS[wildcards.experiment].benchmark),

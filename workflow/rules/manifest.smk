@@ -8,7 +8,6 @@ rule holdout:
     output:
         "results/manifests/{experiment}/validation.parquet",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("holdout.py"),
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         languages=config["training"]["languages"],
@@ -33,7 +32,6 @@ rule manifest:
         manifest="results/manifests/{experiment}/{run}.parquet",
         stats="results/manifests/{experiment}/{run}.stats.tsv",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("manifest.py"),
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         alpha=lambda wildcards: RUNS[wildcards.run].alpha,

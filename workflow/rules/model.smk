@@ -2,7 +2,6 @@ rule base_model:
     output:
         directory("results/models/{base_dir}"),
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("base_model.py"),
         source=lambda wildcards: BASE_MODELS[wildcards.base_dir],
         prompts=config["model"]["prompts"],

@@ -11,7 +11,6 @@ rule overlap:
     output:
         "results/tables/overlap/{experiment}.csv",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("overlap.py"),
         checks=lambda wildcards: overlap_checks(wildcards.experiment),
         max_overlap=config["data"]["max_overlap"],
@@ -32,7 +31,6 @@ rule overlap_table:
         csv="results/tables/overlap.csv",
         html=report("results/tables/overlap.html", caption="../report/overlap.rst", category="Tables"),
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("overlap_table.py"),
         max_overlap=config["data"]["max_overlap"],
     log:

@@ -4,7 +4,6 @@ rule significance:
     output:
         "results/tables/significance.csv",
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("significance.py"),
         model_keys=model_keys(),
         runs=model_runs(),
@@ -47,7 +46,6 @@ rule aggregate:
             category="Tables",
         ),
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("aggregate.py"),
         model_keys=model_keys(),
         models={experiment: experiment_models(experiment) for experiment in EXPERIMENTS},
@@ -78,7 +76,6 @@ rule figure:
             labels={"experiment": "{experiment}", "figure": "{figure}"},
         ),
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("figure.py"),
         runs=model_runs(),
         alphas=strategy_alphas(),

@@ -9,7 +9,6 @@ rule train:
     output:
         directory("results/models/{experiment}/{run}"),
     params:
-        # The library code the script runs (hybridbatch.fingerprint): an edit reruns this rule.
         library=library_code("train.py"),
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         seed=lambda wildcards: RUNS[wildcards.run].seed,
