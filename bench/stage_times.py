@@ -57,6 +57,11 @@ def stage_times(jobs: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("seconds", ascending=False)
 
 
+def _training_runs(config: dict) -> int:
+    """Trained models: every run in every experiment that trains."""
+    return sum(experiment.trains for experiment in experiments(config)) * len(training_runs(config))
+
+
 def _models(config: dict) -> dict[tuple[str, str], int]:
     """(rule, place) -> models evaluated there: per experiment its base model and, where it trains,
     every run; per data set the distinct models embedded on it."""
@@ -76,14 +81,13 @@ def _models(config: dict) -> dict[tuple[str, str], int]:
 def estimate(jobs: pd.DataFrame, measured_config: dict, target_config: dict) -> pd.DataFrame:
     """`stage_times` of the measured jobs scaled to `target_config` (see the module docstring).
     Embedding and evaluation scale per data set / experiment with the mean job measured there."""
-    runs_before = sum(e.trains for e in experiments(measured_config)) * len(training_runs(measured_config))
-    runs_after = sum(e.trains for e in experiments(target_config)) * len(training_runs(target_config))
+    runs = _training_runs(target_config) / _training_runs(measured_config)
     steps = target_config["training"]["steps"] / measured_config["training"]["steps"]
     before, after = _models(measured_config), _models(target_config)
     scaled = []
     for (rule, place), group in jobs.groupby(["rule", "place"], sort=False):
         if rule in PER_TRAINING_RUN:
-            count, factor = runs_after / runs_before, steps if rule == "train" else 1.0
+            count, factor = runs, steps if rule == "train" else 1.0
         elif rule in PER_EVALUATED_MODEL:
             count, factor = after.get((rule, place), 0) / before[rule, place], 1.0
         else:

@@ -230,7 +230,8 @@ def draw(
         return
     files = {(experiment, Path(path).stem): path for path in inputs["metrics"]}
     metrics = load_metrics(files, runs_by_model)
-    strategies = [strategy for strategy in ["base", *alphas] if strategy in set(metrics["strategy"])]
+    present = set(metrics["strategy"])
+    strategies = [strategy for strategy in ["base", *alphas] if strategy in present]
     if figure == "map_heatmaps":
         map_heatmaps(metrics, strategies, experiment, target, options)
     elif figure == "map_difference":
