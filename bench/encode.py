@@ -13,7 +13,8 @@ import time
 import pandas as pd
 import torch
 
-from hybridbatch.encode import EncodeSettings, encode, load_encoder, usable_threads
+from hybridbatch.accelerator import use_threads
+from hybridbatch.encode import EncodeSettings, encode, load_encoder
 
 
 def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    torch.set_num_threads(usable_threads(args.threads))
+    use_threads(args.threads)
     candidates = pd.read_parquet(f"{args.data}/candidates.parquet")
     step = max(1, len(candidates) // args.texts)
     texts = candidates["text"].iloc[::step].head(args.texts).tolist()

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from hybridbatch.encode import usable_threads
-from hybridbatch.evaluate import evaluate_files, macro_average
-from hybridbatch.search import set_threads
+from hybridbatch.accelerator import use_threads
+from hybridbatch.core.contract import macro_average
+from hybridbatch.evaluate import evaluate_files
 
 
 def straightforward(queries, candidates, qrels, files) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--embeddings", required=True, help="folder of {lang}.npz files")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    set_threads(usable_threads(args.threads))
+    use_threads(args.threads)
     queries, candidates, qrels = (pd.read_parquet(f"{args.data}/{name}.parquet") for name in ("queries", "candidates", "qrels"))
     files = {path.stem: str(path) for path in sorted(Path(args.embeddings).glob("*.npz"))}
 

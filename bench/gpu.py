@@ -1,6 +1,6 @@
 """GPU throughput of the training and embedding code at paper scale (batch 100), bf16 against fp32.
 
-Runs hybridbatch.train.train and hybridbatch.encode.encode on randomly initialised encoders of
+Runs hybridbatch.training.loop.train and hybridbatch.encode.encode on randomly initialised encoders of
 two shapes: multilingual-e5-small's (12 layers, 384 wide) and XLM-R base's / LaBSE's (12 layers,
 768 wide), both with the e5 / XLM-R tokenizer (250k tokens). Speed depends on the shape, not on the
 weights, so no hub download is needed. Prints a Markdown table and writes JSON.
@@ -26,11 +26,13 @@ if importlib.util.find_spec("faiss") is None:
     # Machines with a GPU image but no faiss: this benchmark never searches.
     sys.modules["faiss"] = types.ModuleType("faiss")
 
+
 from hybridbatch.basemodel import save_encoder, sentence_transformer  # noqa: E402
-from hybridbatch.devices import claimed_gpus  # noqa: E402
+from hybridbatch.core.machine import claimed_gpus  # noqa: E402
 from hybridbatch.encode import EncodeSettings, encode, load_encoder, provenance  # noqa: E402
 from hybridbatch.manifest import BatchPlan, build_manifest  # noqa: E402
-from hybridbatch.train import TrainSettings, train  # noqa: E402
+from hybridbatch.training.loop import train  # noqa: E402
+from hybridbatch.training.settings import TrainSettings  # noqa: E402
 
 SHAPES = {
     "e5-small shape (118M)": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536),

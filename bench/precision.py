@@ -20,8 +20,10 @@ import time
 import pandas as pd
 import torch
 
-from hybridbatch.encode import EncodeSettings, embed_language, load_encoder, usable_threads
-from hybridbatch.evaluate import evaluate, macro_average
+from hybridbatch.accelerator import use_threads
+from hybridbatch.core.contract import macro_average
+from hybridbatch.encode import EncodeSettings, embed_language, load_encoder
+from hybridbatch.evaluate import evaluate
 
 
 def main() -> None:
@@ -33,7 +35,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    torch.set_num_threads(usable_threads(args.threads))
+    use_threads(args.threads)
     queries = pd.read_parquet(f"{args.data}/queries.parquet")
     candidates = pd.read_parquet(f"{args.data}/candidates.parquet")
     qrels = pd.read_parquet(f"{args.data}/qrels.parquet")

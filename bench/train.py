@@ -1,4 +1,4 @@
-"""Training throughput: hybridbatch.train vs sentence-transformers' trainer with
+"""Training throughput: hybridbatch.training vs sentence-transformers' trainer with
 MultipleNegativesRankingLoss, same model, batches (the manifest's texts, in order), truncation,
 frozen token embeddings and fp32, measured in one run. Pairs/s over the steps after the first.
 
@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from hybridbatch.encode import usable_threads
+from hybridbatch.accelerator import use_threads
 from hybridbatch.manifest import read_training_pairs
-from hybridbatch.train import TrainSettings, _Batches, train
+from hybridbatch.training.batches import ManifestBatches
+from hybridbatch.training.loop import train
+from hybridbatch.training.settings import TrainSettings
 
 
 def sentence_transformers_run(model_path: str, queries: list[str], passages: list[str], batch: int, length: int) -> list[float]:
@@ -63,7 +65,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128, help="for queries and passages alike")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(usable_threads(args.threads))
+    use_threads(args.threads)
 
     pairs = read_training_pairs(dict(item.split("=", 1) for item in args.pairs), None)
     manifest = pd.read_parquet(args.manifest)
@@ -75,7 +77,7 @@ def main() -> None:
         settings = TrainSettings(precision="fp32", query_max_length=args.max_length, passage_max_length=args.max_length,
                                  freeze_embeddings=True, checkpoint_every=10_000)  # fmt: skip
         ours = train(args.model, short, pairs, Path(folder) / "model", Path(folder) / "checkpoints", settings)
-        batches = _Batches(manifest, pairs, 0)
+        batches = ManifestBatches(manifest, pairs, 0)
         texts = [batches.texts(step) for step in range(args.steps)]
     stamps = sentence_transformers_run(
         args.model, [q for qs, _ in texts for q in qs], [p for _, ps in texts for p in ps], batch_size, args.max_length

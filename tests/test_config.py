@@ -1,12 +1,11 @@
 import copy
 
 import pytest
-
-from hybridbatch.config import datasets_in_use, experiments, load_yaml, overlaid, resolve_mirror, training_runs, validate
-from hybridbatch.errors import ConfigError
-from hybridbatch.registry import DATASETS
-
 from conftest import REPOSITORY
+
+from hybridbatch.config import check, datasets_in_use, experiments, load_yaml, overlaid, resolve_mirror, training_runs
+from hybridbatch.core.errors import ConfigError
+from hybridbatch.registry import DATASETS
 
 
 def changed(config, change):
@@ -17,12 +16,12 @@ def changed(config, change):
 
 def problems(config, schema):
     with pytest.raises(ConfigError) as caught:
-        validate(config, schema)
+        check(config, schema)
     return [line.strip() for line in str(caught.value).splitlines()[1:]]
 
 
 def test_default_config_is_valid(default_config, schema):
-    validate(default_config, schema)
+    check(default_config, schema)
     assert datasets_in_use(default_config) == ["mlqa_r", "ntrex", "xquad_r"]
     assert [(e.benchmark, e.train_sources, e.trains) for e in experiments(default_config)] == [
         ("xquad_r", ("mlqa_r", "ntrex"), True),
@@ -32,7 +31,7 @@ def test_default_config_is_valid(default_config, schema):
 
 def test_study_overlay_trains_both_experiments(default_config, schema):
     study = overlaid(default_config, load_yaml(REPOSITORY / "config" / "study.yaml"))
-    validate(study, schema)
+    check(study, schema)
     assert [(e.name, e.train_sources) for e in experiments(study)] == [("xquad_r", ("mlqa_r", "ntrex")), ("mlqa_r", ("xquad_r", "ntrex"))]
     assert len(study["training"]["seeds"]) >= 3
 
@@ -45,7 +44,7 @@ def test_an_experiment_named_base_is_refused(default_config, schema):
 def test_test_overlay_is_valid(default_config, schema):
     overlay = load_yaml(REPOSITORY / "config" / "test.yaml")
     merged = changed(default_config, lambda c: c["data"].update(overlay["data"]))
-    validate(merged, schema)
+    check(merged, schema)
     assert len(merged["data"]["languages"]) == 3
     # The workflow tests run in fp32 wherever they run, a GPU included.
     assert overlay["encode"]["precision"] == overlay["training"]["precision"] == "fp32"
@@ -97,7 +96,7 @@ def test_experiment_named_freely_with_a_benchmark(default_config, schema):
         default_config,
         lambda c: c["experiments"].update(news_only={"benchmark": "xquad_r", "train_sources": ["ntrex"]}),
     )
-    validate(config, schema)
+    check(config, schema)
     leaky = changed(config, lambda c: c["experiments"]["news_only"].update(train_sources=["xquad_r"]))
     assert "shares its text (squad)" in problems(leaky, schema)[0]
     unnamed = changed(default_config, lambda c: c["experiments"].update(news_only={"train_sources": ["ntrex"]}))
@@ -141,7 +140,7 @@ def test_paper_overlay_is_the_paper_setup(default_config, schema):
     from hybridbatch.config import loaded_sources_in_use
 
     config = merged_overlay(default_config, "paper.yaml")
-    validate(config, schema)
+    check(config, schema)
     training = config["training"]
     assert (training["batch_size"], training["learning_rate"], training["weight_decay"]) == (100, 3e-5, 0.01)
     assert training["gpus"] >= 1 and config["encode"]["gpus"] == 1
@@ -208,7 +207,7 @@ def test_one_training_language_leaves_cross_lingual_strategies_nothing(default_c
         for name in ("xquad_r",)  # mlqa_r trains nothing by default
     ]
     only_monolingual = changed(config, lambda c: c.update(strategies={"x-x": {"alpha": 1.0}}))
-    validate(only_monolingual, schema)
+    check(only_monolingual, schema)
     one_language = changed(only_monolingual, lambda c: c["data"].update(languages=["en"]))
     assert problems(one_language, schema) == [
         f"data.languages: ['en'] leaves the benchmark '{name}' of experiment {name} with only en, so it has no "

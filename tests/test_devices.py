@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from hybridbatch.devices import _try_lock, claimed_gpus, default_lock_dir
+from hybridbatch.core.machine import _try_lock, claimed_gpus, default_lock_dir
 
 
 @pytest.fixture

@@ -8,14 +8,15 @@ import pyarrow as pa
 import pytest
 import torch
 from safetensors.torch import load_file
-
-from hybridbatch.distributed import Process
-from hybridbatch.extract import SCHEMAS
-from hybridbatch.io import write_parquet
-from hybridbatch.manifest import BatchPlan, build_manifest
-from hybridbatch.train import TrainJob, TrainSettings, run_job
-
 from test_train import WORDS, toy_pairs
+
+from hybridbatch.core.contract import SCHEMAS
+from hybridbatch.core.io import write_parquet
+from hybridbatch.distributed import Process
+from hybridbatch.manifest import BatchPlan, build_manifest
+from hybridbatch.training.checkpoints import restore_random_state
+from hybridbatch.training.launch import TrainJob, run_job
+from hybridbatch.training.settings import TrainSettings
 
 
 @pytest.mark.parametrize("rows,world", [(5, 2), (4, 2), (7, 3), (3, 1)])
@@ -69,14 +70,13 @@ def test_two_gloo_processes_train_like_one_process(deterministic_model, tmp_path
 
 
 def test_each_process_resumes_its_own_random_state():
-    from hybridbatch.train import _restore_random_state
 
     cpu = torch.device("cpu")
     states = []
     for seed in (1, 2):
         torch.manual_seed(seed)
         states.append({"cpu": torch.get_rng_state(), "cuda": None})
-    _restore_random_state(states, Process(1, 2, 1), cpu)
+    restore_random_state(states, Process(1, 2, 1), cpu)
     assert torch.equal(torch.get_rng_state(), states[1]["cpu"])
-    _restore_random_state(states[0]["cpu"], Process(), cpu)  # a checkpoint of one process, before per-process states
+    restore_random_state(states[0]["cpu"], Process(), cpu)  # a checkpoint of one process, before per-process states
     assert torch.equal(torch.get_rng_state(), states[0]["cpu"])

@@ -1,7 +1,7 @@
 import pytest
 
+from hybridbatch.core.errors import DataError
 from hybridbatch.download import fetch, mirror_problem, sha256_of
-from hybridbatch.errors import DataError
 from hybridbatch.registry import DATASETS, RawFile, checksums, expected_sha256
 
 
@@ -14,7 +14,7 @@ def test_every_registered_file_has_a_checksum_and_matches_the_mirror(mirror):
 
 
 def test_fetch_copies_from_the_mirror(mirror, tmp_path):
-    raw = DATASETS["xquad_r"].language_file("de")
+    raw = DATASETS["xquad_r"].file("de.json")
     target = tmp_path / "xquad_r" / "de.json"
     source = fetch(raw, target, expected_sha256(raw), mirror)
     assert source == str(mirror / "lareqa/xquad-r/de.json")
@@ -22,7 +22,7 @@ def test_fetch_copies_from_the_mirror(mirror, tmp_path):
 
 
 def test_file_missing_from_the_mirror_is_named(tmp_path):
-    raw = DATASETS["mlqa_r"].language_file("hi")
+    raw = DATASETS["mlqa_r"].file("hi.json")
     target = tmp_path / "mlqa_r" / "hi.json"
     with pytest.raises(DataError, match=r"lareqa/mlqa-r/hi\.json: missing from the mirror folder.*language hi"):
         fetch(raw, target, expected_sha256(raw), tmp_path / "empty-mirror")
@@ -30,7 +30,7 @@ def test_file_missing_from_the_mirror_is_named(tmp_path):
 
 
 def test_truncated_file_is_refused_and_leaves_nothing(mirror, tmp_path):
-    raw = DATASETS["xquad_r"].language_file("en")
+    raw = DATASETS["xquad_r"].file("en.json")
     damaged = tmp_path / "mirror" / raw.mirror_path
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes((mirror / raw.mirror_path).read_bytes()[:1000])

@@ -3,20 +3,11 @@ import pandas as pd
 import pytest
 import torch
 
-from hybridbatch.encode import (
-    EncodeSettings,
-    autocast_dtype,
-    embed_dataset,
-    embed_language,
-    embedding_files,
-    encode,
-    load_embeddings,
-    load_encoder,
-    provenance,
-    save_embeddings,
-    usable_threads,
-)
-from hybridbatch.errors import DataError
+from hybridbatch.accelerator import autocast_dtype
+from hybridbatch.core.embeddings import embedding_files, load_embeddings, save_embeddings
+from hybridbatch.core.errors import DataError
+from hybridbatch.core.machine import usable_threads
+from hybridbatch.encode import EncodeSettings, embed_dataset, embed_language, encode, load_encoder, provenance
 
 TEXTS = ["a short one", "a much longer sentence with many more words in it than the others", "mittel lang", "中文句子。"]
 

@@ -4,9 +4,11 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from hybridbatch.encode import EncodeSettings, LanguageEmbeddings, embed_language, load_encoder, save_embeddings
-from hybridbatch.errors import DataError
-from hybridbatch.evaluate import evaluate, evaluate_files, load_checked_embeddings, macro_average
+from hybridbatch.core.contract import macro_average
+from hybridbatch.core.embeddings import LanguageEmbeddings, save_embeddings
+from hybridbatch.core.errors import DataError
+from hybridbatch.encode import EncodeSettings, embed_language, load_encoder
+from hybridbatch.evaluate import evaluate, evaluate_files, load_checked_embeddings
 from hybridbatch.extract import extract
 from hybridbatch.registry import DATASETS
 

@@ -2,8 +2,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from hybridbatch.errors import DataError
-from hybridbatch.extract import TABLES, check_counts, extract, read_table, subset, write
+from hybridbatch.core.contract import TABLES, read_table
+from hybridbatch.core.errors import DataError
+from hybridbatch.extract import check_counts, extract, subset, write
 from hybridbatch.registry import DATASETS
 
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from hybridbatch.errors import DataError, OutputError
-from hybridbatch.io import atomic_folder, atomic_path, read_frame, read_frame_csv, write_frame, write_text
+from hybridbatch.core.errors import DataError, OutputError
+from hybridbatch.core.io import atomic_folder, atomic_path, read_frame, read_frame_csv, write_frame, write_text
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_a_folder_that_cannot_be_created_is_named(tmp_path):
 
 KILLED_WRITER = """
 import os, sys
-from hybridbatch.io import atomic_folder, atomic_path
+from hybridbatch.core.io import atomic_folder, atomic_path
 target = sys.argv[1]
 with atomic_{kind}(target) as tmp:
     {fill}
@@ -113,8 +113,8 @@ def test_a_damaged_artifact_is_named_with_what_to_do(tmp_path):
 FILE_SIZE_LIMITED = """
 import resource, signal, sys
 import numpy as np, pandas as pd
-from hybridbatch.io import write_frame
-from hybridbatch.logs import logged
+from hybridbatch.core.io import write_frame
+from hybridbatch.core.logs import logged
 
 # A real write failure: past RLIMIT_FSIZE the kernel refuses the write (EFBIG), as a full disk does (ENOSPC).
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -135,7 +135,7 @@ def test_a_refused_write_is_reported_once_naming_the_file(tmp_path):
 
 
 def test_an_unexpected_error_keeps_its_traceback_once(tmp_path):
-    code = "import sys\nfrom hybridbatch.logs import logged\nwith logged(sys.argv[1]):\n    {}['missing']\n"
+    code = "import sys\nfrom hybridbatch.core.logs import logged\nwith logged(sys.argv[1]):\n    {}['missing']\n"
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "job.log")], capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.count("Traceback") == 1 and result.stderr.count("KeyError: 'missing'") == 1, result.stderr

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from hybridbatch.errors import DataError
+from hybridbatch.core.errors import DataError
 from hybridbatch.extract import extract_lareqa
 from hybridbatch.lareqa import read_language_file
 

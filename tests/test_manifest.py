@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hybridbatch.errors import ConfigError
+from hybridbatch.core.errors import ConfigError
 from hybridbatch.manifest import (
     STATS_COLUMNS,
     BatchPlan,

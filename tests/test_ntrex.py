@@ -1,11 +1,10 @@
 import shutil
 
 import pytest
-
-from hybridbatch.errors import DataError
-from hybridbatch.extract import extract_ntrex
-
 from conftest import FIXTURES
+
+from hybridbatch.core.errors import DataError
+from hybridbatch.extract import extract_ntrex
 
 
 @pytest.fixture

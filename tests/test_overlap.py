@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from hybridbatch import overlap
-from hybridbatch.errors import DataError
-from hybridbatch.extract import SCHEMAS
+from hybridbatch.core.contract import SCHEMAS
+from hybridbatch.core.errors import DataError
 
 
 def test_normalise_folds_width_case_and_punctuation():

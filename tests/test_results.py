@@ -3,15 +3,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from hybridbatch.errors import DataError
-from hybridbatch.evaluate import macro_average, setting_of
-from hybridbatch.figures import BASE_MODEL_FIGURES, FIGURES, FigureOptions, draw, strategy_colours
-from hybridbatch.metrics import METRICS
+from hybridbatch.core.contract import METRICS, macro_average, setting_of
+from hybridbatch.core.errors import DataError
+from hybridbatch.core.runs import BASE_RUN, Run, strategy_roles
+from hybridbatch.documents import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
+from hybridbatch.figures import FIGURES, FigureOptions, draw, figure_caption, figure_names, strategy_colours
 from hybridbatch.results import (
     NOT_TESTABLE,
     ONE_SEED,
     Difference,
-    ModelRun,
     bootstrap_difference,
     check_complete,
     claim_plan,
@@ -22,15 +22,14 @@ from hybridbatch.results import (
     per_language,
     summary,
 )
-from hybridbatch.tables import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
 
 LANGS = ["de", "en"]
 RUNS = {
-    "base": ModelRun("base", "base", None),
-    "x-x": ModelRun("x-x", "x-x", 0),
-    "x-x.seed1": ModelRun("x-x.seed1", "x-x", 1),
-    "x-y": ModelRun("x-y", "x-y", 0),
-    "hybrid": ModelRun("hybrid", "hybrid", 0),
+    "base": BASE_RUN,
+    "x-x": Run("x-x", "x-x", 1.0, 0),
+    "x-x.seed1": Run("x-x.seed1", "x-x", 1.0, 1),
+    "x-y": Run("x-y", "x-y", 0.0, 0),
+    "hybrid": Run("hybrid", "hybrid", 0.5, 0),
 }
 ALPHAS = {"x-x": 1.0, "x-y": 0.0, "hybrid": 0.5}
 
@@ -344,15 +343,16 @@ def test_an_experiment_that_trains_nothing_shows_the_base_model_and_why_no_claim
         assert NOTHING_TRAINED in text[text.index("zero: the paper's claims, tested"):], name
         toy = text[text.index("toy: the paper's claims, tested"):text.index("zero: the paper's claims, tested")]
         assert "Hybrid matches X-X" in toy and NOTHING_TRAINED not in toy, name
-    runs = {name: [run.strategy, run.seed] for name, run in RUNS.items()}
-    for figure in BASE_MODEL_FIGURES:
+    runs = [run.plain() for run in RUNS.values()]
+    assert figure_names(trains=False) == ["map_heatmaps", "settings_bars", "rank_distance"]
+    for figure in figure_names(trains=False):
         target = tmp_path / f"{figure}.png"
-        draw(figure, "zero", {"metrics": [files[("zero", "base")]]}, runs, ALPHAS, FigureOptions(dpi=60), target)
+        draw(figure, "zero", [files[("zero", "base")]], runs, FigureOptions(dpi=60), target)
         assert Image.open(target).size[0] > 200, figure
 
 
 def test_every_figure_draws(metric_files, tmp_path):
-    runs = {name: [run.strategy, run.seed] for name, run in RUNS.items()}
+    runs = [run.plain() for run in RUNS.values()]
     models, manifests = [], []
     for run in ("x-x", "x-x.seed1", "x-y", "hybrid"):
         folder = tmp_path / "models" / run
@@ -368,19 +368,24 @@ def test_every_figure_draws(metric_files, tmp_path):
                       "kind": ["cross", "cross", "mono", "mono"]}).to_parquet(path)  # fmt: skip
         manifests.append(str(path))
     inputs = {"metrics": list(metric_files.values()), "models": models, "manifests": manifests}
-    for figure in FIGURES:
+    assert figure_names(trains=True) == list(FIGURES)
+    for figure, spec in FIGURES.items():
         target = tmp_path / f"{figure}.png"
-        draw(figure, "toy", inputs, runs, ALPHAS, FigureOptions(dpi=60), target)
+        draw(figure, "toy", inputs[spec.reads], runs, FigureOptions(dpi=60), target)
         width, height = Image.open(target).size
         assert width > 200 and height > 100, figure
+        assert figure_caption(figure, "toy").startswith("**toy**: ") and len(spec.caption) > 40, figure
     with pytest.raises(ValueError, match="unknown figure 'pie'"):
-        draw("pie", "toy", inputs, runs, ALPHAS, FigureOptions(), tmp_path / "pie.png")
+        draw("pie", "toy", inputs["metrics"], runs, FigureOptions(), tmp_path / "pie.png")
 
 
-def test_colours_are_fixed_per_strategy():
+def test_colours_are_fixed_per_role():
     colours = strategy_colours({"hybrid": 0.5, "x-y": 0.0, "x-x": 1.0, "half": 0.5})
     assert colours["x-x"] == "#1f77b4" and colours["x-y"] == "#ff7f0e" and colours["hybrid"] == "#2ca02c"
     assert len(set(colours.values())) == len(colours)
+    # Any alpha between 0 and 1 is a hybrid, in the figures as in the tables.
+    assert strategy_colours({"mostly-mono": 0.8})["mostly-mono"] == "#2ca02c"
+    assert strategy_roles({"mostly-mono": 0.8, "x-x": 1.0}) == {"mostly-mono": "hybrid", "x-x": "x-x"}
 
 
 def test_bootstrap_difference_matches_the_metrics_tables():

@@ -14,7 +14,6 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import MIRROR, REPOSITORY
 
 pytestmark = pytest.mark.slurm

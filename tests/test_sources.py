@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from hybridbatch.errors import DataError
+from hybridbatch.core.errors import DataError
 from hybridbatch.sources import load_source_pairs
 
 TRIPLES = {

@@ -8,16 +8,18 @@ import time
 import pandas as pd
 import pytest
 import torch
+from conftest import REPOSITORY
 from safetensors.torch import load_file
 
-import hybridbatch.train as training
+import hybridbatch.training.loop as training
+from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.encode import provenance
-from hybridbatch.errors import ConfigError, DataError
 from hybridbatch.manifest import BatchPlan, build_manifest, validation_split, without_validation
-from hybridbatch.train import BEST, CHECKPOINT, TrainSettings, info_nce, learning_rate_factor, train
+from hybridbatch.training.checkpoints import BEST, CHECKPOINT, Checkpoints
+from hybridbatch.training.loop import learning_rate_factor, train
+from hybridbatch.training.loss import info_nce
+from hybridbatch.training.settings import TrainSettings
 from hybridbatch.validation import HeldOut, validation_scores
-
-from conftest import REPOSITORY
 
 WORDS = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel",
          "glacier", "market", "bridge", "island", "temple", "canyon", "museum", "volcano", "meadow", "lantern"]  # fmt: skip
@@ -77,7 +79,8 @@ def test_frozen_token_embeddings_stay_put(tiny_model, toy, tmp_path):
 
 RUN = """
 import sys, pandas as pd
-from hybridbatch.train import TrainSettings, train
+from hybridbatch.training.loop import train
+from hybridbatch.training.settings import TrainSettings
 sys.path.insert(0, {tests!r})
 from test_train import FAST, toy_pairs
 train({model!r}, {manifest!r}, {{"toy": toy_pairs()}}, {target!r}, {checkpoints!r}, FAST)
@@ -171,13 +174,13 @@ def scripted_scores(monkeypatch, values):
 def weights_per_step(monkeypatch):
     """The model weights at every checkpoint of a run, by step."""
     seen = {}
-    original = training._save_checkpoint
+    original = Checkpoints.save
 
-    def recording(path, encoder, optimizer, schedule, step, *rest):
-        seen[step] = {name: tensor.clone() for name, tensor in encoder.state_dict().items()}
-        original(path, encoder, optimizer, schedule, step, *rest)
+    def recording(self, encoder, optimizer, schedule, progress, random_states):
+        seen[progress.step] = {name: tensor.clone() for name, tensor in encoder.state_dict().items()}
+        original(self, encoder, optimizer, schedule, progress, random_states)
 
-    monkeypatch.setattr(training, "_save_checkpoint", recording)
+    monkeypatch.setattr(Checkpoints, "save", recording)
     return seen
 
 

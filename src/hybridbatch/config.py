@@ -15,7 +15,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from hybridbatch.errors import ConfigError
+from hybridbatch.core import runs
+from hybridbatch.core.errors import ConfigError
+from hybridbatch.core.runs import Run
 from hybridbatch.registry import DATASETS
 
 
@@ -81,25 +83,9 @@ def experiments(config: Mapping[str, Any]) -> list[Experiment]:
     return found
 
 
-@dataclass(frozen=True)
-class TrainingRun:
-    """One trained model of an experiment: a strategy at one seed."""
-
-    name: str
-    strategy: str
-    alpha: float
-    seed: int
-
-
-def training_runs(config: Mapping[str, Any]) -> list[TrainingRun]:
-    """The trained models of every experiment: each strategy at each seed. The first seed's model
-    is named after the strategy (the artifact paths of a one-seed run), others "{strategy}.seed{n}"."""
-    seeds = config["training"]["seeds"]
-    return [
-        TrainingRun(strategy if index == 0 else f"{strategy}.seed{seed}", strategy, float(entry["alpha"]), int(seed))
-        for strategy, entry in config["strategies"].items()
-        for index, seed in enumerate(seeds)
-    ]
+def training_runs(config: Mapping[str, Any]) -> list[Run]:
+    """The trained models of every experiment: each strategy at each seed (hybridbatch.core.runs)."""
+    return runs.training_runs(config["strategies"], config["training"]["seeds"])
 
 
 def _known(kind: str, name: str, known: list[str]) -> str | None:
@@ -188,7 +174,7 @@ def _language_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def validate(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+def check(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     """Raise ConfigError listing every problem of `config`, one line each."""
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
@@ -251,7 +237,7 @@ def main(arguments: list[str]) -> int:
     repository = Path(__file__).resolve().parents[2]
     try:
         config = load_overlays([repository / "config" / "config.yaml", *arguments])
-        validate(config, load_yaml(repository / "workflow" / "schemas" / "config.schema.yaml"))
+        check(config, load_yaml(repository / "workflow" / "schemas" / "config.schema.yaml"))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1

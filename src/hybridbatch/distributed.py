@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_functional
 
-from hybridbatch.errors import ConfigError
+from hybridbatch.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

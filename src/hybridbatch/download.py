@@ -12,8 +12,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hybridbatch.errors import DataError
-from hybridbatch.io import atomic_path
+from hybridbatch.core.errors import DataError
+from hybridbatch.core.io import atomic_path
 from hybridbatch.registry import RawFile
 
 log = logging.getLogger(__name__)

@@ -1,30 +1,32 @@
 """Embed texts with a sentence-transformers model folder: length-sorted batches, autocast, no grad.
 
 The model folder defines the forward pass (transformer, pooling, normalisation) and the text
-prefixes (its `prompts`); this module adds the batching, precision and device handling. Vectors
-are always returned L2-normalised in float32.
+prefixes (its `prompts`); this module adds the batching. The device and precision come from
+hybridbatch.accelerator, the file format from hybridbatch.core.embeddings. Vectors are always
+returned L2-normalised in float32.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import transformers
+from sentence_transformers import SentenceTransformer
 from tqdm import tqdm
 
-from hybridbatch.errors import DataError
-from hybridbatch.io import atomic_path, reading
+from hybridbatch.accelerator import autocast_dtype, default_device, pad_multiple, resolved_precision
+from hybridbatch.core.embeddings import LanguageEmbeddings, embedding_files, save_embeddings
+from hybridbatch.core.errors import DataError
+from hybridbatch.core.io import reading
 
 log = logging.getLogger(__name__)
-
-PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -41,41 +43,9 @@ class EncodeSettings:
         return self.query_max_length if kind == "query" else self.passage_max_length
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def job_device(gpus: int, local_rank: int = 0) -> torch.device:
-    """The device of a job given `gpus` (its GPU count; 0 = CPU): a GPU only when one is visible."""
-    if gpus and torch.cuda.is_available():
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
-
-
-def resolved_precision(precision: str, device: torch.device) -> str:
-    """"bf16" or "fp32": what `precision` means on `device`. `auto` is fp32 on every CPU, so that
-    one config gives the same metrics whatever the CPU's bf16 unit (on a CPU with native bf16 the
-    base model's mAP moved by up to 0.002 per language pair, the size of the differences tested)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
-    return precision
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for `precision` on `device` (None: plain fp32)."""
-    return torch.bfloat16 if resolved_precision(precision, device) == "bf16" else None
-
-
-PROVENANCE = ("precision", "device", "torch", "transformers")
-
-
 def provenance(precision: str, device: torch.device) -> dict[str, str]:
-    """What made a number: the resolved precision, the device (with the GPU's name) and the
-    versions of torch and transformers. Recorded in embeddings, metrics and model folders."""
-    import transformers
-
+    """What made a number (hybridbatch.core.contract.PROVENANCE): the resolved precision, the
+    device (with the GPU's name) and the versions of torch and transformers."""
     where = f"{device.type} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
     return {
         "precision": resolved_precision(precision, device),
@@ -85,15 +55,8 @@ def provenance(precision: str, device: torch.device) -> dict[str, str]:
     }
 
 
-def usable_threads(requested: int) -> int:
-    """Threads to use: what the rule asked for, capped at the cores this process may run on."""
-    return max(1, min(requested, len(os.sched_getaffinity(0))))
-
-
 def load_encoder(folder: str | os.PathLike[str], device: torch.device | None = None):
     """Load a sentence-transformers folder, refusing anything that is not a usable model folder."""
-    from sentence_transformers import SentenceTransformer
-
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: model folder does not exist")
@@ -109,13 +72,6 @@ def load_encoder(folder: str | os.PathLike[str], device: torch.device | None = N
         )
     encoder.eval()
     return encoder
-
-
-def pad_multiple(device: torch.device) -> int:
-    """Batches are padded to a multiple of this many tokens. On a GPU, bf16 kernels pay a one-time
-    choice per new tensor shape (about 50 ms each on an H100, more than a 12-layer forward pass),
-    so few distinct shapes pay; a CPU has no such cost, and padding would only add work."""
-    return 32 if device.type == "cuda" else 1
 
 
 def token_budget_batches(lengths: list[int], max_texts: int, max_tokens: int, multiple: int = 1) -> list[tuple[int, int]]:
@@ -181,18 +137,6 @@ def encode(
     return vectors
 
 
-@dataclass(frozen=True)
-class LanguageEmbeddings:
-    """One language of a data set embedded by one model, with the ids that tie rows to the tables
-    and the provenance of the vectors (see `provenance`)."""
-
-    query_ids: np.ndarray
-    queries: np.ndarray
-    candidate_ids: np.ndarray
-    candidates: np.ndarray
-    made_with: dict[str, str] = field(default_factory=dict)
-
-
 def embed_language(
     encoder, queries: pd.DataFrame, candidates: pd.DataFrame, lang: str, settings: EncodeSettings
 ) -> LanguageEmbeddings:
@@ -207,20 +151,6 @@ def embed_language(
         encode(encoder, lang_candidates["text"].tolist(), "passage", settings, f"{lang} candidates"),
         provenance(settings.precision, encoder.device),
     )
-
-
-ARRAYS = ("query_ids", "queries", "candidate_ids", "candidates")
-
-
-def save_embeddings(target: str | os.PathLike[str], embeddings: LanguageEmbeddings) -> None:
-    arrays = {name: getattr(embeddings, name) for name in ARRAYS}
-    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays, made_with=np.array(json.dumps(embeddings.made_with, sort_keys=True)))
-
-
-def embedding_files(folder: str | os.PathLike[str], languages: Sequence[str]) -> dict[str, Path]:
-    """Language -> its embeddings file in a data set's folder of one model (`embed_dataset`)."""
-    return {lang: Path(folder) / f"{lang}.npz" for lang in languages}
 
 
 def embed_dataset(
@@ -238,11 +168,3 @@ def embed_dataset(
         save_embeddings(path, embedded)
         log.info("%s: %d queries, %d candidates embedded", lang, len(embedded.queries), len(embedded.candidates))
 
-
-def load_embeddings(path: str | os.PathLike[str]) -> LanguageEmbeddings:
-    # The embed rule's output is the model's folder of the data set: rebuilding means deleting it.
-    with reading(path, "embeddings file", Path(path).parent), np.load(path, allow_pickle=False) as stored:
-        if "made_with" not in stored:
-            raise DataError(f"{path}: no record of the precision and versions it was made with; re-run the embed rule")
-        made_with = json.loads(str(stored["made_with"]))
-        return LanguageEmbeddings(**{name: stored[name] for name in ARRAYS}, made_with=made_with)

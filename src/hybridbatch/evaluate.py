@@ -13,17 +13,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from hybridbatch.encode import PROVENANCE, LanguageEmbeddings, load_embeddings
-from hybridbatch.errors import DataError
+from hybridbatch.core.contract import METRIC_COLUMNS, MULTI, PROVENANCE, setting_of
+from hybridbatch.core.embeddings import LanguageEmbeddings, load_embeddings
+from hybridbatch.core.errors import DataError
 from hybridbatch.metrics import query_metrics, rank_distance
 from hybridbatch.search import relevant_ranks, top_k
 
 log = logging.getLogger(__name__)
 
-MULTI = "multi"
-SETTINGS = ("mono", "cross", MULTI)
 RUN_DEPTH = 10
-METRIC_COLUMNS = ["benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries", *PROVENANCE]
 
 
 def _check_alignment(path: str, lang: str, what: str, stored: np.ndarray, expected: pd.Series) -> None:
@@ -42,12 +40,6 @@ def load_checked_embeddings(
         _check_alignment(path, lang, "candidate", stored.candidate_ids, candidates.loc[candidates["lang"] == lang, "cid"])
         embeddings[lang] = stored
     return embeddings
-
-
-def setting_of(query_lang, pool_lang) -> np.ndarray:
-    """The setting of (query language, pool) pairs, elementwise: multi for the multilingual pool,
-    mono when the pool is the query's language, else cross."""
-    return np.where(np.asarray(pool_lang) == MULTI, MULTI, np.where(np.asarray(pool_lang) == np.asarray(query_lang), "mono", "cross"))
 
 
 def evaluate(
@@ -146,9 +138,4 @@ def evaluate_files(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """`evaluate` on the embeddings files of each language, checked against the tables."""
     return evaluate(benchmark, model, qrels, load_checked_embeddings(embedding_files, queries, candidates))
-
-
-def macro_average(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Mean over the (query language, pool) pairs of each setting, per metric."""
-    return metrics.groupby(["benchmark", "model", "setting", "metric"], as_index=False)["value"].mean()
 

@@ -1,11 +1,4 @@
-"""Turn raw data set files into the four parquet views of the artifact contract.
-
-- queries (qid, lang, text): qid is shared by parallel questions/sentences across languages.
-- candidates (cid, lang, text, context_id): the retrieval pool, one row per sentence.
-- qrels (qid, cid): every relevant candidate of a qid, in every language.
-- pairs (group_id, conflict_key, lang, query, positive, hard_negatives): the training view. Rows of
-  one conflict_key could share a positive, so a batch must never hold two of them.
-"""
+"""Turn raw data set files into the four data tables of the artifact contract (hybridbatch.core.contract)."""
 
 from __future__ import annotations
 
@@ -17,33 +10,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hybridbatch import lareqa, ntrex
-from hybridbatch.errors import DataError
-from hybridbatch.io import reading, write_parquet
+from hybridbatch.core.contract import TABLES, contract_table, empty_columns
+from hybridbatch.core.errors import DataError
+from hybridbatch.core.io import write_parquet
 from hybridbatch.registry import NTREX_DOCUMENT_IDS, DatasetSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "queries": pa.schema([("qid", pa.string()), ("lang", pa.string()), ("text", pa.string())]),
-    "candidates": pa.schema(
-        [("cid", pa.string()), ("lang", pa.string()), ("text", pa.string()), ("context_id", pa.string())]
-    ),
-    "qrels": pa.schema([("qid", pa.string()), ("cid", pa.string())]),
-    "pairs": pa.schema(
-        [
-            ("group_id", pa.string()),
-            ("conflict_key", pa.string()),
-            ("lang", pa.string()),
-            ("query", pa.string()),
-            ("positive", pa.string()),
-            ("hard_negatives", pa.list_(pa.string())),
-        ]
-    ),
-}
-TABLES = tuple(SCHEMAS)
 
 # Scripts written without spaces between sentences.
 UNSPACED_LANGUAGES = frozenset({"zh", "ja"})
@@ -60,15 +35,6 @@ class Extracted:
 
     def table(self, name: str) -> pa.Table:
         return getattr(self, name)
-
-
-def contract_table(name: str, rows: dict[str, list]) -> pa.Table:
-    """Rows collected column by column (see empty_columns) as the artifact-contract table `name`."""
-    return pa.Table.from_pydict(rows, schema=SCHEMAS[name])
-
-
-def empty_columns(name: str) -> dict[str, list]:
-    return {column: [] for column in SCHEMAS[name].names}
 
 
 class _UnionFind:
@@ -288,16 +254,3 @@ def write(extracted: Extracted, targets: Mapping[str, str | os.PathLike[str]]) -
     for name in TABLES:
         write_parquet(extracted.table(name), targets[name])
 
-
-def read_table(path: str | os.PathLike[str], name: str) -> pa.Table:
-    """Read one of the four views, checking it has the contract's columns and types."""
-    with reading(path, f"{name} table"):
-        table = pq.read_table(path)
-    expected = SCHEMAS[name]
-    missing = [f.name for f in expected if f.name not in table.schema.names]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} of the {name} table")
-    table = table.select(expected.names)
-    if not table.schema.equals(expected):
-        raise DataError(f"{path}: columns of the {name} table have types {table.schema}, expected {expected}")
-    return table

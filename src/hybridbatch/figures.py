@@ -1,17 +1,17 @@
-"""Figures of one experiment (matplotlib, PNG). Every figure colours a strategy the same way, and a
-strategy with several seeds is drawn as their mean (with the spread where the figure has room).
+"""Figures of one experiment (matplotlib, PNG). Every figure colours a strategy by its role (the
+base model grey, X-X blue, X-Y orange, the hybrid green), and a strategy with several seeds is drawn
+as their mean (with the spread where the figure has room).
 
-Figures: `map_heatmaps` (mAP per query language x pool, one panel per model), `map_difference`
-(hybrid minus X-X and minus X-Y), `settings_bars` (macro Mono / Cross / Multi mAP per model),
-`rank_distance` (per query language), `training_curves` (loss and validation score per step),
-`manifest_mix` (rows per query x passage language in each strategy's manifest).
+`FIGURES` is the one registry of figures: the workflow's figure rule, its inputs and the report's
+captions all read it, so a figure is added here and nowhere else.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 
@@ -20,15 +20,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hybridbatch.evaluate import MULTI, SETTINGS, macro_average  # noqa: E402
-from hybridbatch.io import atomic_path, read_frame, read_frame_csv  # noqa: E402
+from hybridbatch.core.contract import MULTI, SETTINGS, macro_average  # noqa: E402
+from hybridbatch.core.io import atomic_path, read_frame, read_frame_csv  # noqa: E402
+from hybridbatch.core.runs import (  # noqa: E402
+    BASE,
+    HYBRID,
+    X_X,
+    X_Y,
+    Run,
+    role_of,
+    runs_by_name,
+    strategy_alphas,
+)
+from hybridbatch.results import load_metrics  # noqa: E402
 
-FIGURES = ("map_heatmaps", "map_difference", "settings_bars", "rank_distance", "training_curves", "manifest_mix")
-# The figures of an experiment that trains nothing (no train_sources): those that show every model.
-BASE_MODEL_FIGURES = ("map_heatmaps", "settings_bars", "rank_distance")
-# Fixed colours: the untrained model grey, X-X blue, X-Y orange, the hybrid green; others after.
-BY_ALPHA = {1.0: "#1f77b4", 0.0: "#ff7f0e", 0.5: "#2ca02c"}
-BASE_COLOUR = "#7f7f7f"
+# Fixed colours by role; a second strategy of one role takes a spare colour.
+ROLE_COLOURS = {BASE: "#7f7f7f", X_X: "#1f77b4", X_Y: "#ff7f0e", HYBRID: "#2ca02c"}
 OTHER_COLOURS = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728"]
 
 
@@ -39,14 +46,12 @@ class FigureOptions:
 
 
 def strategy_colours(alphas: Mapping[str, float]) -> dict[str, str]:
-    """A colour per strategy (and "base"), the same in every figure and run."""
-    colours = {"base": BASE_COLOUR}
+    """A colour per strategy (and the base model), the same in every figure and run."""
+    colours = {BASE: ROLE_COLOURS[BASE]}
     spare = iter(OTHER_COLOURS)
-    taken = set()
     for name, alpha in alphas.items():
-        colour = BY_ALPHA.get(alpha)
-        colours[name] = colour if colour and colour not in taken else next(spare)
-        taken.add(colours[name])
+        colour = ROLE_COLOURS[role_of(alpha)]
+        colours[name] = colour if colour not in colours.values() else next(spare)
     return colours
 
 
@@ -200,48 +205,115 @@ def manifest_mix(manifests: Mapping[str, pd.DataFrame], title: str, target, opti
     _save(figure, target, options)
 
 
-def draw(
-    figure: str,
-    experiment: str,
-    inputs: Mapping[str, list[str]],
-    runs: Mapping[str, Sequence],
-    alphas: Mapping[str, float],
-    options: FigureOptions,
-    target: str | os.PathLike[str],
-) -> None:
-    """Draw one figure of `experiment` from the rule's inputs: `metrics` (one file per model),
-    `models` (trained model folders, for their train_log.csv) or `manifests` (one per strategy)."""
-    from pathlib import Path
+@dataclass(frozen=True)
+class FigureData:
+    """What one figure of an experiment is drawn from: the inputs it reads, loaded, and the runs."""
 
-    from hybridbatch.results import load_metrics, model_runs, paper_strategy_names
+    experiment: str
+    runs: Mapping[str, Run]
+    options: FigureOptions
+    metrics: pd.DataFrame | None = None  # Figure.reads "metrics": every model's metrics rows
+    logs: Mapping[str, pd.DataFrame] | None = None  # "models": each trained run's train_log.csv
+    manifests: Mapping[str, pd.DataFrame] | None = None  # "manifests": the first seed's, per strategy
 
-    colours = strategy_colours(alphas)
-    runs_by_model = model_runs(runs)
-    if figure == "training_curves":
-        logs = {
-            Path(folder).name: read_frame_csv(Path(folder) / "train_log.csv", "training log", folder)
-            for folder in inputs["models"]
-        }
-        training_curves(logs, {run: runs_by_model[run].strategy for run in logs}, colours, experiment, target, options)
-        return
-    if figure == "manifest_mix":
-        manifests = {Path(path).stem: read_frame(path, "manifest") for path in inputs["manifests"]}
-        manifest_mix(manifests, experiment, target, options)
-        return
-    files = {(experiment, Path(path).stem): path for path in inputs["metrics"]}
-    metrics = load_metrics(files, runs_by_model)
-    present = set(metrics["strategy"])
-    strategies = [strategy for strategy in ["base", *alphas] if strategy in present]
-    if figure == "map_heatmaps":
-        map_heatmaps(metrics, strategies, experiment, target, options)
-    elif figure == "map_difference":
-        names = paper_strategy_names(alphas)
-        hybrids = [s for s in alphas if names[s] == "hybrid"]
-        baselines = [s for s in alphas if names[s] in ("x-x", "x-y")]
-        map_difference(metrics, [(h, b) for h in hybrids for b in baselines], experiment, target, options)
-    elif figure == "settings_bars":
-        settings_bars(metrics, strategies, colours, experiment, target, options)
-    elif figure == "rank_distance":
-        rank_distance(metrics, strategies, colours, experiment, target, options)
-    else:
+    @property
+    def alphas(self) -> dict[str, float]:
+        return strategy_alphas(self.runs.values())
+
+    @property
+    def colours(self) -> dict[str, str]:
+        return strategy_colours(self.alphas)
+
+    @property
+    def strategies(self) -> list[str]:
+        """The strategies present in the metrics, base model first, in the config's order."""
+        present = set(self.metrics["strategy"])
+        return [strategy for strategy in [BASE, *self.alphas] if strategy in present]
+
+    def hybrid_baseline_pairs(self) -> list[tuple[str, str]]:
+        roles = {strategy: role_of(alpha) for strategy, alpha in self.alphas.items()}
+        hybrids = [s for s, role in roles.items() if role == HYBRID]
+        return [(h, b) for h in hybrids for b, role in roles.items() if role in (X_X, X_Y)]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of an experiment: what the rule gives it to read ("metrics", "models" or
+    "manifests"), whether it needs trained models, its report caption, and how to draw it."""
+
+    reads: str
+    needs_training: bool
+    caption: str
+    draw: Callable[[FigureData, str | os.PathLike[str]], None]
+
+
+FIGURES: dict[str, Figure] = {
+    "map_heatmaps": Figure(
+        "metrics", False,
+        "mAP (x 100) of each model for every query language (rows) and pool (columns); the last column is "
+        "the multilingual pool. The diagonal is monolingual retrieval.",
+        lambda data, target: map_heatmaps(data.metrics, data.strategies, data.experiment, target, data.options),
+    ),
+    "map_difference": Figure(
+        "metrics", True,
+        "the hybrid's mAP minus X-X's and minus X-Y's, per query language and pool (blue: the hybrid is "
+        "better). Cells are single (query language, pool) pairs: small differences are noise; see the "
+        "bootstrap in the summary table.",
+        lambda data, target: map_difference(data.metrics, data.hybrid_baseline_pairs(), data.experiment, target, data.options),
+    ),
+    "settings_bars": Figure(
+        "metrics", False,
+        "macro mAP by setting (Mono, Cross, Multi) per model; error bars are the spread over seeds.",
+        lambda data, target: settings_bars(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
+    ),
+    "rank_distance": Figure(
+        "metrics", False,
+        "rank distance per query language in the multilingual pool (max minus min rank of a question's "
+        "relevant sentences across languages; lower means less preference for some languages).",
+        lambda data, target: rank_distance(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
+    ),
+    "training_curves": Figure(
+        "models", True,
+        "training loss (moving average) and the held-out validation score (mean of Mono, Cross and Multi "
+        "mAP on a slice of the training sources) per strategy; thin lines are further seeds.",
+        lambda data, target: training_curves(
+            data.logs, {run: data.runs[run].strategy for run in data.logs}, data.colours, data.experiment, target, data.options
+        ),
+    ),
+    "manifest_mix": Figure(
+        "manifests", True,
+        "training rows per (query language, passage language) in each strategy's manifest; the diagonal "
+        "holds the monolingual rows.",
+        lambda data, target: manifest_mix(data.manifests, data.experiment, target, data.options),
+    ),
+}  # fmt: skip
+
+
+def figure_names(trains: bool) -> list[str]:
+    """The figures of an experiment that trains (all) or evaluates its base model only."""
+    return [name for name, figure in FIGURES.items() if trains or not figure.needs_training]
+
+
+def figure_caption(figure: str, experiment: str) -> str:
+    """The report's caption of one figure of an experiment (reStructuredText)."""
+    return f"**{experiment}**: {FIGURES[figure].caption}"
+
+
+def figure_data(experiment: str, reads: str, paths: Sequence[str], runs: Mapping[str, Run], options: FigureOptions) -> FigureData:
+    """Load what a figure reads from the rule's input `paths`."""
+    if reads == "models":
+        logs = {Path(folder).name: read_frame_csv(Path(folder) / "train_log.csv", "training log", folder) for folder in paths}
+        return FigureData(experiment, runs, options, logs=logs)
+    if reads == "manifests":
+        return FigureData(experiment, runs, options, manifests={Path(path).stem: read_frame(path, "manifest") for path in paths})
+    files = {(experiment, Path(path).stem): path for path in paths}
+    return FigureData(experiment, runs, options, metrics=load_metrics(files, runs))
+
+
+def draw(figure: str, experiment: str, paths: Sequence[str], runs: Sequence[Mapping], options: FigureOptions,
+         target: str | os.PathLike[str]) -> None:  # fmt: skip
+    """Draw one figure of `experiment` from the rule's inputs (`runs`: every Run, in plain form)."""
+    if figure not in FIGURES:
         raise ValueError(f"unknown figure {figure!r} (known: {', '.join(FIGURES)})")
+    spec = FIGURES[figure]
+    spec.draw(figure_data(experiment, spec.reads, paths, runs_by_name(runs), options), target)

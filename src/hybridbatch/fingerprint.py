@@ -44,11 +44,19 @@ def library_files(script: str | os.PathLike[str], package_root: str | os.PathLik
     pending = [Path(script)]
     while pending:
         for module in _imported_modules(pending.pop()):
-            path = root.joinpath(*module.split(".")[1:]).with_suffix(".py")
-            if path.is_file() and path not in seen:
-                seen.add(path)
-                pending.append(path)
+            for path in _module_files(root, module.split(".")[1:]):
+                if path not in seen:
+                    seen.add(path)
+                    pending.append(path)
     return sorted(seen)
+
+
+def _module_files(root: Path, parts: list[str]) -> list[Path]:
+    """The files importing module `parts` (below the package) runs: the `__init__.py` of each
+    subpackage on the way, and the module's own file (a module, or a subpackage's `__init__.py`)."""
+    files = [root.joinpath(*parts[:depth], "__init__.py") for depth in range(1, len(parts) + 1)]
+    files.append(root.joinpath(*parts).with_suffix(".py") if parts else root / "__init__.py")
+    return [path for path in files if path.is_file()]
 
 
 def code_fingerprint(script: str | os.PathLike[str], package_root: str | os.PathLike[str]) -> str:

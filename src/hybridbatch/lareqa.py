@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybridbatch.errors import DataError
+from hybridbatch.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.errors import ConfigError
+from hybridbatch.core.contract import read_table
+from hybridbatch.core.errors import ConfigError
 
 MANIFEST_COLUMNS = ["batch", "row", "source", "group_id", "query_lang", "passage_lang", "kind"]
 STATS_COLUMNS = ["statistic", "source", "kind", "query_lang", "passage_lang", "other_strategy", "value"]
@@ -400,7 +401,6 @@ def manifest_stats(manifest: pd.DataFrame, others: Mapping[str, pd.DataFrame]) -
 
 def read_training_pairs(paths: Mapping[str, str], languages: list[str] | None) -> dict[str, pd.DataFrame]:
     """The pairs tables of the training sources, restricted to the training languages."""
-    from hybridbatch.extract import read_table
 
     tables = {}
     for source, path in paths.items():

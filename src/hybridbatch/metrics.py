@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 
-METRICS = ("map", "recall@1", "recall@10", "mrr@10", "ndcg@10")
-
 
 def _relevant_counts(rank: np.ndarray) -> np.ndarray:
     return np.isfinite(rank).sum(axis=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hybridbatch.errors import DataError
+from hybridbatch.core.errors import DataError
 
 
 def _lines(path: Path) -> list[str]:

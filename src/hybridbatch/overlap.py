@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from hybridbatch.errors import DataError
-from hybridbatch.io import read_frame, read_frame_csv, reading, write_frame_csv, write_text
+from hybridbatch.core.errors import DataError
+from hybridbatch.core.io import read_frame, read_frame_csv, reading, write_frame_csv, write_text
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,6 @@ class DatasetSpec:
     # The corpus the text was taken from. Training on a source of the same origin as the benchmark
     # leaks evaluation text into training (XQuAD is SQuAD dev translated; MLQA-R is MLQA).
     origin: str
-    licence: str
     files: tuple[RawFile, ...]
     expected_queries: dict[str, int] = field(default_factory=dict)
     expected_candidates: dict[str, int] = field(default_factory=dict)
@@ -53,20 +52,14 @@ class DatasetSpec:
                 return raw
         raise KeyError(f"dataset {self.name} has no file {name!r}")
 
-    def language_file(self, lang: str) -> RawFile:
-        for raw in self.files:
-            if raw.lang == lang:
-                return raw
-        raise KeyError(f"dataset {self.name} has no language {lang!r}")
-
 
 def _lareqa(name: str, folder: str, ref: str, queries: dict[str, int], candidates: dict[str, int],
-            origin: str, licence: str) -> DatasetSpec:  # fmt: skip
+            origin: str) -> DatasetSpec:  # fmt: skip
     files = tuple(
         RawFile(f"{lang}.json", f"lareqa/{folder}/{lang}.json", f"{LAREQA_URL}/{ref}/{folder}/{lang}.json", lang)
         for lang in sorted(candidates)
     )
-    return DatasetSpec(name, "lareqa", tuple(sorted(candidates)), origin, licence, files, queries, candidates)
+    return DatasetSpec(name, "lareqa", tuple(sorted(candidates)), origin, files, queries, candidates)
 
 
 XQUAD_R_CANDIDATES = {
@@ -81,18 +74,17 @@ NTREX_DOCUMENTS = 123
 DATASETS: dict[str, DatasetSpec] = {
     "xquad_r": _lareqa(
         "xquad_r", "xquad-r", "master", dict.fromkeys(XQUAD_R_CANDIDATES, 1190), XQUAD_R_CANDIDATES,
-        origin="squad", licence="CC BY-SA 4.0",
+        origin="squad",
     ),
     "mlqa_r": _lareqa(
         "mlqa_r", "mlqa-r", LAREQA_MLQA_COMMIT, MLQA_R_QUERIES, MLQA_R_CANDIDATES,
-        origin="mlqa", licence="CC BY-NC 4.0 (non-commercial)",
+        origin="mlqa",
     ),
     "ntrex": DatasetSpec(
         "ntrex",
         "ntrex",
         tuple(sorted(NTREX_CODES)),
         origin="wmt19-news",
-        licence="CC BY-SA 4.0",
         files=(
             RawFile(NTREX_DOCUMENT_IDS, f"ntrex/{NTREX_DOCUMENT_IDS}", f"{NTREX_URL}/{NTREX_DOCUMENT_IDS}"),
             *(

@@ -1,7 +1,7 @@
 """From per-model metrics to the tables a researcher reads: summary, per language, the paper's
 claims as tests, and the comparison with the paper.
 
-Models are runs (a strategy at a seed, see `hybridbatch.config.training_runs`) plus "base"; every
+Models are runs (a strategy at a seed, or the base model: hybridbatch.core.runs); every
 table reports a strategy as the mean over its seeds (and their standard deviation when there are
 several).
 
@@ -51,24 +51,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.errors import DataError
-from hybridbatch.evaluate import MULTI, SETTINGS, setting_of
-from hybridbatch.io import read_frame
-from hybridbatch.metrics import METRICS
+from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, MULTI, SETTINGS, setting_of
+from hybridbatch.core.errors import DataError
+from hybridbatch.core.io import read_frame
+from hybridbatch.core.runs import HYBRID, X_X, X_Y, Run, strategy_roles
 
 log = logging.getLogger(__name__)
-
-# Lower is better for rank distance only.
-LOWER_IS_BETTER = {"rank_distance"}
-
-
-@dataclass(frozen=True)
-class ModelRun:
-    """A model as the tables see it: its strategy ("base" for the untrained model) and seed."""
-
-    name: str
-    strategy: str
-    seed: int | None
 
 
 def summary_columns() -> list[str]:
@@ -79,12 +67,7 @@ def _column(metric: str, setting: str) -> str:
     return metric if metric == "rank_distance" else f"{metric}_{setting}"
 
 
-def model_runs(plain: Mapping[str, Sequence]) -> dict[str, ModelRun]:
-    """ModelRuns from the workflow's plain form: model -> [strategy, seed]."""
-    return {model: ModelRun(model, strategy, seed) for model, (strategy, seed) in plain.items()}
-
-
-def _with_runs(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun], check) -> pd.DataFrame:
+def _with_runs(files: Mapping[tuple[str, str], str], runs: Mapping[str, Run], check) -> pd.DataFrame:
     """Read each (experiment, model) file, `check(path, experiment, model, frame)` it, and add the
     `experiment`, `strategy` and `seed` columns."""
     frames = []
@@ -110,13 +93,13 @@ def _check_per_query(path: str, experiment: str, model: str, frame: pd.DataFrame
         raise DataError(f"{path}: no per-query values for experiment {experiment}, model {model}")
 
 
-def load_metrics(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun]) -> pd.DataFrame:
+def load_metrics(files: Mapping[tuple[str, str], str], runs: Mapping[str, Run]) -> pd.DataFrame:
     """The metrics files of every (experiment, model), with `experiment`, `strategy` and `seed`
     columns; refuses a file that lacks a setting or metric, naming what is missing."""
     return _with_runs(files, runs, _check_metrics)
 
 
-def read_per_query(files: Mapping[tuple[str, str], str], runs: Mapping[str, ModelRun]) -> pd.DataFrame:
+def read_per_query(files: Mapping[tuple[str, str], str], runs: Mapping[str, Run]) -> pd.DataFrame:
     """The per-query metrics files of every (experiment, model), with experiment, strategy and seed."""
     return _with_runs(files, runs, _check_per_query)
 
@@ -163,11 +146,6 @@ def per_language(metrics: pd.DataFrame) -> pd.DataFrame:
     return table[["map_mono", "map_cross", "map_multi", "rank_distance"]].reset_index()
 
 
-def paper_strategy_names(alphas: Mapping[str, float]) -> dict[str, str]:
-    """Our strategies under the paper's names: alpha 1 is X-X, alpha 0 X-Y, anything between hybrid."""
-    return {name: "x-x" if alpha == 1 else "x-y" if alpha == 0 else "hybrid" for name, alpha in alphas.items()}
-
-
 # The paper's claims, tested per experiment and hybrid on these metrics (claims 1-3) and on rank
 # distance in the multilingual pool (claim 4).
 CLAIM_METRICS = ("map", "mrr@10")
@@ -198,9 +176,9 @@ class Claim:
 
 
 CLAIMS = (
-    Claim(1, "Hybrid matches X-X on monolingual retrieval", "mono", "x-x", "x-y"),
-    Claim(2, "Hybrid matches X-Y on cross-lingual retrieval", "cross", "x-y", "x-x"),
-    Claim(3, "Hybrid matches X-Y on multilingual retrieval", MULTI, "x-y", "x-x"),
+    Claim(1, "Hybrid matches X-X on monolingual retrieval", "mono", X_X, X_Y),
+    Claim(2, "Hybrid matches X-Y on cross-lingual retrieval", "cross", X_Y, X_X),
+    Claim(3, "Hybrid matches X-Y on multilingual retrieval", MULTI, X_Y, X_X),
     Claim(4, "Hybrid has the lowest language bias", MULTI, None, None),
 )
 
@@ -238,9 +216,9 @@ class ClaimTest:
 def claim_plan(experiments: Sequence[str], alphas: Mapping[str, float]) -> list[ClaimTest]:
     """Every claim test of every experiment: each hybrid (0 < alpha < 1) against each X-X
     (alpha 1) or X-Y (alpha 0) strategy the claim names, claims 1-3 on each of CLAIM_METRICS."""
-    names = paper_strategy_names(alphas)
-    hybrids = [strategy for strategy, name in names.items() if name == "hybrid"]
-    named = {paper: [strategy for strategy, name in names.items() if name == paper] for paper in ("x-x", "x-y")}
+    roles = strategy_roles(alphas)
+    hybrids = [strategy for strategy, role in roles.items() if role == HYBRID]
+    named = {baseline: [strategy for strategy, role in roles.items() if role == baseline] for baseline in (X_X, X_Y)}
     tests = []
     for experiment in experiments:
         for hybrid in hybrids:
@@ -248,7 +226,7 @@ def claim_plan(experiments: Sequence[str], alphas: Mapping[str, float]) -> list[
                 if claim.baseline is None:
                     tests += [
                         ClaimTest(claim, BIAS_METRIC, Difference(experiment, hybrid, baseline, claim.setting, BIAS_METRIC), None)
-                        for baseline in named["x-x"] + named["x-y"]
+                        for baseline in named[X_X] + named[X_Y]
                     ]
                     continue
                 tests += [

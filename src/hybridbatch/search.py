@@ -56,7 +56,3 @@ def top_k(queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarr
     index.add(np.ascontiguousarray(candidates, dtype=np.float32))
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(candidates)))
 
-
-def set_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from hybridbatch.errors import DataError
-from hybridbatch.extract import contract_table, empty_columns
+from hybridbatch.core.contract import contract_table, empty_columns
+from hybridbatch.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _negatives(value: Any, where: str) -> list[str]:
 
 
 def load_source_pairs(name: str, source: Mapping[str, Any]) -> pa.Table:
-    """The pairs table (extract.SCHEMAS["pairs"]) of the `sources:` entry `name`."""
+    """The pairs table (hybridbatch.core.contract.SCHEMAS["pairs"]) of the `sources:` entry `name`."""
     columns = source["columns"]
     frames = {lang: _load_language(name, source, lang) for lang in source["languages"]}
     if columns.get("group_id") is None:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.encode import EncodeSettings, LanguageEmbeddings, encode
-from hybridbatch.evaluate import SETTINGS, evaluate, macro_average
+from hybridbatch.core.contract import SETTINGS, macro_average
+from hybridbatch.core.embeddings import LanguageEmbeddings
+from hybridbatch.encode import EncodeSettings, encode
+from hybridbatch.evaluate import evaluate
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,16 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get(
 
 from hybridbatch import config as hbconfig
 from hybridbatch.download import mirror_problem
-from hybridbatch.errors import ConfigError
-from hybridbatch.extract import TABLES
-from hybridbatch.figures import BASE_MODEL_FIGURES, FIGURES
+from hybridbatch.core.errors import ConfigError
+from hybridbatch.core.contract import TABLES
+from hybridbatch.core.runs import BASE_RUN
+from hybridbatch.figures import FIGURES, figure_caption, figure_names
 from hybridbatch.fingerprint import code_fingerprint
+from hybridbatch.training.settings import train_job_section
 from hybridbatch.registry import DATASETS
 
 try:
-    hbconfig.validate(
+    hbconfig.check(
         config, hbconfig.load_yaml(REPOSITORY / "workflow/schemas/config.schema.yaml")
     )
 except ConfigError as error:
@@ -31,7 +33,7 @@ LANGUAGES = config["data"]["languages"]
 EXPERIMENTS = {experiment.name: experiment for experiment in hbconfig.experiments(config)}
 # base_model builds "base" from model.base and "{experiment}/base" from an experiment's own model.
 BASE_MODELS = {experiment.base_dir: experiment.base_model for experiment in EXPERIMENTS.values()}
-# Trained models: each strategy at each seed (hybridbatch.config.training_runs names them).
+# Trained models: each strategy at each seed (hybridbatch.core.runs names them).
 RUNS = {run.name: run for run in hbconfig.training_runs(config)}
 MODELS = ["base", *RUNS]
 # Experiments with train_sources train every run; the others evaluate their base model only.
@@ -123,19 +125,15 @@ def evaluation_inputs(wildcards):
     }
 
 
-# Each rule gets only the settings it reads, so that adding a seed or changing a thread or GPU
-# count (rule-level settings) does not rerun existing jobs through a params change.
-RULE_LEVEL_KEYS = ("seeds", "threads", "gpus")
-
-
+# Every job gets only the settings it reads (a train job: train_job_section), so that changing
+# another one (adding a seed, a thread or GPU count) reruns no existing job through a params change.
 def training_settings(*keys):
-    """The training settings named (all but the rule-level ones when none are named)."""
-    chosen = keys or [key for key in config["training"] if key not in RULE_LEVEL_KEYS]
-    return {key: config["training"][key] for key in chosen}
+    return {key: config["training"][key] for key in keys}
 
 
 def encode_settings():
-    return {key: value for key, value in config["encode"].items() if key not in RULE_LEVEL_KEYS}
+    """The encode section less its rule-level keys (threads, gpus: the jobs' resources)."""
+    return {key: value for key, value in config["encode"].items() if key not in ("threads", "gpus")}
 
 
 def experiment_models(experiment):
@@ -158,9 +156,9 @@ def per_query_tables():
     return [f"results/metrics/{e}/per_query/{model}.parquet" for e, model in model_keys()]
 
 
-def model_runs():
-    """model -> [strategy, seed] ("base" has no seed), as plain data for the scripts."""
-    return {"base": ["base", None], **{name: [run.strategy, run.seed] for name, run in RUNS.items()}}
+def run_records():
+    """Every model's Run (hybridbatch.core.runs), the base model first, as plain data for the scripts."""
+    return [BASE_RUN.plain(), *(run.plain() for run in RUNS.values())]
 
 
 def strategy_alphas():
@@ -168,16 +166,17 @@ def strategy_alphas():
 
 
 def figure_inputs(wildcards):
-    """A figure reads the experiment's metrics, its trained models' logs or its manifests."""
-    experiment = wildcards.experiment
-    if wildcards.figure not in BASE_MODEL_FIGURES:
+    """What a figure reads (hybridbatch.figures.FIGURES): the experiment's metrics, its trained
+    models (for their logs) or its manifests."""
+    experiment, figure = wildcards.experiment, FIGURES[wildcards.figure]
+    if figure.needs_training:
         require_training(experiment, f"figure {wildcards.figure}")
-    if wildcards.figure == "training_curves":
-        return {"models": [f"results/models/{experiment}/{run}" for run in RUNS]}
-    if wildcards.figure == "manifest_mix":
+    if figure.reads == "models":
+        return [f"results/models/{experiment}/{run}" for run in RUNS]
+    if figure.reads == "manifests":
         # The first seed's manifest of each strategy (named after the strategy).
-        return {"manifests": [f"results/manifests/{experiment}/{s}.parquet" for s in config["strategies"]]}
-    return {"metrics": metric_tables(experiment)}
+        return [f"results/manifests/{experiment}/{s}.parquet" for s in config["strategies"]]
+    return metric_tables(experiment)
 
 
 def result_tables():
@@ -192,7 +191,7 @@ def figures():
     return [
         f"results/figures/{name}/{figure}.png"
         for name, experiment in EXPERIMENTS.items()
-        for figure in (FIGURES if experiment.trains else BASE_MODEL_FIGURES)
+        for figure in figure_names(experiment.trains)
     ]
 
 

@@ -6,8 +6,7 @@ rule significance:
     params:
         library=library_code("significance.py"),
         model_keys=model_keys(),
-        runs=model_runs(),
-        alphas=strategy_alphas(),
+        runs=run_records(),
         experiments=TRAINING_EXPERIMENTS,
         bootstrap=config["report"]["bootstrap"],
         claims=config["report"]["claims"],
@@ -49,8 +48,7 @@ rule aggregate:
         library=library_code("aggregate.py"),
         model_keys=model_keys(),
         models={experiment: experiment_models(experiment) for experiment in EXPERIMENTS},
-        runs=model_runs(),
-        alphas=strategy_alphas(),
+        runs=run_records(),
         benchmarks={name: experiment.benchmark for name, experiment in EXPERIMENTS.items()},
         base_models={name: experiment.base_model for name, experiment in EXPERIMENTS.items()},
         steps=config["training"]["steps"],
@@ -66,7 +64,7 @@ rule aggregate:
 
 rule figure:
     input:
-        unpack(figure_inputs),
+        figure_inputs,
     output:
         report(
             "results/figures/{experiment}/{figure}.png",
@@ -77,8 +75,8 @@ rule figure:
         ),
     params:
         library=library_code("figure.py"),
-        runs=model_runs(),
-        alphas=strategy_alphas(),
+        runs=run_records(),
+        caption=lambda wildcards: figure_caption(wildcards.figure, wildcards.experiment),
         options=config["report"]["figures"],
     log:
         "logs/figure/{experiment}/{figure}.log",

@@ -12,7 +12,7 @@ rule train:
         library=library_code("train.py"),
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         seed=lambda wildcards: RUNS[wildcards.run].seed,
-        training=training_settings(),
+        training=train_job_section(config["training"]),
         # Outside the output folder, which Snakemake deletes when a job fails.
         checkpoints="results/checkpoints/{experiment}/{run}",
     log:

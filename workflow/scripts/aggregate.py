@@ -1,20 +1,20 @@
 import pandas as pd
 
-from hybridbatch.basemodel import encoder_label
-from hybridbatch.io import read_frame_csv, write_frame_csv, write_text
-from hybridbatch.logs import logged
-from hybridbatch.results import check_complete, load_metrics, model_runs
-from hybridbatch.tables import build_documents, html_page, markdown
+from hybridbatch.core.io import read_frame_csv, write_frame_csv, write_text
+from hybridbatch.core.logs import logged
+from hybridbatch.core.runs import encoder_label, runs_by_name, strategy_alphas
+from hybridbatch.documents import build_documents, html_page, markdown
+from hybridbatch.results import check_complete, load_metrics
 
 with logged(snakemake.log[0]) as log:
-    runs = model_runs(snakemake.params.runs)
+    runs = runs_by_name(snakemake.params.runs)
     files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input.metrics, strict=True)}
     check_complete(files, snakemake.params.models)
     documents = build_documents(
         load_metrics(files, runs),
         read_frame_csv(snakemake.input.significance, "significance table"),
         pd.read_csv(snakemake.input.reference, comment="#"),
-        snakemake.params.alphas,
+        strategy_alphas(runs.values()),
         snakemake.params.benchmarks,
         {experiment: encoder_label(source) for experiment, source in snakemake.params.base_models.items()},
         snakemake.params.steps,

@@ -1,5 +1,5 @@
+from hybridbatch.core.logs import logged
 from hybridbatch.download import fetch
-from hybridbatch.logs import logged
 from hybridbatch.registry import dataset, expected_sha256
 
 with logged(snakemake.log[0]):

@@ -1,12 +1,12 @@
-from hybridbatch.encode import embedding_files, usable_threads
-from hybridbatch.evaluate import evaluate_files, macro_average
-from hybridbatch.io import write_frame
-from hybridbatch.extract import read_table
-from hybridbatch.logs import logged
-from hybridbatch.search import set_threads
+from hybridbatch.accelerator import use_threads
+from hybridbatch.core.contract import macro_average, read_table
+from hybridbatch.core.embeddings import embedding_files
+from hybridbatch.core.io import write_frame
+from hybridbatch.core.logs import logged
+from hybridbatch.evaluate import evaluate_files
 
 with logged(snakemake.log[0]) as log:
-    set_threads(usable_threads(snakemake.threads))
+    use_threads(snakemake.threads)
     files = embedding_files(snakemake.input.embeddings, snakemake.params.languages)
     metrics, per_query, run = evaluate_files(
         snakemake.params.benchmark,

@@ -1,6 +1,6 @@
+from hybridbatch.core.logs import logged
 from hybridbatch.download import origin_of
 from hybridbatch.extract import extract, write
-from hybridbatch.logs import logged
 from hybridbatch.registry import dataset
 
 with logged(snakemake.log[0]):

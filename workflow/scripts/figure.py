@@ -1,14 +1,14 @@
+from hybridbatch.core.logs import logged
+from hybridbatch.core.settings import settings_from
 from hybridbatch.figures import FigureOptions, draw
-from hybridbatch.logs import logged
 
 with logged(snakemake.log[0]) as log:
     draw(
         snakemake.wildcards.figure,
         snakemake.wildcards.experiment,
-        dict(snakemake.input.items()),
+        list(snakemake.input),
         snakemake.params.runs,
-        snakemake.params.alphas,
-        FigureOptions(**snakemake.params.options),
+        settings_from(FigureOptions, snakemake.params.options, "report.figures"),
         snakemake.output[0],
     )
     log.info("drew %s", snakemake.output[0])

@@ -1,5 +1,5 @@
-from hybridbatch.io import write_frame
-from hybridbatch.logs import logged
+from hybridbatch.core.io import write_frame
+from hybridbatch.core.logs import logged
 from hybridbatch.manifest import read_training_pairs, validation_split
 
 with logged(snakemake.log[0]) as log:

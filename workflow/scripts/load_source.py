@@ -1,5 +1,5 @@
-from hybridbatch.io import write_parquet
-from hybridbatch.logs import logged
+from hybridbatch.core.io import write_parquet
+from hybridbatch.core.logs import logged
 from hybridbatch.sources import load_source_pairs
 
 with logged(snakemake.log[0]) as log:

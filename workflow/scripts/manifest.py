@@ -1,5 +1,5 @@
-from hybridbatch.io import read_frame, write_frame, write_frame_csv
-from hybridbatch.logs import logged
+from hybridbatch.core.io import read_frame, write_frame, write_frame_csv
+from hybridbatch.core.logs import logged
 from hybridbatch.manifest import BatchPlan, build_manifest, manifest_stats, read_training_pairs, without_validation
 
 with logged(snakemake.log[0]) as log:

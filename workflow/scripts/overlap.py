@@ -1,4 +1,4 @@
-from hybridbatch.logs import logged
+from hybridbatch.core.logs import logged
 from hybridbatch.overlap import checks_from, leak_check
 
 with logged(snakemake.log[0]):

@@ -1,15 +1,16 @@
-from hybridbatch.io import write_frame_csv
-from hybridbatch.logs import logged
-from hybridbatch.results import claim_tests, model_runs, read_per_query
+from hybridbatch.core.io import write_frame_csv
+from hybridbatch.core.logs import logged
+from hybridbatch.core.runs import runs_by_name, strategy_alphas
+from hybridbatch.results import claim_tests, read_per_query
 
 with logged(snakemake.log[0]) as log:
-    runs = model_runs(snakemake.params.runs)
+    runs = runs_by_name(snakemake.params.runs)
     files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input, strict=True)}
     bootstrap, claims = snakemake.params.bootstrap, snakemake.params.claims
     table = claim_tests(
         read_per_query(files, runs),
         snakemake.params.experiments,
-        snakemake.params.alphas,
+        strategy_alphas(runs.values()),
         samples=bootstrap["samples"],
         seed=bootstrap["seed"],
         confidence=bootstrap["confidence"],

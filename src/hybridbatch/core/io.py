@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hybridbatch.errors import DataError, HybridbatchError, OutputError
+from hybridbatch.core.errors import DataError, HybridbatchError, OutputError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""Which GPUs a job uses.
+"""The threads and GPUs a job uses.
+
+`usable_threads` caps a rule's thread count at the cores the process may run on.
 
 Several jobs may start at once on one machine (a local run, or the jobs of one SLURM allocation),
 so each claims its GPUs through lock files, one per GPU, and sets CUDA_VISIBLE_DEVICES to them
@@ -22,6 +24,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def usable_threads(requested: int) -> int:
+    """Threads to use: what the rule asked for, capped at the cores this process may run on."""
+    return max(1, min(requested, len(os.sched_getaffinity(0))))
 
 
 def _machine_gpus() -> list[str]:

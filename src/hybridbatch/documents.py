@@ -1,5 +1,5 @@
-"""Render the result tables (hybridbatch.results) as Markdown, for the repository and terminals,
-and as HTML, for the Snakemake report. Each document is a list of blocks (heading, table, notes)
+"""Render the result tables (hybridbatch.results) as documents: Markdown, for the repository
+and terminals, and HTML, for the Snakemake report. Each document is a list of blocks (heading, table, notes)
 rendered by one of two small writers, so the two formats always show the same content.
 """
 
@@ -12,14 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hybridbatch.encode import PROVENANCE
-from hybridbatch.evaluate import SETTINGS
-from hybridbatch.metrics import METRICS
-from hybridbatch.results import LOWER_IS_BETTER
+from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, PROVENANCE, SETTINGS
+from hybridbatch.core.runs import ROLE_TITLES, strategy_roles
+from hybridbatch.results import per_language, summary
 
 SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
-# The paper's names for the three alphas (1, 0, in between).
-PAPER_STRATEGIES = {"x-x": "X-X", "x-y": "X-Y", "hybrid": "hybrid"}
 NO_CLAIM_TESTS = "No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines: no claim to test."
 NOTHING_TRAINED = "This experiment has no train_sources: only the base model is evaluated, no claim to test."
 
@@ -114,9 +111,9 @@ def provenance_note(metrics: pd.DataFrame) -> str:
     return "Embedded in " + "; ".join(f"{described(*key)} ({', '.join(names)})" for key, names in models.items()) + "."
 
 
-def _strategy_label(strategy: str, paper_names: Mapping[str, str]) -> str:
+def _strategy_label(strategy: str, roles: Mapping[str, str]) -> str:
     """The paper's name of a strategy, with ours beside it when they differ."""
-    paper = PAPER_STRATEGIES.get(paper_names.get(strategy, ""), strategy)
+    paper = ROLE_TITLES.get(roles.get(strategy, ""), strategy)
     return paper if paper.lower() == strategy else f"{paper} ({strategy})"
 
 
@@ -124,14 +121,14 @@ def _signed(value: float, metric: str) -> str:
     return f"{value:+.1f}" if metric in LOWER_IS_BETTER else f"{value:+.4f}"
 
 
-def claim_table(tests: pd.DataFrame, paper_names: Mapping[str, str]) -> pd.DataFrame:
+def claim_table(tests: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
     """One row per claim test of significance.csv (hybridbatch.results.claim_tests): the claim,
     metric, difference, interval (with its level), margin, Holm-adjusted p, verdict and the
     baselines' trade-off the claim presupposes."""
     rows = []
     for test in tests.to_dict("records"):
         metric = test["metric"]
-        compared = f"{_strategy_label(test['hybrid'], paper_names)} − {_strategy_label(test['baseline'], paper_names)}"
+        compared = f"{_strategy_label(test['hybrid'], roles)} − {_strategy_label(test['baseline'], roles)}"
         margin = f"{test['margin']:.4f}"
         if metric in LOWER_IS_BETTER:
             margin = f"{test['margin']:.1f} ({test['margin'] / test['baseline_value']:.0%} of {test['baseline_value']:.1f})"
@@ -159,12 +156,12 @@ def claim_table(tests: pd.DataFrame, paper_names: Mapping[str, str]) -> pd.DataF
     return pd.DataFrame(rows, columns=columns)
 
 
-def claims_block(experiment: str, tests: pd.DataFrame, paper_names: Mapping[str, str], notes: list[str], trained: bool) -> Block:
+def claims_block(experiment: str, tests: pd.DataFrame, roles: Mapping[str, str], notes: list[str], trained: bool) -> Block:
     """An experiment's claim tests (`claim_table`) with `notes`, or the note why there are none
     (`trained`: whether the experiment trains any strategy)."""
     if tests.empty:
         return Block(f"{experiment}: the paper's claims, tested", None, [NO_CLAIM_TESTS if trained else NOTHING_TRAINED])
-    return Block(f"{experiment}: the paper's claims, tested", claim_table(tests, paper_names), notes)
+    return Block(f"{experiment}: the paper's claims, tested", claim_table(tests, roles), notes)
 
 
 def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
@@ -203,7 +200,7 @@ def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
 def summary_blocks(
     summary: pd.DataFrame,
     significance: pd.DataFrame,
-    paper_names: Mapping[str, str],
+    roles: Mapping[str, str],
     provenance: Mapping[str, str],
     trained: Collection[str],
 ) -> list[Block]:
@@ -228,7 +225,7 @@ def summary_blocks(
             Block(f"{experiment}: mAP and language bias", main, notes),
             Block(f"{experiment}: recall, MRR and nDCG", more),
             claims_block(
-                experiment, tests, paper_names,
+                experiment, tests, roles,
                 ["Margins, levels, the Holm family and the trade-off each claim presupposes: see the comparison with the paper."],
                 experiment in trained,
             ),  # fmt: skip
@@ -254,22 +251,22 @@ def per_language_blocks(table: pd.DataFrame) -> list[Block]:
 def paper_numbers(
     summary: pd.DataFrame,
     reference: pd.DataFrame,
-    paper_names: Mapping[str, str],
+    roles: Mapping[str, str],
     encoders: Mapping[str, str],
     benchmarks: Mapping[str, str],
 ) -> pd.DataFrame:
     """Our numbers beside the paper's, per experiment (formatted cells; the last column names the
-    experiment). `paper_names` maps our strategies to the paper's (x-x, x-y, hybrid); `encoders`
+    experiment). `roles` maps our strategies to the paper's (x-x, x-y, hybrid); `encoders`
     and `benchmarks` each experiment to its initial encoder and its benchmark."""
     rows = []
     for experiment, ours in summary.groupby("experiment", sort=False):
         for (paper_encoder, strategy), values in reference[reference["benchmark"] == benchmarks[experiment]].groupby(["encoder", "strategy"], sort=False):
             by_metric = values.set_index(["metric", "setting"])["value"]
-            rows.append([f"paper, {paper_encoder}", PAPER_STRATEGIES[strategy],
+            rows.append([f"paper, {paper_encoder}", ROLE_TITLES[strategy],
                          *(_number(by_metric.get(("map", s)), "map") for s in SETTINGS),
                          _number(by_metric.get(("rank_distance", "multi")), "rank_distance"), experiment])  # fmt: skip
         for row in ours.itertuples(index=False):
-            name = PAPER_STRATEGIES.get(paper_names.get(row.strategy, ""), row.strategy)
+            name = ROLE_TITLES.get(roles.get(row.strategy, ""), row.strategy)
             rows.append([f"here, {encoders[experiment]}", name, *(_number(getattr(row, f"map_{s}"), "map") for s in SETTINGS),
                          _number(row.rank_distance, "rank_distance"), experiment])  # fmt: skip
     columns = ["encoder", "strategy", "mAP Mono", "mAP Cross", "mAP Multi", "rank distance", "experiment"]
@@ -279,7 +276,7 @@ def paper_numbers(
 def paper_blocks(
     numbers: pd.DataFrame,
     significance: pd.DataFrame,
-    paper_names: Mapping[str, str],
+    roles: Mapping[str, str],
     benchmarks: Mapping[str, str],
     provenance: Mapping[str, str],
     trained: Collection[str],
@@ -292,7 +289,7 @@ def paper_blocks(
         tests = significance[significance["experiment"] == experiment]
         blocks += [
             Block(f"{experiment} (benchmark {benchmarks[experiment]})", rows.drop(columns="experiment"), [provenance[experiment]]),
-            claims_block(experiment, tests, paper_names, claim_notes(tests, family) if len(tests) else [], experiment in trained),
+            claims_block(experiment, tests, roles, claim_notes(tests, family) if len(tests) else [], experiment in trained),
         ]
     return blocks
 
@@ -314,10 +311,8 @@ def build_documents(
     steps: int,
 ) -> dict[str, Document]:
     """The summary, per-language and paper-comparison documents."""
-    from hybridbatch.results import paper_strategy_names, per_language, summary
-
     table, languages = summary(metrics), per_language(metrics)
-    names = paper_strategy_names(alphas)
+    names = strategy_roles(alphas)
     provenance = {experiment: provenance_note(rows) for experiment, rows in metrics.groupby("experiment", sort=False)}
     numbers = paper_numbers(table, reference, names, encoders, benchmarks)
     trained = set(metrics.loc[metrics["strategy"] != "base", "experiment"])

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from hybridbatch.errors import HybridbatchError
+from hybridbatch.core.errors import HybridbatchError
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -1,0 +1,232 @@
+"""The training loop: AdamW (no decay on biases and LayerNorm), linear warm-up then linear decay
+to 0, gradient clipping, bf16 autocast where `precision` resolves to it (`auto`: on a GPU only), the
+InfoNCE loss of hybridbatch.training.loss on each manifest batch in order.
+
+A non-finite loss stops the run, keeping the last good checkpoint. With a held-out slice
+(`validation`), the model is scored on it every `validation_every` steps (hybridbatch.validation);
+after `patience` scores without a gain training stops early, and the best-scoring weights are the
+ones saved. Under torchrun every process runs `train` on its share of each batch (see
+hybridbatch.distributed); rank 0 validates, checkpoints and saves.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from hybridbatch import distributed
+from hybridbatch.accelerator import autocast_dtype, pad_multiple
+from hybridbatch.basemodel import save_encoder
+from hybridbatch.core.contract import SETTINGS
+from hybridbatch.core.errors import ConfigError, DataError
+from hybridbatch.core.io import read_frame, write_frame_csv
+from hybridbatch.distributed import Process
+from hybridbatch.encode import EncodeSettings, load_encoder, provenance
+from hybridbatch.training.batches import ManifestBatches
+from hybridbatch.training.checkpoints import (
+    Checkpoints,
+    Progress,
+    random_state,
+    run_stamp,
+)
+from hybridbatch.training.loss import info_nce
+from hybridbatch.training.settings import TrainSettings
+from hybridbatch.validation import HeldOut, validation_scores
+
+log = logging.getLogger(__name__)
+
+
+LOG_COLUMNS = ["step", "loss", "lr", "seconds", *(f"val_{name}" for name in (*SETTINGS, "score"))]
+
+
+def learning_rate_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up over `warmup` steps, then linear decay to 0 at `total`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: torch.device) -> dict:
+    multiple = pad_multiple(device)
+    features = encoder.tokenizer(
+        [prefix + text for text in texts], padding=True, truncation=True, max_length=max_length,
+        pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt",
+    )  # fmt: skip
+    return {name: tensor.to(device) for name, tensor in features.items()}
+
+
+class _PairForward(torch.nn.Module):
+    """Queries and passages in one forward call, the unit that DistributedDataParallel wraps."""
+
+    def __init__(self, encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, queries: dict, passages: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(queries)["sentence_embedding"], self.encoder(passages)["sentence_embedding"]
+
+
+def _trainable_model(base_model: str | os.PathLike[str], settings: TrainSettings, device: torch.device | None,
+                     process: Process) -> tuple[object, torch.nn.Module]:  # fmt: skip
+    """The encoder with the parameters it trains, and its forward pass (data-parallel across processes)."""
+    torch.manual_seed(settings.seed + process.rank)  # each process its own dropout
+    encoder = load_encoder(base_model, device)
+    distributed.start(process, encoder.device)
+    encoder[0].auto_model.get_input_embeddings().weight.requires_grad_(not settings.freeze_embeddings)
+    # Sentence embeddings pool the token states: a BERT pooler head gets no gradient (and
+    # DistributedDataParallel refuses parameters without one).
+    if getattr(encoder[0].auto_model, "pooler", None) is not None:
+        encoder[0].auto_model.pooler.requires_grad_(False)
+    forward = _PairForward(encoder)
+    if process.distributed:
+        device_ids = [encoder.device] if encoder.device.type == "cuda" else None
+        forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=device_ids)
+    return encoder, forward
+
+
+def _optimizer(encoder, settings: TrainSettings, total: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    trainable = [(n, p) for n, p in encoder.named_parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for _, p in trainable if p.ndim > 1], "weight_decay": settings.weight_decay},
+            {"params": [p for _, p in trainable if p.ndim <= 1], "weight_decay": 0.0},
+        ],
+        lr=settings.learning_rate,
+    )
+    warmup = max(1, round(settings.warmup_fraction * total))
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, warmup))
+
+
+def _batch_loss(encoder, forward, queries: list[str], passages: list[str], rows: int, settings: TrainSettings,
+                process: Process) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """This process's loss (scaled so that the processes' gradients, averaged, are those of the
+    batch's mean loss) and the batch's mean loss."""
+    device = encoder.device
+    dtype = autocast_dtype(settings.precision, device)
+    prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
+    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        query_vectors, passage_vectors = forward(
+            _tokenize(encoder, queries, prefixes[0], settings.query_max_length, device),
+            _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device),
+        )
+        all_passages, offset = distributed.gather_rows(torch.nn.functional.normalize(passage_vectors.float(), dim=-1), process)
+        loss = info_nce(torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, settings.temperature, offset)
+        loss = loss * (len(queries) * process.world / rows)
+    return loss, distributed.mean_over_processes(loss, process)
+
+
+def train(
+    base_model: str | os.PathLike[str],
+    manifest_path: str | os.PathLike[str],
+    pairs: Mapping[str, pd.DataFrame],
+    target: str | os.PathLike[str],
+    checkpoint_dir: str | os.PathLike[str],
+    settings: TrainSettings,
+    validation: pd.DataFrame | None = None,
+    device: torch.device | None = None,
+    process: Process = Process(),
+) -> pd.DataFrame:
+    """Fine-tune `base_model` on the manifest's batches; write the model folder `target`
+    (with train_log.csv) and return the log. `validation`: held-out pairs (pairs columns and
+    `source`) scored during training; None or empty: no validation, no early stopping.
+    `process`: this process's rank among data-parallel processes (all of them call train)."""
+    manifest = read_frame(manifest_path, "manifest")
+    batches = ManifestBatches(manifest, pairs, settings.hard_negatives)
+    if process.world > manifest.groupby("batch").size().min():
+        raise ConfigError(f"{manifest_path}: {process.world} processes need at least as many rows per batch")
+    encoder, forward = _trainable_model(base_model, settings, device, process)
+    optimizer, schedule = _optimizer(encoder, settings, len(batches))
+    validation = None if validation is None or validation.empty else validation
+    checkpoints = Checkpoints(checkpoint_dir, run_stamp(manifest_path, base_model, settings, validation), encoder.device)
+    if process.main:
+        checkpoints.remove_stale()
+    progress = checkpoints.resume(encoder, optimizer, schedule, process)
+    if progress.step:
+        log.info("resuming from %s at step %d of %d", checkpoints.path, progress.step, len(batches))
+    held_out = HeldOut.from_pairs(validation) if validation is not None else None
+    encoder.train()
+    _loop(encoder, forward, optimizer, schedule, batches, settings, process, checkpoints, progress, held_out, manifest_path)
+    if process.main:
+        _save(encoder, target, settings, checkpoints, progress, held_out is not None)
+    distributed.stop(process)
+    return pd.DataFrame(progress.rows, columns=LOG_COLUMNS)
+
+
+def _loop(encoder, forward, optimizer, schedule, batches: ManifestBatches, settings: TrainSettings, process: Process,
+          checkpoints: Checkpoints, progress: Progress, held_out: HeldOut | None, manifest_path) -> None:  # fmt: skip
+    """Train from `progress.step` to the end of the manifest, or to an early stop."""
+    total, device = len(batches), encoder.device
+    started = time.perf_counter() - progress.seconds
+    with tqdm(total=total, initial=progress.step, desc="train", unit="step", disable=not process.main) as bar:
+        while progress.step < total:
+            step = progress.step
+            queries, passages = batches.texts(step, process.share(batches.rows(step)))
+            loss, batch_loss = _batch_loss(encoder, forward, queries, passages, batches.rows(step), settings, process)
+            if not torch.isfinite(batch_loss):
+                raise DataError(
+                    f"training loss is {batch_loss.item()} at step {step} (batch {step} of {manifest_path}); "
+                    f"the last good checkpoint is kept at {checkpoints.path}"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), settings.max_grad_norm)
+            learning_rate = schedule.get_last_lr()[0]
+            optimizer.step()
+            schedule.step()
+            progress.step = step = step + 1
+            progress.rows.append({"step": step, "loss": batch_loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - started})
+            bar.set_postfix(loss=f"{batch_loss.item():.4f}")
+            bar.update()
+            if held_out is not None and (step % settings.validation_every == 0 or step == total):
+                stop = process.main and _validate(encoder, held_out, settings, progress, checkpoints)
+                if process.main:
+                    bar.set_postfix(loss=f"{batch_loss.item():.4f}", val=f"{progress.rows[-1]['val_score']:.4f}")
+                if distributed.broadcast_flag(stop, process, device):
+                    log.info("early stop at step %d of %d: no validation gain in %d scores", step, total, progress.best["stale"])
+                    return
+            if step % settings.checkpoint_every == 0 and step < total:
+                random_states = distributed.gather_objects(random_state(device), process)
+                if process.main:
+                    checkpoints.save(encoder, optimizer, schedule, progress, random_states)
+
+
+def _validate(encoder, held_out: HeldOut, settings: TrainSettings, progress: Progress, checkpoints: Checkpoints) -> bool:
+    """Score the held-out slice into the last log row, keep the best weights; True: stop early."""
+    encoding = EncodeSettings(
+        query_max_length=settings.query_max_length, passage_max_length=settings.passage_max_length, precision=settings.precision
+    )
+    encoder.eval()
+    scores = validation_scores(encoder, held_out, encoding)
+    encoder.train()
+    progress.rows[-1].update({f"val_{name}": value for name, value in scores.items()})
+    log.info("step %d validation: %s", progress.step, ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
+    best = progress.best
+    if scores["score"] > best["score"]:
+        best.update(score=scores["score"], step=progress.step, stale=0)
+        checkpoints.save_best(encoder, progress.step)
+        return False
+    best["stale"] += 1
+    return settings.patience > 0 and best["stale"] >= settings.patience
+
+
+def _save(encoder, target: str | os.PathLike[str], settings: TrainSettings, checkpoints: Checkpoints, progress: Progress,
+          validated: bool) -> None:  # fmt: skip
+    """Write the model folder (the best-scoring weights when validated) with its log; drop the checkpoints."""
+    if validated and progress.best["step"] != progress.step:
+        encoder.load_state_dict(checkpoints.best_weights(progress.best["step"]))
+        log.info("keeping the weights of step %d (validation score %.4f)", progress.best["step"], progress.best["score"])
+    encoder.eval()
+    save_encoder(encoder, target, provenance(settings.precision, encoder.device))
+    write_frame_csv(pd.DataFrame(progress.rows, columns=LOG_COLUMNS), Path(target) / "train_log.csv")
+    checkpoints.remove_all()
+    rows = progress.rows
+    log.info("trained %d steps in %.1f s, final loss %.4f", progress.step, rows[-1]["seconds"] if rows else 0.0,
+             rows[-1]["loss"] if rows else math.nan)  # fmt: skip
