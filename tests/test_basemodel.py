@@ -63,7 +63,7 @@ def test_conversion_matches_the_package_engine(e5, engine):
     for kind, reference in (("query", engine.query(SENTENCES)), ("passage", engine.passage(SENTENCES))):
         ours = encode(e5, SENTENCES, kind, settings)
         cosine = (ours * reference).sum(axis=1)
-        assert cosine.min() >= 0.999, (kind, cosine)
+        assert cosine.min() >= 0.9998, (kind, cosine)  # 0.99986 measured
 
 
 def test_tokenizer_matches_the_engine_token_counts(e5, engine):
