@@ -1,7 +1,7 @@
 """The workflow through SLURM (profiles/slurm) on a throw-away single-node cluster, against a local run.
 
 Needs root: tests/slurm/cluster.sh installs the Debian SLURM packages when they are missing and
-starts slurmctld, slurmd and munged (see docs/dev/slurm-single-node.md). Deselected by default:
+starts slurmctld, slurmd and munged (profiles/slurm/README.md says what the harness is). Deselected by default:
     pytest -m slurm
 """
 
