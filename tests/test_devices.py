@@ -1,11 +1,12 @@
+import fcntl
+import logging
 import os
 import tempfile
 import threading
-import time
 
 import pytest
 
-from hybridbatch.core.machine import _try_lock, claimed_gpus, default_lock_dir
+from hybridbatch.core.machine import claimed_gpus, default_lock_dir
 
 
 @pytest.fixture
@@ -24,42 +25,57 @@ def test_concurrent_jobs_get_different_gpus(two_gpus, monkeypatch):
             assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
 
 
-def test_a_job_waits_for_a_gpu_to_free(two_gpus, monkeypatch):
-    released = threading.Event()
+@pytest.fixture
+def waiting():
+    """An event set when a claim starts waiting for GPUs (it logs that once), instead of sleeping."""
+    event = threading.Event()
 
-    def hold_both():
-        with claimed_gpus(2, two_gpus):
-            time.sleep(0.5)
-        released.set()
+    class Handler(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("waiting for"):
+                event.set()
 
-    holder = threading.Thread(target=hold_both)
-    holder.start()
-    time.sleep(0.2)
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    with claimed_gpus(1, two_gpus, poll_seconds=0.05) as claimed:
-        assert released.is_set() and claimed == ["0"]
-    holder.join()
+    handler = Handler()
+    logger = logging.getLogger("hybridbatch.core.machine")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield event
+    logger.removeHandler(handler)
 
 
-def test_a_claim_is_all_or_nothing(two_gpus, monkeypatch):
-    """A job waiting for two GPUs holds neither meanwhile: no two jobs can block each other."""
-    two_gpus.mkdir(parents=True)
-    outsider = _try_lock(two_gpus / "gpu1.lock")
+def claim_in_thread(count, lock_dir):
+    """A job claiming `count` GPUs in a thread: the thread and the GPUs it got (once it got them)."""
     got = []
 
-    def claim_both():
-        with claimed_gpus(2, two_gpus, poll_seconds=0.05) as claimed:
+    def claim():
+        with claimed_gpus(count, lock_dir, poll_seconds=0.05) as claimed:
             got.extend(claimed)
 
-    waiter = threading.Thread(target=claim_both)
-    waiter.start()
-    time.sleep(0.3)
-    assert not got
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    with claimed_gpus(1, two_gpus, poll_seconds=0.05) as claimed:
-        assert claimed == ["0"]  # free although the waiting job wants it too
-    outsider.close()
-    waiter.join(timeout=5)
+    thread = threading.Thread(target=claim)
+    thread.start()
+    return thread, got
+
+
+def test_a_job_waits_for_a_gpu_to_free(two_gpus, waiting):
+    with claimed_gpus(2, two_gpus):
+        waiter, got = claim_in_thread(1, two_gpus)
+        assert waiting.wait(timeout=30)
+        assert not got
+    waiter.join(timeout=30)
+    assert got == ["0"]
+
+
+def test_a_claim_is_all_or_nothing(two_gpus, monkeypatch, waiting):
+    """A job waiting for two GPUs holds neither meanwhile: no two jobs can block each other."""
+    two_gpus.mkdir(parents=True)
+    with open(two_gpus / "gpu1.lock", "w") as outsider:  # another process's job holds GPU 1
+        fcntl.flock(outsider, fcntl.LOCK_EX)
+        waiter, got = claim_in_thread(2, two_gpus)
+        assert waiting.wait(timeout=30)
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+        with claimed_gpus(1, two_gpus) as claimed:
+            assert claimed == ["0"] and not got  # free although the waiting job wants it too
+    waiter.join(timeout=30)
     assert got == ["0", "1"]
 
 
