@@ -8,7 +8,8 @@ candidates. Macro averages (per pair first, then over the pairs of a setting) ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,43 @@ def load_checked_embeddings(
     return embeddings
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """Every language's candidates side by side: language pool i is columns pool_bounds[i]."""
+
+    vectors: np.ndarray
+    ids: np.ndarray
+    bounds: list[tuple[int, int]]
+    language_of_column: np.ndarray
+    relevant_of: dict[str, list[int]]  # qid -> the columns of its relevant candidates
+
+    @classmethod
+    def of(cls, languages: Sequence[str], embeddings: Mapping[str, LanguageEmbeddings], qrels: pd.DataFrame) -> _Pool:
+        blocks, bounds, ids = [], [], []
+        for lang in languages:
+            start = sum(len(block) for block in blocks)
+            bounds.append((start, start + len(embeddings[lang].candidates)))
+            blocks.append(embeddings[lang].candidates)
+            ids.append(embeddings[lang].candidate_ids.astype(str))
+        all_ids = np.concatenate(ids)
+        column_of = {cid: index for index, cid in enumerate(all_ids)}
+        relevant_of: dict[str, list[int]] = {}
+        for qid, cid in zip(qrels["qid"].to_numpy(dtype=str), qrels["cid"].to_numpy(dtype=str), strict=True):
+            if cid in column_of:
+                relevant_of.setdefault(qid, []).append(column_of[cid])
+        language_of_column = np.repeat(np.arange(len(languages)), [high - low for low, high in bounds])
+        return cls(np.concatenate(blocks), all_ids, bounds, language_of_column, relevant_of)
+
+    def relevant_columns(self, qids: np.ndarray) -> np.ndarray:
+        """(queries, R) columns of each query's relevant candidates, -1 padded."""
+        width = max(len(self.relevant_of.get(qid, ())) for qid in qids)
+        relevant = np.full((len(qids), width), -1, dtype=np.int64)
+        for row, qid in enumerate(qids):
+            columns = self.relevant_of.get(qid, [])
+            relevant[row, : len(columns)] = columns
+        return relevant
+
+
 def evaluate(
     benchmark: str,
     model: str,
@@ -56,53 +94,15 @@ def evaluate(
     without_candidates = [lang for lang in languages if len(embeddings[lang].queries) and not len(embeddings[lang].candidates)]
     if without_candidates:
         raise DataError(f"{benchmark}: query language(s) {', '.join(without_candidates)} have no candidates")
-    query_blocks, candidate_blocks, pool_bounds, candidate_ids = {}, [], [], []
-    for lang in languages:
-        stored = embeddings[lang]
-        query_blocks[lang] = (stored.query_ids.astype(str), stored.queries)
-        start = sum(len(block) for block in candidate_blocks)
-        pool_bounds.append((start, start + len(stored.candidates)))
-        candidate_blocks.append(stored.candidates)
-        candidate_ids.append(stored.candidate_ids.astype(str))
-    all_candidates = np.concatenate(candidate_blocks)
-    all_candidate_ids = np.concatenate(candidate_ids)
-    column_of = {cid: index for index, cid in enumerate(all_candidate_ids)}
-    pool_of_column = np.repeat(np.arange(len(languages)), [high - low for low, high in pool_bounds])
-    relevant_of: dict[str, list[int]] = {}
-    for qid, cid in zip(qrels["qid"].to_numpy(dtype=str), qrels["cid"].to_numpy(dtype=str), strict=True):
-        if cid in column_of:
-            relevant_of.setdefault(qid, []).append(column_of[cid])
-
+    pool = _Pool.of(languages, embeddings, qrels)
     # Every metrics row says how its vectors were made (languages embedded differently are listed).
     made_with = tuple(
         " + ".join(sorted({embeddings[lang].made_with.get(key, "unknown") for lang in languages})) for key in PROVENANCE
     )
     metric_rows, query_rows, run_rows = [], [], []
     for lang in languages:
-        qids, vectors = query_blocks[lang]
-        width = max(len(relevant_of.get(qid, ())) for qid in qids)
-        relevant = np.full((len(qids), width), -1, dtype=np.int64)
-        for row, qid in enumerate(qids):
-            columns = relevant_of.get(qid, [])
-            relevant[row, : len(columns)] = columns
-        higher, at_least = relevant_ranks(vectors, all_candidates, pool_bounds, relevant)
-        is_relevant = relevant >= 0
-        item_pool = np.where(is_relevant, pool_of_column[relevant.clip(min=0)], -1)
-
-        pools = [(pool_lang, item_pool == index) for index, pool_lang in enumerate(languages)]
-        pools.append((MULTI, is_relevant))
-        for pool_lang, in_pool in pools:
-            # The multilingual pool's counts are the sums over the language pools.
-            pools_counted = slice(None) if pool_lang == MULTI else [languages.index(pool_lang)]
-            rank = np.where(in_pool, 1 + higher[:, :, pools_counted].sum(axis=2), np.inf)
-            rank_ge = np.where(in_pool, at_least[:, :, pools_counted].sum(axis=2), np.inf)
-            answered = in_pool.any(axis=1)
-            if not answered.any():
-                log.warning("%s: no %s query has a relevant candidate in the %s pool; pair skipped", benchmark, lang, pool_lang)
-                continue
-            values = query_metrics(rank[answered], rank_ge[answered])
-            if pool_lang == MULTI:
-                values["rank_distance"] = rank_distance(rank[answered], rank_ge[answered])
+        qids, vectors = embeddings[lang].query_ids.astype(str), embeddings[lang].queries
+        for pool_lang, values, answered in _pair_metrics(benchmark, lang, languages, vectors, qids, pool):
             setting = str(setting_of(lang, pool_lang))
             for metric, per_query in values.items():
                 metric_rows.append(
@@ -111,21 +111,49 @@ def evaluate(
                 query_rows.append(
                     pd.DataFrame({"qid": qids[answered], "query_lang": lang, "pool_lang": pool_lang, "metric": metric, "value": per_query})
                 )
-        scores, indices = top_k(vectors, all_candidates, RUN_DEPTH)
-        run_rows.append(
-            pd.DataFrame(
-                {
-                    "qid": np.repeat(qids, scores.shape[1]),
-                    "query_lang": lang,
-                    "rank": np.tile(np.arange(1, scores.shape[1] + 1), len(qids)),
-                    "cid": all_candidate_ids[indices.ravel()],
-                    "score": scores.ravel(),
-                }
-            )
-        )
-        log.info("%s %s: %d queries ranked against %d candidates", benchmark, lang, len(qids), len(all_candidates))
+        run_rows.append(_run(lang, qids, vectors, pool))
+        log.info("%s %s: %d queries ranked against %d candidates", benchmark, lang, len(qids), len(pool.vectors))
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
     return metrics, pd.concat(query_rows, ignore_index=True), pd.concat(run_rows, ignore_index=True)
+
+
+def _pair_metrics(benchmark: str, lang: str, languages: Sequence[str], vectors: np.ndarray, qids: np.ndarray,
+                  pool: _Pool) -> Iterator[tuple[str, dict[str, np.ndarray], np.ndarray]]:  # fmt: skip
+    """For each pool (every language's, then the multilingual one): its name, the per-query metrics
+    of the queries of `lang` answered there, and which queries those are."""
+    relevant = pool.relevant_columns(qids)
+    higher, at_least = relevant_ranks(vectors, pool.vectors, pool.bounds, relevant)
+    is_relevant = relevant >= 0
+    item_pool = np.where(is_relevant, pool.language_of_column[relevant.clip(min=0)], -1)
+    pools = [(pool_lang, item_pool == index) for index, pool_lang in enumerate(languages)]
+    pools.append((MULTI, is_relevant))
+    for pool_lang, in_pool in pools:
+        # The multilingual pool's counts are the sums over the language pools.
+        pools_counted = slice(None) if pool_lang == MULTI else [languages.index(pool_lang)]
+        rank = np.where(in_pool, 1 + higher[:, :, pools_counted].sum(axis=2), np.inf)
+        rank_ge = np.where(in_pool, at_least[:, :, pools_counted].sum(axis=2), np.inf)
+        answered = in_pool.any(axis=1)
+        if not answered.any():
+            log.warning("%s: no %s query has a relevant candidate in the %s pool; pair skipped", benchmark, lang, pool_lang)
+            continue
+        values = query_metrics(rank[answered], rank_ge[answered])
+        if pool_lang == MULTI:
+            values["rank_distance"] = rank_distance(rank[answered], rank_ge[answered])
+        yield pool_lang, values, answered
+
+
+def _run(lang: str, qids: np.ndarray, vectors: np.ndarray, pool: _Pool) -> pd.DataFrame:
+    """The top RUN_DEPTH candidates of the multilingual pool for each query of `lang`."""
+    scores, indices = top_k(vectors, pool.vectors, RUN_DEPTH)
+    return pd.DataFrame(
+        {
+            "qid": np.repeat(qids, scores.shape[1]),
+            "query_lang": lang,
+            "rank": np.tile(np.arange(1, scores.shape[1] + 1), len(qids)),
+            "cid": pool.ids[indices.ravel()],
+            "score": scores.ravel(),
+        }
+    )
 
 
 def evaluate_files(

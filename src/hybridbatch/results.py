@@ -384,46 +384,57 @@ def claim_tests(
     rows, replicates = [], []
     for test in claim_plan(experiments, alphas):
         result = bootstrap(test.comparison)
-        lower_is_better = test.metric in LOWER_IS_BETTER
-        delta = relative_margin * result.b_value if lower_is_better else margin
-        row = {
-            "experiment": test.comparison.experiment,
-            "claim": test.claim.number,
-            "statement": test.claim.statement,
-            "metric": test.metric,
-            "setting": test.claim.setting,
-            "hybrid": test.comparison.a,
-            "baseline": test.comparison.b,
-            "difference": result.observed,
-            "confidence": confidence,
-            "margin": delta,
-            "baseline_value": result.b_value,
-            "p_value": tail_p_value(result.replicates, delta if lower_is_better else -delta, lower_is_better),
-            "scope": SEEDS_AND_QUESTIONS if result.seeds > 1 else ONE_SEED,
-            "precondition": "none",
-            "precondition_result": "none",
-            "seeds": result.seeds,
-            "questions": result.questions,
-            "pairs": result.pairs,
-            "samples": samples,
-        }
+        delta = relative_margin * result.b_value if test.metric in LOWER_IS_BETTER else margin
+        row = _test_row(test, result, delta, confidence, samples)
         if test.precondition is not None:
-            baselines = bootstrap(test.precondition)
-            low, high = interval(baselines.replicates, alpha)
-            row |= {
-                "precondition": f"{test.precondition.a} − {test.precondition.b} > 0",
-                "precondition_difference": baselines.observed,
-                "precondition_ci_low": low,
-                "precondition_ci_high": high,
-                "precondition_result": "trade-off" if low > 0 else "no trade-off",
-            }
+            row |= _precondition_columns(test.precondition, bootstrap(test.precondition), alpha)
         rows.append(row)
         replicates.append(result.replicates)
     table = pd.DataFrame(rows, columns=SIGNIFICANCE_COLUMNS)
-    if table.empty:
-        return table
-    table["p_holm"] = np.nan
+    return _decided(table, replicates, alpha, samples) if len(table) else table
 
+
+def _test_row(test: ClaimTest, result: Bootstrap, delta: float, confidence: float, samples: int) -> dict:
+    """A test's row before the family is decided: the difference, its margin and one-sided p-value."""
+    lower_is_better = test.metric in LOWER_IS_BETTER
+    return {
+        "experiment": test.comparison.experiment,
+        "claim": test.claim.number,
+        "statement": test.claim.statement,
+        "metric": test.metric,
+        "setting": test.claim.setting,
+        "hybrid": test.comparison.a,
+        "baseline": test.comparison.b,
+        "difference": result.observed,
+        "confidence": confidence,
+        "margin": delta,
+        "baseline_value": result.b_value,
+        "p_value": tail_p_value(result.replicates, delta if lower_is_better else -delta, lower_is_better),
+        "scope": SEEDS_AND_QUESTIONS if result.seeds > 1 else ONE_SEED,
+        "precondition": "none",
+        "precondition_result": "none",
+        "seeds": result.seeds,
+        "questions": result.questions,
+        "pairs": result.pairs,
+        "samples": samples,
+    }
+
+
+def _precondition_columns(precondition: Difference, baselines: Bootstrap, alpha: float) -> dict:
+    """Whether the baselines show the trade-off a claim presupposes (interval above 0)."""
+    low, high = interval(baselines.replicates, alpha)
+    return {
+        "precondition": f"{precondition.a} − {precondition.b} > 0",
+        "precondition_difference": baselines.observed,
+        "precondition_ci_low": low,
+        "precondition_ci_high": high,
+        "precondition_result": "trade-off" if low > 0 else "no trade-off",
+    }
+
+
+def _decided(table: pd.DataFrame, replicates: list[np.ndarray], alpha: float, samples: int) -> pd.DataFrame:
+    """Holm over the testable rows, the intervals at the level each test was decided at, the verdicts."""
+    table["p_holm"] = np.nan
     testable = (table["precondition_result"] != "no trade-off").to_numpy()
     if testable.any() and testable.sum() / (samples + 1) >= alpha:
         log.warning("%d claim tests, %d bootstrap samples: no test can pass Holm's first step; raise report.bootstrap.samples", testable.sum(), samples)
