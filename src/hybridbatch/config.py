@@ -1,4 +1,4 @@
-"""Validate the workflow configuration: the schema's shape first, then names and the leak guard.
+"""Check the workflow configuration: the schema's shape first, then names and the leak guard.
 
 Every problem becomes one line naming the key at fault; all lines are reported together.
 """

@@ -1,4 +1,4 @@
-"""Contrastive fine-tuning that follows a manifest batch by batch, in four rooms:
+"""Contrastive fine-tuning that follows a manifest batch by batch, in five rooms:
 
 - `loss`: InfoNCE with in-batch negatives, and only that.
 - `batches`: the texts of each manifest batch, looked up in the sources' pairs tables.
