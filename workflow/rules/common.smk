@@ -13,13 +13,13 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get(
 
 from hybridbatch import config as hbconfig
 from hybridbatch.download import mirror_problem
-from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.contract import TABLES
-from hybridbatch.core.runs import BASE_RUN
+from hybridbatch.core.errors import ConfigError
+from hybridbatch.core.runs import BASE_RUN, strategy_alphas
 from hybridbatch.figures import FIGURES, figure_caption, figure_names
 from hybridbatch.fingerprint import code_fingerprint
-from hybridbatch.training.settings import train_job_section
 from hybridbatch.registry import DATASETS
+from hybridbatch.training.settings import train_job_section
 
 try:
     hbconfig.check(
@@ -159,10 +159,6 @@ def per_query_tables():
 def run_records():
     """Every model's Run (hybridbatch.core.runs), the base model first, as plain data for the scripts."""
     return [BASE_RUN.plain(), *(run.plain() for run in RUNS.values())]
-
-
-def strategy_alphas():
-    return {name: float(entry["alpha"]) for name, entry in config["strategies"].items()}
 
 
 def figure_inputs(wildcards):

@@ -38,7 +38,7 @@ rule manifest:
         seed=lambda wildcards: RUNS[wildcards.run].seed,
         strategy=lambda wildcards: RUNS[wildcards.run].strategy,
         # Every strategy's alpha: the stats compare this manifest with the others of its seed.
-        strategy_alphas=strategy_alphas(),
+        strategy_alphas=strategy_alphas(RUNS.values()),
         training=training_settings("languages", "batch_size", "steps", "kind_draw", "source_weights"),
     log:
         "logs/manifest/{experiment}/{run}.log",
