@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from hybridbatch.core.machine import claimed_gpus, default_lock_dir
+from hybridbatch.core.machine import claimed_gpus, default_lock_dir, usable_threads
 
 
 @pytest.fixture
@@ -97,6 +97,10 @@ def test_jobs_in_one_slurm_allocation_share_its_gpus_out(monkeypatch, tmp_path):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     with claimed_gpus(1) as other:
         assert other == ["0"]
+
+
+def test_threads_are_capped_at_the_cores_this_process_may_use():
+    assert 1 <= usable_threads(1000) <= len(os.sched_getaffinity(0)) and usable_threads(1) == 1
 
 
 def test_more_gpus_than_exist_takes_all(two_gpus):

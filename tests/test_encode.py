@@ -6,7 +6,6 @@ import torch
 from hybridbatch.accelerator import autocast_dtype
 from hybridbatch.core.embeddings import embedding_files, load_embeddings, save_embeddings
 from hybridbatch.core.errors import DataError
-from hybridbatch.core.machine import usable_threads
 from hybridbatch.encode import EncodeSettings, embed_dataset, embed_language, encode, load_encoder, provenance
 
 TEXTS = ["a short one", "a much longer sentence with many more words in it than the others", "mittel lang", "中文句子。"]
@@ -56,7 +55,6 @@ def test_precision_choice():
     assert autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16
     with pytest.raises(ValueError, match="precision 'fp16'"):
         autocast_dtype("fp16", cpu)
-    assert 1 <= usable_threads(1000) <= 1000 and usable_threads(1) == 1
 
 
 def test_auto_precision_is_fp32_on_every_cpu_and_recorded():

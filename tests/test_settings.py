@@ -36,5 +36,11 @@ def test_a_key_nobody_reads_is_refused_by_name(default_config):
         train_settings({**section, "learning_rat": 1e-4}, seed=0)
     with pytest.raises(ConfigError, match=r"^training.validation: the trainer reads no setting named 'groups'"):
         train_settings({**section, "validation": {"every": 5, "patience": 1, "groups": 4}}, seed=0)
+    with pytest.raises(ConfigError, match=r"^training: 'patience', 'seed' cannot be set here"):
+        train_settings({**section, "seed": 9, "patience": 5}, seed=0)
+    with pytest.raises(ConfigError, match=r"^training.validation: patience missing"):
+        train_settings({**section, "validation": {"every": 5}}, seed=0)
+    with pytest.raises(ConfigError, match=r"^training: languages is missing"):
+        train_settings({key: value for key, value in section.items() if key != "languages"}, seed=0)
     with pytest.raises(ConfigError, match=r"^encode: no setting named 'batch_tokenz'"):
         settings_from(EncodeSettings, {"batch_tokenz": 512}, "encode")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, PROVENANCE, SETTINGS
-from hybridbatch.core.runs import ROLE_TITLES, strategy_roles
+from hybridbatch.core.runs import BASE, ROLE_TITLES, strategy_roles
 from hybridbatch.results import per_language, summary
 
 SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
@@ -96,6 +96,8 @@ def _best_marked(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 METRIC_TITLES = {"map": "mAP", "mrr@10": "MRR@10", "rank_distance": "rank distance"}
+
+
 def provenance_note(metrics: pd.DataFrame) -> str:
     """How one experiment's models were embedded (precision, device, library versions), each
     combination with its models when the files differ."""
@@ -312,18 +314,18 @@ def build_documents(
 ) -> dict[str, Document]:
     """The summary, per-language and paper-comparison documents."""
     table, languages = summary(metrics), per_language(metrics)
-    names = strategy_roles(alphas)
+    roles = strategy_roles(alphas)
     provenance = {experiment: provenance_note(rows) for experiment, rows in metrics.groupby("experiment", sort=False)}
-    numbers = paper_numbers(table, reference, names, encoders, benchmarks)
-    trained = set(metrics.loc[metrics["strategy"] != "base", "experiment"])
-    comparison = paper_blocks(numbers, significance, names, benchmarks, provenance, trained)
+    numbers = paper_numbers(table, reference, roles, encoders, benchmarks)
+    trained = set(metrics.loc[metrics["strategy"] != BASE, "experiment"])
+    comparison = paper_blocks(numbers, significance, roles, benchmarks, provenance, trained)
     comparison[0].notes.insert(
         0,
         f"Here: {', '.join(dict.fromkeys(encoders.values()))} fine-tuned {steps} steps per strategy (the paper trains XLM-R and LaBSE to convergence "
         "at batch 100), so absolute numbers are not comparable; the claims are about the ordering of strategies.",
     )
     return {
-        "summary": Document("Summary: macro-averaged retrieval metrics", table, summary_blocks(table, significance, names, provenance, trained)),
+        "summary": Document("Summary: macro-averaged retrieval metrics", table, summary_blocks(table, significance, roles, provenance, trained)),
         "per_language": Document("Per query language", languages, per_language_blocks(languages)),
         "paper_comparison": Document("Comparison with the paper", numbers, comparison),
     }

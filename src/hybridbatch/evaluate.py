@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import METRIC_COLUMNS, MULTI, PROVENANCE, setting_of
+from hybridbatch.core.contract import METRIC_COLUMNS, MULTI, PROVENANCE, RANK_DISTANCE, setting_of
 from hybridbatch.core.embeddings import LanguageEmbeddings, load_embeddings
 from hybridbatch.core.errors import DataError
 from hybridbatch.metrics import query_metrics, rank_distance
@@ -45,7 +45,7 @@ def load_checked_embeddings(
 
 @dataclass(frozen=True)
 class _Pool:
-    """Every language's candidates side by side: language pool i is columns pool_bounds[i]."""
+    """Every language's candidates side by side: language pool i is columns bounds[i]."""
 
     vectors: np.ndarray
     ids: np.ndarray
@@ -138,7 +138,7 @@ def _pair_metrics(benchmark: str, lang: str, languages: Sequence[str], vectors: 
             continue
         values = query_metrics(rank[answered], rank_ge[answered])
         if pool_lang == MULTI:
-            values["rank_distance"] = rank_distance(rank[answered], rank_ge[answered])
+            values[RANK_DISTANCE] = rank_distance(rank[answered], rank_ge[answered])
         yield pool_lang, values, answered
 
 

@@ -22,16 +22,7 @@ import pandas as pd  # noqa: E402
 
 from hybridbatch.core.contract import MULTI, SETTINGS, macro_average  # noqa: E402
 from hybridbatch.core.io import atomic_path, read_frame, read_frame_csv  # noqa: E402
-from hybridbatch.core.runs import (  # noqa: E402
-    BASE,
-    HYBRID,
-    X_X,
-    X_Y,
-    Run,
-    role_of,
-    runs_by_name,
-    strategy_alphas,
-)
+from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run, role_of, runs_by_name, strategy_alphas, strategy_roles  # noqa: E402
 from hybridbatch.results import load_metrics  # noqa: E402
 
 # Fixed colours by role; a second strategy of one role takes a spare colour.
@@ -231,7 +222,7 @@ class FigureData:
         return [strategy for strategy in [BASE, *self.alphas] if strategy in present]
 
     def hybrid_baseline_pairs(self) -> list[tuple[str, str]]:
-        roles = {strategy: role_of(alpha) for strategy, alpha in self.alphas.items()}
+        roles = strategy_roles(self.alphas)
         hybrids = [s for s, role in roles.items() if role == HYBRID]
         return [(h, b) for h in hybrids for b, role in roles.items() if role in (X_X, X_Y)]
 

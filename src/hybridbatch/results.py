@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, MULTI, SETTINGS, setting_of
+from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, MULTI, RANK_DISTANCE, SETTINGS, setting_of
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import read_frame
 from hybridbatch.core.runs import HYBRID, X_X, X_Y, Run, strategy_roles
@@ -60,11 +60,11 @@ log = logging.getLogger(__name__)
 
 
 def summary_columns() -> list[str]:
-    return [f"{metric}_{setting}" for metric in METRICS for setting in SETTINGS] + ["rank_distance"]
+    return [f"{metric}_{setting}" for metric in METRICS for setting in SETTINGS] + [RANK_DISTANCE]
 
 
 def _column(metric: str, setting: str) -> str:
-    return metric if metric == "rank_distance" else f"{metric}_{setting}"
+    return metric if metric == RANK_DISTANCE else f"{metric}_{setting}"
 
 
 def _with_runs(files: Mapping[tuple[str, str], str], runs: Mapping[str, Run], check) -> pd.DataFrame:
@@ -82,7 +82,7 @@ def _check_metrics(path: str, experiment: str, model: str, frame: pd.DataFrame) 
     if set(frame["model"]) != {model}:
         raise DataError(f"{path}: holds model(s) {sorted(set(frame['model']))}, expected {model!r}")
     present = set(zip(frame["setting"], frame["metric"], strict=True))
-    wanted = {(setting, metric) for setting in SETTINGS for metric in METRICS} | {(MULTI, "rank_distance")}
+    wanted = {(setting, metric) for setting in SETTINGS for metric in METRICS} | {(MULTI, RANK_DISTANCE)}
     if missing := sorted(wanted - present):
         listed = ", ".join(f"{metric} ({setting})" for setting, metric in missing)
         raise DataError(f"{path}: experiment {experiment}, model {model}: no {listed}")
@@ -138,18 +138,18 @@ def summary(metrics: pd.DataFrame) -> pd.DataFrame:
 def per_language(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (experiment, strategy, query language): mAP in the Mono pool, the mean over the Cross
     pools, the Multi pool, and rank distance; means over seeds."""
-    rows = metrics[metrics["metric"].isin(["map", "rank_distance"])]
+    rows = metrics[metrics["metric"].isin(["map", RANK_DISTANCE])]
     by_language = rows.groupby(["experiment", "strategy", "seed", "query_lang", "setting", "metric"], dropna=False, sort=False)
     means = by_language["value"].mean().reset_index()
     means["column"] = [_column(m, s) for m, s in zip(means["metric"], means["setting"], strict=True)]
     table = means.groupby(["experiment", "strategy", "query_lang", "column"], sort=False)["value"].mean().unstack("column")
-    return table[["map_mono", "map_cross", "map_multi", "rank_distance"]].reset_index()
+    return table[["map_mono", "map_cross", "map_multi", RANK_DISTANCE]].reset_index()
 
 
 # The paper's claims, tested per experiment and hybrid on these metrics (claims 1-3) and on rank
 # distance in the multilingual pool (claim 4).
 CLAIM_METRICS = ("map", "mrr@10")
-BIAS_METRIC = "rank_distance"
+BIAS_METRIC = RANK_DISTANCE
 NOT_TESTABLE = "not testable here: no trade-off between the baselines"
 ONE_SEED = "one seed: the interval covers questions only, not training randomness"
 SEEDS_AND_QUESTIONS = "seeds and questions"
@@ -384,8 +384,7 @@ def claim_tests(
     rows, replicates = [], []
     for test in claim_plan(experiments, alphas):
         result = bootstrap(test.comparison)
-        delta = relative_margin * result.b_value if test.metric in LOWER_IS_BETTER else margin
-        row = _test_row(test, result, delta, confidence, samples)
+        row = _test_row(test, result, margin, relative_margin, confidence, samples)
         if test.precondition is not None:
             row |= _precondition_columns(test.precondition, bootstrap(test.precondition), alpha)
         rows.append(row)
@@ -394,9 +393,10 @@ def claim_tests(
     return _decided(table, replicates, alpha, samples) if len(table) else table
 
 
-def _test_row(test: ClaimTest, result: Bootstrap, delta: float, confidence: float, samples: int) -> dict:
+def _test_row(test: ClaimTest, result: Bootstrap, margin: float, relative_margin: float, confidence: float, samples: int) -> dict:
     """A test's row before the family is decided: the difference, its margin and one-sided p-value."""
     lower_is_better = test.metric in LOWER_IS_BETTER
+    delta = relative_margin * result.b_value if lower_is_better else margin
     return {
         "experiment": test.comparison.experiment,
         "claim": test.claim.number,

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def _load_language(name: str, source: Mapping[str, Any], lang: str) -> pd.DataFrame:
+    # Imported here: `datasets` reads its HF_* settings (cache, offline) from the environment when
+    # it is imported, so a caller (or test) that sets them first gets them.
     import datasets
 
     streaming = source.get("streaming", False)

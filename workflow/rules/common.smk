@@ -12,10 +12,10 @@ sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")])))
 
 from hybridbatch import config as hbconfig
-from hybridbatch.download import mirror_problem
 from hybridbatch.core.contract import TABLES
 from hybridbatch.core.errors import ConfigError
-from hybridbatch.core.runs import BASE_RUN, strategy_alphas
+from hybridbatch.core.runs import BASE, BASE_RUN, strategy_alphas
+from hybridbatch.download import mirror_problem
 from hybridbatch.figures import FIGURES, figure_caption, figure_names
 from hybridbatch.fingerprint import code_fingerprint
 from hybridbatch.registry import DATASETS
@@ -35,7 +35,7 @@ EXPERIMENTS = {experiment.name: experiment for experiment in hbconfig.experiment
 BASE_MODELS = {experiment.base_dir: experiment.base_model for experiment in EXPERIMENTS.values()}
 # Trained models: each strategy at each seed (hybridbatch.core.runs names them).
 RUNS = {run.name: run for run in hbconfig.training_runs(config)}
-MODELS = ["base", *RUNS]
+MODELS = [BASE, *RUNS]
 # Experiments with train_sources train every run; the others evaluate their base model only.
 TRAINING_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]
 # The `experiment` wildcard of the rules that check, prepare and run training ("(?!)" matches nothing).
@@ -103,7 +103,7 @@ def data_tables():
 
 def model_dir(experiment, model):
     """The folder under results/models/ of a model evaluated in an experiment."""
-    return EXPERIMENTS[experiment].base_dir if model == "base" else f"{experiment}/{model}"
+    return EXPERIMENTS[experiment].base_dir if model == BASE else f"{experiment}/{model}"
 
 
 def require_training(experiment, asked):
@@ -113,7 +113,7 @@ def require_training(experiment, asked):
 
 
 def evaluation_inputs(wildcards):
-    if wildcards.model != "base":
+    if wildcards.model != BASE:
         require_training(wildcards.experiment, f"model {wildcards.model}")
     benchmark = EXPERIMENTS[wildcards.experiment].benchmark
     data = f"results/data/{benchmark}"
@@ -128,6 +128,7 @@ def evaluation_inputs(wildcards):
 # Every job gets only the settings it reads (a train job: train_job_section), so that changing
 # another one (adding a seed, a thread or GPU count) reruns no existing job through a params change.
 def training_settings(*keys):
+    """The training settings named."""
     return {key: config["training"][key] for key in keys}
 
 
@@ -138,7 +139,7 @@ def encode_settings():
 
 def experiment_models(experiment):
     """The models evaluated in an experiment: "base", and every run where it trains."""
-    return MODELS if EXPERIMENTS[experiment].trains else ["base"]
+    return MODELS if EXPERIMENTS[experiment].trains else [BASE]
 
 
 def model_keys():

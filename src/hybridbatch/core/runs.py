@@ -14,7 +14,6 @@ from typing import Any
 
 BASE = "base"
 X_X, X_Y, HYBRID = "x-x", "x-y", "hybrid"
-ROLES = (BASE, X_X, X_Y, HYBRID)
 # How tables and figures write each role (the paper's names).
 ROLE_TITLES = {BASE: "base", X_X: "X-X", X_Y: "X-Y", HYBRID: "hybrid"}
 

@@ -1,5 +1,7 @@
-"""Contrastive fine-tuning that follows a manifest batch by batch, in five rooms:
+"""Contrastive fine-tuning that follows a manifest batch by batch, in six rooms:
 
+- `settings`: what a run is configured with, and which config keys a train job reads (no torch:
+  the workflow reads it while it parses the Snakefile).
 - `loss`: InfoNCE with in-batch negatives, and only that.
 - `batches`: the texts of each manifest batch, looked up in the sources' pairs tables.
 - `checkpoints`: what a killed run resumes from, and the best weights kept for early stopping.

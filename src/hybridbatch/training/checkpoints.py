@@ -17,7 +17,6 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import torch
@@ -25,6 +24,7 @@ import torch
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.io import atomic_path, reading, remove_stale_temporaries
 from hybridbatch.distributed import Process
+from hybridbatch.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,11 @@ CHECKPOINT = "checkpoint.pt"
 BEST = "best-{step}.pt"
 
 
-def run_stamp(manifest_path: str | os.PathLike[str], base_model: str | os.PathLike[str], settings: Any,
+def run_stamp(manifest_path: str | os.PathLike[str], base_model: str | os.PathLike[str], settings: TrainSettings,
               validation: pd.DataFrame | None) -> str:  # fmt: skip
-    """A digest of what decides a run's weights: manifest, held-out slice, base model, settings (a dataclass)."""
+    """A digest of what decides a run's weights: manifest, held-out slice, base model, settings.
+    Stored under the key "fingerprint" in every file, as before the trainer was split, so that
+    checkpoints written then still resume."""
     digest = hashlib.sha256()
     digest.update(Path(manifest_path).read_bytes())
     if validation is not None:
@@ -47,7 +49,8 @@ def run_stamp(manifest_path: str | os.PathLike[str], base_model: str | os.PathLi
 
 @dataclass
 class Progress:
-    """How far a run is: steps done, the log rows, seconds spent, and the best validation score."""
+    """How far a run is: steps done, the log rows, the best validation score, and `seconds`, the
+    wall time spent up to the checkpoint it resumed from (each log row has its own)."""
 
     step: int = 0
     rows: list[dict] = field(default_factory=list)

@@ -31,12 +31,7 @@ from hybridbatch.core.io import read_frame, write_frame_csv
 from hybridbatch.distributed import Process
 from hybridbatch.encode import EncodeSettings, load_encoder, provenance
 from hybridbatch.training.batches import ManifestBatches
-from hybridbatch.training.checkpoints import (
-    Checkpoints,
-    Progress,
-    random_state,
-    run_stamp,
-)
+from hybridbatch.training.checkpoints import Checkpoints, Progress, random_state, run_stamp
 from hybridbatch.training.loss import info_nce
 from hybridbatch.training.settings import TrainSettings
 from hybridbatch.validation import HeldOut, validation_scores
@@ -92,7 +87,7 @@ def _trainable_model(base_model: str | os.PathLike[str], settings: TrainSettings
     return encoder, forward
 
 
-def _optimizer(encoder, settings: TrainSettings, total: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+def _optimizer_and_schedule(encoder, settings: TrainSettings, total: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     trainable = [(n, p) for n, p in encoder.named_parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         [
@@ -105,7 +100,7 @@ def _optimizer(encoder, settings: TrainSettings, total: int) -> tuple[torch.opti
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, warmup))
 
 
-def _batch_loss(encoder, forward, queries: list[str], passages: list[str], rows: int, settings: TrainSettings,
+def _batch_loss(encoder, forward, queries: list[str], passages: list[str], batch_rows: int, settings: TrainSettings,
                 process: Process) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """This process's loss (scaled so that the processes' gradients, averaged, are those of the
     batch's mean loss) and the batch's mean loss."""
@@ -119,7 +114,7 @@ def _batch_loss(encoder, forward, queries: list[str], passages: list[str], rows:
         )
         all_passages, offset = distributed.gather_rows(torch.nn.functional.normalize(passage_vectors.float(), dim=-1), process)
         loss = info_nce(torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, settings.temperature, offset)
-        loss = loss * (len(queries) * process.world / rows)
+        loss = loss * (len(queries) * process.world / batch_rows)
     return loss, distributed.mean_over_processes(loss, process)
 
 
@@ -143,7 +138,7 @@ def train(
     if process.world > manifest.groupby("batch").size().min():
         raise ConfigError(f"{manifest_path}: {process.world} processes need at least as many rows per batch")
     encoder, forward = _trainable_model(base_model, settings, device, process)
-    optimizer, schedule = _optimizer(encoder, settings, len(batches))
+    optimizer, schedule = _optimizer_and_schedule(encoder, settings, len(batches))
     validation = None if validation is None or validation.empty else validation
     checkpoints = Checkpoints(checkpoint_dir, run_stamp(manifest_path, base_model, settings, validation), encoder.device)
     if process.main:
@@ -161,7 +156,7 @@ def train(
 
 
 def _loop(encoder, forward, optimizer, schedule, batches: ManifestBatches, settings: TrainSettings, process: Process,
-          checkpoints: Checkpoints, progress: Progress, held_out: HeldOut | None, manifest_path) -> None:  # fmt: skip
+          checkpoints: Checkpoints, progress: Progress, held_out: HeldOut | None, manifest_path: str | os.PathLike[str]) -> None:  # fmt: skip
     """Train from `progress.step` to the end of the manifest, or to an early stop."""
     total, device = len(batches), encoder.device
     started = time.perf_counter() - progress.seconds

@@ -43,12 +43,18 @@ def train_job_section(training: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def train_settings(section: Mapping[str, Any], seed: int) -> tuple[TrainSettings, list[str] | None]:
-    """The settings and training languages of a run from its `train_job_section`; a key the
-    trainer does not read is refused by name."""
+    """The settings and training languages of a run from its `train_job_section`: a key the
+    trainer does not read is refused by name, and so is a missing one."""
     values = dict(section)
-    languages = values.pop("languages", None)
-    validation = dict(values.pop("validation", {}))
+    for key in ("languages", "validation"):
+        if key not in values:
+            raise ConfigError(f"training: {key} is missing")
+    languages, validation = values.pop("languages"), dict(values.pop("validation"))
     if unknown := sorted(set(validation) - set(VALIDATION_KEYS)):
         raise ConfigError(f"training.validation: the trainer reads no setting named {', '.join(map(repr, unknown))}")
-    schedule = {"validation_every": validation["every"], "patience": validation["patience"]} if validation else {}
+    if missing := [key for key in VALIDATION_KEYS if key not in validation]:
+        raise ConfigError(f"training.validation: {', '.join(missing)} missing")
+    if derived := sorted(set(values) & set(_NOT_TOP_LEVEL)):
+        raise ConfigError(f"training: {', '.join(map(repr, derived))} cannot be set here (the run's seed; validation.every, validation.patience)")
+    schedule = {"validation_every": validation["every"], "patience": validation["patience"]}
     return settings_from(TrainSettings, values, "training", seed=seed, **schedule), languages
