@@ -165,3 +165,23 @@ def test_an_exact_duplicate_of_the_relevant_candidate_counts_against_it():
     # Multilingual pool: en:a, en:dup and de:a tie; the duplicate first, the translations at 2 and 3,
     # and either of them may come first, so the distance is the tie block's spread.
     assert value[("en", "multi", "mrr@10")] == 0.5 and value[("en", "multi", "rank_distance")] == 2
+
+
+def test_translation_retrieval_scores_no_monolingual_pair_and_keeps_the_query_out_of_multi():
+    """de:0's own text is a candidate; its translation en:0 is outscored only by the distractor en:1."""
+    unit = np.eye(3, dtype=np.float32)
+    query = unit[0]
+    translation = np.float32([0.9, 0.43589, 0.0])
+    distractor = np.float32([0.95, 0.0, 0.31225])
+    embeddings = {
+        "de": LanguageEmbeddings(np.array(["0"]), query[None], np.array(["de:0"]), query[None]),
+        "en": LanguageEmbeddings(np.array(["1"]), unit[[2]], np.array(["en:0", "en:1"]), np.stack([translation, distractor])),
+    }
+    qrels = pd.DataFrame({"qid": ["0", "0", "1"], "cid": ["de:0", "en:0", "en:1"]})
+    metrics, _, _ = evaluate("toy", "m", qrels, embeddings, translation=True)
+    de = metrics[metrics["query_lang"] == "de"].set_index(["pool_lang", "metric"])["value"]
+    assert set(metrics["setting"]) == {"cross", "multi"}
+    assert de[("en", "mrr@10")] == pytest.approx(0.5) and de[("multi", "mrr@10")] == pytest.approx(0.5)
+    plain, _, _ = evaluate("toy", "m", qrels, embeddings)
+    # Without the translation rule the query finds itself first in the multilingual pool.
+    assert plain.set_index(["query_lang", "pool_lang", "metric"])["value"][("de", "multi", "mrr@10")] == 1.0

@@ -1,3 +1,5 @@
+from collections import Counter
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -20,6 +22,20 @@ def test_counts_equal_the_published_ones(full):
     assert full["mlqa_r"].queries.num_rows == 4199
     assert full["mlqa_r"].candidates.num_rows == 20534
     assert full["ntrex"].queries.num_rows == 11 * 1997
+
+
+def test_domain_views_split_by_whole_documents(full):
+    for test, train in (("tico19_scientific", "tico19_scientific_train"), ("ntrex_news", "ntrex_news_train")):
+        test_documents = set(full[test].candidates["context_id"].to_pylist())
+        train_documents = set(full[train].candidates["context_id"].to_pylist())
+        assert test_documents and train_documents and not test_documents & train_documents, test
+        assert set(full[train].pairs["conflict_key"].to_pylist()) <= train_documents
+    assert full["ntrex_news"].queries.num_rows + full["ntrex_news_train"].queries.num_rows == full["ntrex"].queries.num_rows
+    assert set(full["tico19_conversational"].candidates["context_id"].to_pylist()) == {"CMU_1"}
+    # Translation benchmarks: a sentence is relevant to its translations in every language.
+    scientific = full["tico19_scientific"]
+    assert scientific.qrels.num_rows == scientific.queries.num_rows == 9 * 539
+    assert full["tatoeba_de"].queries.num_rows == 2000 and full["tatoeba_de"].pairs.num_rows == 0
 
 
 def test_count_difference_fails(full):
@@ -58,12 +74,17 @@ def test_subset_keeps_whole_groups_and_their_candidates(full):
     for name, extracted in full.items():
         small = subset(extracted, 40)
         qids = set(small.queries["qid"].to_pylist())
-        assert 40 <= len(qids) < 40 + 60, name
-        kept_keys = set(small.pairs["conflict_key"].to_pylist())
-        every_group_of_key = {
-            g for g, k in zip(extracted.pairs["group_id"].to_pylist(), extracted.pairs["conflict_key"].to_pylist(), strict=True) if k in kept_keys
-        }
-        assert every_group_of_key == qids, name
+        # Whole conflict groups (a document, for the domain views): at most one group past 40.
+        context_of = dict(zip(extracted.candidates["cid"].to_pylist(), extracted.candidates["context_id"].to_pylist(), strict=True))
+        key_of = {q: extracted.context_conflicts[context_of[c]] for q, c in zip(extracted.qrels["qid"].to_pylist(), extracted.qrels["cid"].to_pylist(), strict=True)}
+        largest = max(Counter(key_of.values()).values())
+        assert 40 <= len(qids) < 40 + max(60, largest), name
+        if extracted.pairs.num_rows:
+            kept_keys = set(small.pairs["conflict_key"].to_pylist())
+            every_group_of_key = {
+                g for g, k in zip(extracted.pairs["group_id"].to_pylist(), extracted.pairs["conflict_key"].to_pylist(), strict=True) if k in kept_keys
+            }
+            assert every_group_of_key == qids, name
         assert set(small.qrels["cid"].to_pylist()) <= set(small.candidates["cid"].to_pylist()), name
 
 

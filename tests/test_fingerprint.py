@@ -1,6 +1,7 @@
-from conftest import REPOSITORY
 
 from hybridbatch.fingerprint import code_fingerprint, library_files
+
+from conftest import REPOSITORY
 
 SCRIPTS = REPOSITORY / "workflow" / "scripts"
 LIBRARY = REPOSITORY / "src" / "hybridbatch"

@@ -4,9 +4,9 @@ import re
 import subprocess
 import sys
 
-from conftest import REPOSITORY
-
 from hybridbatch.fingerprint import library_files
+
+from conftest import REPOSITORY
 
 LIBRARY = REPOSITORY / "src" / "hybridbatch"
 SCRIPTS = REPOSITORY / "workflow" / "scripts"

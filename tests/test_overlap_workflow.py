@@ -6,9 +6,10 @@ import re
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from test_workflow import parquet_source_overlay, snakemake
 
 from hybridbatch.overlap import COLUMNS
+
+from test_workflow import parquet_source_overlay, snakemake
 
 pytestmark = pytest.mark.workflow
 

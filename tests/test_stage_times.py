@@ -3,9 +3,10 @@
 import importlib.util
 
 import pytest
-from conftest import REPOSITORY
 
 from hybridbatch.config import load_overlays
+
+from conftest import REPOSITORY
 
 
 def stage_times_module():

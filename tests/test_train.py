@@ -8,7 +8,6 @@ import time
 import pandas as pd
 import pytest
 import torch
-from conftest import REPOSITORY
 from safetensors.torch import load_file
 
 import hybridbatch.training.loop as training
@@ -20,6 +19,8 @@ from hybridbatch.training.loop import learning_rate_factor, train
 from hybridbatch.training.loss import info_nce
 from hybridbatch.training.settings import TrainSettings
 from hybridbatch.validation import HeldOut, validation_scores
+
+from conftest import REPOSITORY
 
 WORDS = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel",
          "glacier", "market", "bridge", "island", "temple", "canyon", "museum", "volcano", "meadow", "lantern"]  # fmt: skip

@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import MIRROR, REPOSITORY
 
 from hybridbatch.core.contract import TABLES
+
+from conftest import MIRROR, REPOSITORY
 
 pytestmark = pytest.mark.workflow
 

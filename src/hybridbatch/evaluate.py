@@ -85,10 +85,13 @@ def evaluate(
     model: str,
     qrels: pd.DataFrame,
     embeddings: Mapping[str, LanguageEmbeddings],
+    translation: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Metrics (long table), per-query metrics and the top of each multilingual ranking.
 
-    `embeddings` maps each language to its queries' and candidates' vectors and ids.
+    `embeddings` maps each language to its queries' and candidates' vectors and ids. `translation`:
+    a query's own text is a candidate of its language (translation retrieval), so the monolingual
+    pair is not scored and the multilingual pool holds every other language's candidates.
     """
     languages = sorted(embeddings)
     without_candidates = [lang for lang in languages if len(embeddings[lang].queries) and not len(embeddings[lang].candidates)]
@@ -102,7 +105,7 @@ def evaluate(
     metric_rows, query_rows, run_rows = [], [], []
     for lang in languages:
         qids, vectors = embeddings[lang].query_ids.astype(str), embeddings[lang].queries
-        for pool_lang, values, answered in _pair_metrics(benchmark, lang, languages, vectors, qids, pool):
+        for pool_lang, values, answered in _pair_metrics(benchmark, lang, languages, vectors, qids, pool, translation):
             setting = str(setting_of(lang, pool_lang))
             for metric, per_query in values.items():
                 metric_rows.append(
@@ -118,18 +121,20 @@ def evaluate(
 
 
 def _pair_metrics(benchmark: str, lang: str, languages: Sequence[str], vectors: np.ndarray, qids: np.ndarray,
-                  pool: _Pool) -> Iterator[tuple[str, dict[str, np.ndarray], np.ndarray]]:  # fmt: skip
+                  pool: _Pool, translation: bool) -> Iterator[tuple[str, dict[str, np.ndarray], np.ndarray]]:  # fmt: skip
     """For each pool (every language's, then the multilingual one): its name, the per-query metrics
     of the queries of `lang` answered there, and which queries those are."""
     relevant = pool.relevant_columns(qids)
     higher, at_least = relevant_ranks(vectors, pool.vectors, pool.bounds, relevant)
     is_relevant = relevant >= 0
     item_pool = np.where(is_relevant, pool.language_of_column[relevant.clip(min=0)], -1)
-    pools = [(pool_lang, item_pool == index) for index, pool_lang in enumerate(languages)]
-    pools.append((MULTI, is_relevant))
+    own = languages.index(lang)
+    pools = [(pool_lang, item_pool == index) for index, pool_lang in enumerate(languages) if not (translation and index == own)]
+    pools.append((MULTI, is_relevant & (item_pool != own) if translation else is_relevant))
+    # The multilingual pool's counts are the sums over its language pools.
+    multi_pools = [index for index in range(len(languages)) if not (translation and index == own)]
     for pool_lang, in_pool in pools:
-        # The multilingual pool's counts are the sums over the language pools.
-        pools_counted = slice(None) if pool_lang == MULTI else [languages.index(pool_lang)]
+        pools_counted = multi_pools if pool_lang == MULTI else [languages.index(pool_lang)]
         rank = np.where(in_pool, 1 + higher[:, :, pools_counted].sum(axis=2), np.inf)
         rank_ge = np.where(in_pool, at_least[:, :, pools_counted].sum(axis=2), np.inf)
         answered = in_pool.any(axis=1)
@@ -163,7 +168,8 @@ def evaluate_files(
     candidates: pd.DataFrame,
     qrels: pd.DataFrame,
     embedding_files: Mapping[str, str],
+    translation: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """`evaluate` on the embeddings files of each language, checked against the tables."""
-    return evaluate(benchmark, model, qrels, load_checked_embeddings(embedding_files, queries, candidates))
+    return evaluate(benchmark, model, qrels, load_checked_embeddings(embedding_files, queries, candidates), translation)
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hybridbatch import lareqa, ntrex
+from hybridbatch import lareqa, ntrex, tatoeba, tico19
 from hybridbatch.core.contract import TABLES, contract_table, empty_columns
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import write_parquet
-from hybridbatch.registry import NTREX_DOCUMENT_IDS, DatasetSpec
+from hybridbatch.registry import NTREX_DOCUMENT_IDS, DatasetSpec, DocumentView
+from hybridbatch.splits import split_documents
 
 log = logging.getLogger(__name__)
 
@@ -109,41 +111,35 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
     )
 
 
-def extract_ntrex(raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
-    """Queries and candidates are the sentences; a sentence's relevant candidates are its
-    translations (the same line in every language), so the monolingual setting is trivial here.
-    Training pairs: query = a sentence, positive = its up to two neighbours on each side in the
-    same document; group_id = the line number, conflict_key = the document.
-    """
-    raw_dir = Path(raw_dir)
-    documents = ntrex.read_document_ids(raw_dir / NTREX_DOCUMENT_IDS)
-    languages = sorted(languages)
+def _translation_tables(ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]]) -> Extracted:
+    """The tables of a parallel corpus (translation retrieval): sentence i of every language is
+    query `ids[i]` and candidate `{lang}:{ids[i]}`, relevant to each other in every language.
+    Training pairs: query = a sentence, positive = its up to two neighbours on each side in the same
+    document (`documents[i]`, contiguous); group_id = the sentence id, conflict_key = the document."""
     queries, candidates, qrels, pairs = (empty_columns(name) for name in TABLES)
-    for lang in languages:
-        sentences = ntrex.read_sentences(raw_dir / f"{lang}.txt", len(documents))
+    for lang, texts in sentences.items():
         separator = "" if lang in UNSPACED_LANGUAGES else " "
-        for index, sentence in enumerate(sentences):
-            line = str(index + 1)
-            queries["qid"].append(line)
+        for index, sentence in enumerate(texts):
+            queries["qid"].append(ids[index])
             queries["lang"].append(lang)
             queries["text"].append(sentence)
-            candidates["cid"].append(f"{lang}:{line}")
+            candidates["cid"].append(f"{lang}:{ids[index]}")
             candidates["lang"].append(lang)
             candidates["text"].append(sentence)
             candidates["context_id"].append(documents[index])
             context = ntrex.neighbours(documents, index)
             if not context:  # a one-sentence document has no positive to offer
                 continue
-            pairs["group_id"].append(line)
+            pairs["group_id"].append(ids[index])
             pairs["conflict_key"].append(documents[index])
             pairs["lang"].append(lang)
             pairs["query"].append(sentence)
-            pairs["positive"].append(separator.join(sentences[i] for i in context))
+            pairs["positive"].append(separator.join(texts[i] for i in context))
             pairs["hard_negatives"].append([])
-    for index in range(len(documents)):
-        for lang in languages:
-            qrels["qid"].append(str(index + 1))
-            qrels["cid"].append(f"{lang}:{index + 1}")
+    for sentence_id in ids:
+        for lang in sentences:
+            qrels["qid"].append(sentence_id)
+            qrels["cid"].append(f"{lang}:{sentence_id}")
     return Extracted(
         contract_table("queries", queries),
         contract_table("candidates", candidates),
@@ -153,7 +149,63 @@ def extract_ntrex(raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> 
     )
 
 
-EXTRACTORS = {"lareqa": extract_lareqa, "ntrex": extract_ntrex}
+def _in_view(documents: Sequence[str], domains: Sequence[str | None], view: DocumentView | None) -> list[int]:
+    """The indices of the sentences a view keeps: whole documents of its domain, on its side of the split."""
+    kept = [index for index, domain in enumerate(domains) if view is None or view.domain is None or domain == view.domain]
+    if view is None or view.split == "all":
+        return kept
+    sizes = Counter(documents[index] for index in kept)
+    train, test = split_documents(sizes, view.test_share, view.seed)
+    side = set(test if view.split == "test" else train)
+    return [index for index in kept if documents[index] in side]
+
+
+def extract_ntrex(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
+    """NTREX-128 (news), or the documents of its view: queries and candidates are the sentences, a
+    sentence's relevant candidates its translations (`_translation_tables`)."""
+    raw_dir = Path(raw_dir)
+    documents = ntrex.read_document_ids(raw_dir / NTREX_DOCUMENT_IDS)
+    kept = _in_view(documents, [None] * len(documents), spec.view)
+    sentences = {lang: ntrex.read_sentences(raw_dir / f"{lang}.txt", len(documents)) for lang in sorted(languages)}
+    return _translation_tables(
+        [str(index + 1) for index in kept],
+        [documents[index] for index in kept],
+        {lang: [texts[index] for index in kept] for lang, texts in sentences.items()},
+    )
+
+
+def extract_tico19(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
+    """The documents of a TICO-19 view (a domain, one side of its split): sentence ids are tuids."""
+    chosen = sorted(languages)
+    files = {lang: Path(raw_dir) / tico19.file_name(lang) for lang in chosen if lang != "en"}
+    if not files:
+        raise DataError(f"{spec.name}: English alone cannot be read (it comes with each translation's file); configure another language")
+    corpus = tico19.read_corpus(files)
+    documents = [corpus.documents[tuid] for tuid in corpus.tuids]
+    kept = _in_view(documents, [corpus.domain(tuid) for tuid in corpus.tuids], spec.view)
+    if not kept:
+        raise DataError(f"{spec.name}: no document of domain {spec.view.domain!r} in {', '.join(map(str, files.values()))}")
+    tuids = [corpus.tuids[index] for index in kept]
+    return _translation_tables(tuids, [documents[index] for index in kept], {lang: [corpus.texts[lang][t] for t in tuids] for lang in chosen})
+
+
+def extract_tatoeba(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
+    """One Tatoeba pair (a language and English): each line is its own context, no training pairs."""
+    chosen = sorted(languages)
+    (lang,) = [code for code in spec.languages if code != "en"]
+    if chosen != sorted(spec.languages):
+        raise DataError(f"{spec.name}: a Tatoeba pair needs both {lang} and en (configured: {', '.join(chosen)})")
+    pairs = tatoeba.read_pair(*(Path(raw_dir) / name for name in tatoeba.pair_files(lang)))
+    ids = [f"{lang}-{number}" for number in range(1, len(pairs) + 1)]
+    return _translation_tables(ids, ids, {lang: [text for text, _ in pairs], "en": [english for _, english in pairs]})
+
+
+EXTRACTORS = {
+    "lareqa": lambda spec, raw_dir, languages: extract_lareqa(raw_dir, languages),
+    "ntrex": extract_ntrex,
+    "tico19": extract_tico19,
+    "tatoeba": extract_tatoeba,
+}
 
 
 def _count_by_lang(table: pa.Table) -> dict[str, int]:
@@ -176,6 +228,17 @@ def check_counts(spec: DatasetSpec, extracted: Extracted, languages: Iterable[st
         raise DataError(f"{spec.name}: extracted counts differ from the published ones: " + "; ".join(problems))
 
 
+def _group_keys(extracted: Extracted) -> Iterable[tuple[str, str]]:
+    """(group, conflict key) in table order: from the training pairs, or, for a data set without
+    any (Tatoeba), from each question's relevant candidates' contexts."""
+    pairs = extracted.pairs
+    if pairs.num_rows:
+        return zip(pairs["group_id"].to_pylist(), pairs["conflict_key"].to_pylist(), strict=True)
+    context_of = dict(zip(extracted.candidates["cid"].to_pylist(), extracted.candidates["context_id"].to_pylist(), strict=True))
+    return ((qid, extracted.context_conflicts[context_of[cid]]) for qid, cid in zip(
+        extracted.qrels["qid"].to_pylist(), extracted.qrels["cid"].to_pylist(), strict=True))  # fmt: skip
+
+
 def subset(extracted: Extracted, max_questions: int) -> Extracted:
     """Keep whole conflict groups, first ones first, until at least `max_questions` qids are kept.
 
@@ -183,7 +246,7 @@ def subset(extracted: Extracted, max_questions: int) -> Extracted:
     """
     pairs = extracted.pairs
     groups_of: dict[str, set[str]] = {}
-    for group, key in zip(pairs["group_id"].to_pylist(), pairs["conflict_key"].to_pylist(), strict=True):
+    for group, key in _group_keys(extracted):
         groups_of.setdefault(key, set()).add(group)
     kept_keys: set[str] = set()
     kept_groups: set[str] = set()
@@ -233,7 +296,7 @@ def extract(
     if not chosen:
         raise DataError(f"{spec.name}: none of the configured languages {sorted(languages or [])} is in it")
     try:
-        extracted = EXTRACTORS[spec.format](raw_dir, chosen)
+        extracted = EXTRACTORS[spec.format](spec, raw_dir, chosen)
     except DataError as error:
         raise _naming_origins(error, raw_dir, origins or {}) from None
     check_counts(spec, extracted, chosen)

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+from hybridbatch import tico19
+from hybridbatch.tatoeba import TATOEBA_CODES, pair_files
+from hybridbatch.tico19 import TICO_CODES
+
 LAREQA_URL = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 # MLQA-R was later removed from LAReQA's master branch: pin the last commit that has it.
 LAREQA_MLQA_COMMIT = "354d67d1cd066854cdfbf5ad0e6105528976141d"
@@ -21,6 +25,8 @@ NTREX_CODES = {
     "ru": "rus", "th": "tha", "tr": "tur", "vi": "vie", "zh": "zho-CN",
 }  # fmt: skip
 NTREX_DOCUMENT_IDS = "DOCUMENT_IDS.tsv"
+TICO19_URL = "https://raw.githubusercontent.com/tico-19/tico-19.github.io/d97615f9cffa28ec7de571e00fbd513e5a1c7fc7/data/TM"
+TATOEBA_URL = "https://raw.githubusercontent.com/facebookresearch/LASER/74bc6ae7ffb7cba670fe0f428d0ede9f666fb821/data/tatoeba/v1"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,18 @@ class RawFile:
     mirror_path: str
     url: str
     lang: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A slice of a parallel corpus by whole documents: those of `domain` (None: all), and of them
+    the `split` side ("test" or "train") of a seeded split that puts at least `test_share` of the
+    sentences in the test side (hybridbatch.splits), or "all" of them."""
+
+    domain: str | None
+    split: str
+    test_share: float = 0.5
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,11 @@ class DatasetSpec:
     expected_queries: dict[str, int] = field(default_factory=dict)
     expected_candidates: dict[str, int] = field(default_factory=dict)
     expected_contexts: int | None = None  # distinct context_ids over all languages, where published
+    # Translation retrieval (a sentence's relevant candidates are its translations): the query's own
+    # text is in its language's pool, so the monolingual setting is trivial and is not scored, and
+    # the multilingual pool is every other language's.
+    translation: bool = False
+    view: DocumentView | None = None
 
     def file(self, name: str) -> RawFile:
         for raw in self.files:
@@ -100,8 +123,55 @@ DATASETS: dict[str, DatasetSpec] = {
         expected_queries=dict.fromkeys(NTREX_CODES, NTREX_LINES),
         expected_candidates=dict.fromkeys(NTREX_CODES, NTREX_LINES),
         expected_contexts=NTREX_DOCUMENTS,
+        translation=True,
     ),
 }
+
+
+def _ntrex_view(name: str, split: str, sentences: int, documents: int, origin: str) -> DatasetSpec:
+    whole = DATASETS["ntrex"]
+    counts = dict.fromkeys(whole.languages, sentences)
+    return DatasetSpec(name, "ntrex", whole.languages, origin, whole.files, counts, counts, documents, True, DocumentView(None, split))
+
+
+TICO19_LANGUAGES = ("en", *sorted(TICO_CODES))
+TICO19_FILES = tuple(
+    RawFile(tico19.file_name(lang), f"tico19/{tico19.file_name(lang)}", f"{TICO19_URL}/{tico19.file_name(lang)}", lang)
+    for lang in sorted(TICO_CODES)
+)
+
+
+def _tico19(name: str, domain: str, split: str, sentences: int, documents: int, origin: str) -> DatasetSpec:
+    counts = dict.fromkeys(TICO19_LANGUAGES, sentences)
+    return DatasetSpec(name, "tico19", TICO19_LANGUAGES, origin, TICO19_FILES, counts, counts, documents, True, DocumentView(domain, split))
+
+
+def _tatoeba(lang: str, pairs: int) -> DatasetSpec:
+    translation, english = pair_files(lang)
+    files = (
+        RawFile(translation, f"tatoeba/{translation}", f"{TATOEBA_URL}/{translation}", lang),
+        RawFile(english, f"tatoeba/{english}", f"{TATOEBA_URL}/{english}"),  # needed whatever the languages
+    )
+    counts = dict.fromkeys((lang, "en"), pairs)
+    return DatasetSpec(f"tatoeba_{lang}", "tatoeba", tuple(sorted((lang, "en"))), "tatoeba", files, counts, counts, pairs, True)
+
+
+# The domain study's benchmarks and training splits (README "Does it transfer across domains?"):
+# test sides by whole documents, pinned at seed 0 and half the sentences; a training side has an
+# origin of its own, so that the leak guard lets it train for its test side (they share no document).
+DOMAIN_DATASETS = {
+    spec.name: spec
+    for spec in (
+        _tico19("tico19_scientific", "scientific", "test", 539, 3, origin="tico19"),
+        _tico19("tico19_scientific_train", "scientific", "train", 400, 3, origin="tico19-train"),
+        _tico19("tico19_news", "news", "all", 88, 6, origin="tico19"),
+        _tico19("tico19_conversational", "conversational", "all", 141, 1, origin="tico19"),
+        _ntrex_view("ntrex_news", "test", 1004, 60, origin="wmt19-news"),
+        _ntrex_view("ntrex_news_train", "train", 993, 63, origin="wmt19-news-train"),
+        *(_tatoeba(lang, 548 if lang == "th" else 1000) for lang in sorted(TATOEBA_CODES)),
+    )
+}
+DATASETS |= DOMAIN_DATASETS
 
 
 def dataset(name: str) -> DatasetSpec:

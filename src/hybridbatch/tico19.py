@@ -27,6 +27,11 @@ DOMAIN_PREFIXES = {
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
+def file_name(lang: str) -> str:
+    """The file of a language (paired with English), as TICO-19 names it."""
+    return f"all.en-{TICO_CODES[lang]}.tmx.zip"
+
+
 def document_of(tuid: str, where: str) -> str:
     document, separator, sentence = tuid.rpartition(":")
     if not separator or not document or not sentence:

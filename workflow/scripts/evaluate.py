@@ -4,6 +4,7 @@ from hybridbatch.core.embeddings import embedding_files
 from hybridbatch.core.io import write_frame
 from hybridbatch.core.logs import logged
 from hybridbatch.evaluate import evaluate_files
+from hybridbatch.registry import dataset
 
 with logged(snakemake.log[0]) as log:
     use_threads(snakemake.threads)
@@ -15,6 +16,7 @@ with logged(snakemake.log[0]) as log:
         read_table(snakemake.input.candidates, "candidates").to_pandas(),
         read_table(snakemake.input.qrels, "qrels").to_pandas(),
         files,
+        dataset(snakemake.params.benchmark).translation,
     )
     write_frame(metrics, snakemake.output.metrics)
     write_frame(per_query, snakemake.output.per_query)
