@@ -197,7 +197,8 @@ def extract_tatoeba(spec: DatasetSpec, raw_dir: str | os.PathLike[str], language
         raise DataError(f"{spec.name}: a Tatoeba pair needs both {lang} and en (configured: {', '.join(chosen)})")
     pairs = tatoeba.read_pair(*(Path(raw_dir) / name for name in tatoeba.pair_files(lang)))
     ids = [f"{lang}-{number}" for number in range(1, len(pairs) + 1)]
-    return _translation_tables(ids, ids, {lang: [text for text, _ in pairs], "en": [english for _, english in pairs]})
+    sides = {lang: [text for text, _ in pairs], "en": [english for _, english in pairs]}
+    return _translation_tables(ids, ids, {code: sides[code] for code in chosen})
 
 
 EXTRACTORS = {
