@@ -265,6 +265,35 @@ def _macro_per_seed(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return np.nanmean(sums / counts, axis=-1)
 
 
+def _chosen_rows(per_query: pd.DataFrame, experiment: str, strategies: Sequence[str], setting: str, metric: str) -> pd.DataFrame:
+    chosen = per_query[(per_query["experiment"] == experiment) & (per_query["metric"] == metric) & per_query["strategy"].isin(strategies)]
+    return chosen[setting_of(chosen["query_lang"], chosen["pool_lang"]) == setting]
+
+
+def _cells(wide: pd.DataFrame) -> tuple[tuple[np.ndarray, ...], tuple[int, int, int]]:
+    """The (question, seed, language pair) cell of each row of `wide` (indexed by seed, qid,
+    query_lang, pool_lang; one row per cell), and the shape of the cell grid."""
+    seed_codes, seeds = pd.factorize(wide.index.get_level_values("seed"), sort=True)
+    question_codes, questions = pd.factorize(wide.index.get_level_values("qid"))
+    pair_codes, pairs = pd.factorize(wide.index.get_level_values("query_lang") + "→" + wide.index.get_level_values("pool_lang"))
+    return (question_codes, seed_codes, pair_codes), (len(questions), len(seeds), len(pairs))
+
+
+def _replicates(values: np.ndarray, counts: np.ndarray, samples: int, generator: np.random.Generator) -> np.ndarray:
+    """Sorted bootstrap replicates of the mean over seeds of the macro average of `values`
+    ((question, seed, pair) sums, `counts` the queries in each cell): questions drawn with
+    replacement, then, with two or more seeds, seeds drawn with replacement."""
+    n_questions, n_seeds, n_pairs = values.shape
+    question_weights = generator.multinomial(n_questions, np.full(n_questions, 1.0 / n_questions), size=samples).astype(float)
+    drawn_sums = (question_weights @ values.reshape(n_questions, -1)).reshape(samples, n_seeds, n_pairs)
+    drawn_counts = (question_weights @ counts.reshape(n_questions, -1)).reshape(samples, n_seeds, n_pairs)
+    per_seed = _macro_per_seed(drawn_sums, drawn_counts)
+    if n_seeds > 1:
+        seed_weights = generator.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=samples)
+        return np.sort((seed_weights * per_seed).sum(axis=1) / n_seeds)
+    return np.sort(per_seed[:, 0])
+
+
 def bootstrap_difference(per_query: pd.DataFrame, difference: Difference, samples: int, generator: np.random.Generator) -> Bootstrap:
     """Macro difference a - b (per (query language, pool) pair, then over the setting's pairs),
     per seed and then averaged over seeds, with `samples` bootstrap replicates.
@@ -277,12 +306,7 @@ def bootstrap_difference(per_query: pd.DataFrame, difference: Difference, sample
     `query_lang`, `pool_lang`, `metric`, `value`.
     """
     a, b = difference.a, difference.b
-    chosen = per_query[
-        (per_query["experiment"] == difference.experiment)
-        & (per_query["metric"] == difference.metric)
-        & per_query["strategy"].isin([a, b])
-    ]
-    chosen = chosen[setting_of(chosen["query_lang"], chosen["pool_lang"]) == difference.setting]
+    chosen = _chosen_rows(per_query, difference.experiment, [a, b], difference.setting, difference.metric)
     seeds_of = {strategy: set(seeds.tolist()) for strategy, seeds in chosen.groupby("strategy")["seed"].unique().items()}
     if set(seeds_of) != {a, b}:
         raise DataError(f"{difference}: no per-query values for both strategies")
@@ -292,29 +316,15 @@ def bootstrap_difference(per_query: pd.DataFrame, difference: Difference, sample
     wide = chosen.groupby(["strategy", *keys])["value"].mean().unstack("strategy").dropna()
     if wide.empty:
         raise DataError(f"{difference}: the two strategies answered no query in common")
-    seed_codes, seeds = pd.factorize(wide.index.get_level_values("seed"), sort=True)
-    question_codes, questions = pd.factorize(wide.index.get_level_values("qid"))
-    pair_codes, pairs = pd.factorize(wide.index.get_level_values("query_lang") + "→" + wide.index.get_level_values("pool_lang"))
-    shape = (len(questions), len(seeds), len(pairs))
-    cells = (question_codes, seed_codes, pair_codes)  # one row per cell after the groupby
+    cells, shape = _cells(wide)
     differences, b_values, counts = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     differences[cells] = (wide[a] - wide[b]).to_numpy()
     b_values[cells] = wide[b].to_numpy()
     counts[cells] = 1.0
     observed = float(np.mean(_macro_per_seed(differences.sum(axis=0), counts.sum(axis=0))))
     b_value = float(np.mean(_macro_per_seed(b_values.sum(axis=0), counts.sum(axis=0))))
-
     n_questions, n_seeds, n_pairs = shape
-    question_weights = generator.multinomial(n_questions, np.full(n_questions, 1.0 / n_questions), size=samples).astype(float)
-    drawn_sums = (question_weights @ differences.reshape(n_questions, -1)).reshape(samples, n_seeds, n_pairs)
-    drawn_counts = (question_weights @ counts.reshape(n_questions, -1)).reshape(samples, n_seeds, n_pairs)
-    per_seed = _macro_per_seed(drawn_sums, drawn_counts)
-    if n_seeds > 1:
-        seed_weights = generator.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=samples)
-        replicates = (seed_weights * per_seed).sum(axis=1) / n_seeds
-    else:
-        replicates = per_seed[:, 0]
-    return Bootstrap(observed, np.sort(replicates), b_value, n_seeds, n_questions, n_pairs)
+    return Bootstrap(observed, _replicates(differences, counts, samples, generator), b_value, n_seeds, n_questions, n_pairs)
 
 
 def tail_p_value(replicates: np.ndarray, bound: float, lower_is_better: bool) -> float:
