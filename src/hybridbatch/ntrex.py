@@ -6,23 +6,13 @@ import os
 from pathlib import Path
 
 from hybridbatch.core.errors import DataError
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text at byte {error.start}") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline ends the last line; it does not start another
-    return [line.rstrip("\r") for line in lines]
+from hybridbatch.core.io import text_lines
 
 
 def read_document_ids(path: str | os.PathLike[str]) -> list[str]:
     """One document id per line of the corpus (line i of DOCUMENT_IDS.tsv belongs to sentence i)."""
     path = Path(path)
-    ids = [line.split("\t", 1)[0].strip() for line in _lines(path)]
+    ids = [line.split("\t", 1)[0].strip() for line in text_lines(path)]
     finished: set[str] = set()
     for number, doc in enumerate(ids, start=1):
         if not doc:
@@ -37,7 +27,7 @@ def read_document_ids(path: str | os.PathLike[str]) -> list[str]:
 def read_sentences(path: str | os.PathLike[str], expected_lines: int) -> list[str]:
     """The sentences of one language file, which must align line by line with the document ids."""
     path = Path(path)
-    lines = _lines(path)
+    lines = text_lines(path)
     if len(lines) != expected_lines:
         raise DataError(
             f"{path}: {len(lines)} lines, but DOCUMENT_IDS.tsv has {expected_lines}; the files must be line-aligned"

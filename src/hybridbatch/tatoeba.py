@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from hybridbatch.core.errors import DataError
+from hybridbatch.core.io import text_lines
 
 # Tatoeba's ISO 639-3 code for each language this project names by ISO 639-1.
 TATOEBA_CODES = {
@@ -22,14 +23,8 @@ def pair_files(lang: str) -> tuple[str, str]:
     return f"tatoeba.{code}-eng.{code}", f"tatoeba.{code}-eng.eng"
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text at byte {error.start}") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline ends the last line
+def _sentences(path: Path) -> list[str]:
+    lines = text_lines(path)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             raise DataError(f"{path}: line {number}: empty sentence")
@@ -39,7 +34,7 @@ def _lines(path: Path) -> list[str]:
 def read_pair(translation: str | os.PathLike[str], english: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """(sentence, its English translation) for every line of a language's pair of files."""
     translation, english = Path(translation), Path(english)
-    left, right = _lines(translation), _lines(english)
+    left, right = _sentences(translation), _sentences(english)
     if len(left) != len(right):
         raise DataError(f"{translation} has {len(left)} lines but {english} has {len(right)}: the pair must be line-aligned")
     return list(zip(left, right, strict=True))

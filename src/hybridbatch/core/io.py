@@ -195,6 +195,20 @@ def reading(path: str | os.PathLike[str], what: str, rebuild: str | os.PathLike[
         ) from error
 
 
+def text_lines(path: str | os.PathLike[str]) -> list[str]:
+    """The lines of a UTF-8 text file (a raw data file), without line ends; a final newline ends
+    the last line rather than starting another. Text that is not UTF-8 is named with its byte."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text at byte {error.start}") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
 def read_frame(path: str | os.PathLike[str], what: str, columns: list[str] | None = None) -> pd.DataFrame:
     """A parquet artifact (only `columns`, if given) as a DataFrame, named if it cannot be read."""
     with reading(path, what):
