@@ -327,6 +327,23 @@ def bootstrap_difference(per_query: pd.DataFrame, difference: Difference, sample
     return Bootstrap(observed, _replicates(differences, counts, samples, generator), b_value, n_seeds, n_questions, n_pairs)
 
 
+def bootstrap_value(per_query: pd.DataFrame, experiment: str, strategy: str, setting: str, metric: str, samples: int,
+                    generator: np.random.Generator) -> Bootstrap:  # fmt: skip
+    """One model's macro value (per pair, then over the setting's pairs; mean over seeds) with
+    `samples` replicates drawn as in `bootstrap_difference`. There is no b: `b_value` is nan."""
+    chosen = _chosen_rows(per_query, experiment, [strategy], setting, metric)
+    if chosen.empty:
+        raise DataError(f"{experiment}: no per-query {metric} ({setting}) of {strategy}")
+    wide = chosen.groupby(["seed", "qid", "query_lang", "pool_lang"])["value"].mean().to_frame()
+    cells, shape = _cells(wide)
+    values, counts = np.zeros(shape), np.zeros(shape)
+    values[cells] = wide["value"].to_numpy()
+    counts[cells] = 1.0
+    observed = float(np.mean(_macro_per_seed(values.sum(axis=0), counts.sum(axis=0))))
+    n_questions, n_seeds, n_pairs = shape
+    return Bootstrap(observed, _replicates(values, counts, samples, generator), math.nan, n_seeds, n_questions, n_pairs)
+
+
 def tail_p_value(replicates: np.ndarray, bound: float, lower_is_better: bool) -> float:
     """One-sided p-value of "the difference is past `bound` on the bad side": the share of
     replicates at or beyond it, +1 in numerator and denominator (never 0)."""
