@@ -5,7 +5,10 @@ import pandas as pd
 import pytest
 
 from hybridbatch.core.contract import macro_average
+from PIL import Image
+
 from hybridbatch.domains import COLUMNS, domain_table
+from hybridbatch.figures import FigureOptions, domain_mrr
 from hybridbatch.results import bootstrap_value
 
 PAIRS = [("de", "en"), ("en", "de"), ("de", "multi"), ("en", "multi")]
@@ -53,3 +56,12 @@ def test_the_table_finds_the_better_model_and_says_how_sure():
     again = domain_table(frame, list(models), [("general/hybrid", "scientific/hybrid")], samples=499, seed=0, confidence=0.95)
     shared = table.merge(again, on=["domain", "kind", "name", "setting", "metric"], suffixes=("", "_again"))
     assert np.allclose(shared["ci_low"], shared["ci_low_again"])  # a row's interval does not depend on the others
+
+
+def test_the_domain_figure_draws_every_domain_and_model(tmp_path):
+    models = {"base": 0.4, "general/hybrid": 0.7, "scientific/hybrid": 0.6}
+    frame = pd.concat([per_query(models), per_query(models, domain="news", rng_seed=3)])
+    table = domain_table(frame, list(models), [], samples=99, seed=0, confidence=0.95)
+    domain_mrr(table, tmp_path / "domains.png", FigureOptions(dpi=60))
+    width, height = Image.open(tmp_path / "domains.png").size
+    assert width > 300 and height > 150

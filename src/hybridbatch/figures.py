@@ -196,6 +196,29 @@ def manifest_mix(manifests: Mapping[str, pd.DataFrame], title: str, target, opti
     _save(figure, target, options)
 
 
+def domain_mrr(table: pd.DataFrame, target, options: FigureOptions) -> None:
+    """The domain study at a glance: MRR@10 of each model per domain (x axis), Cross and Multi side
+    by side, with the bootstrap interval of each value (`table`: hybridbatch.domains.domain_table)."""
+    rows = table[(table["kind"] == "model") & (table["metric"] == "mrr@10")]
+    domains, models = list(dict.fromkeys(rows["domain"])), list(dict.fromkeys(rows["name"]))
+    figure, axes = plt.subplots(1, 2, figsize=(max(7.0, 1.6 * len(domains) * 2), 4), sharey=True, layout="constrained")
+    width = 0.8 / len(models)
+    spare = iter(OTHER_COLOURS + list(ROLE_COLOURS.values()))
+    colours = {model: next(spare) for model in models}
+    for axis, setting in zip(axes, ("cross", MULTI), strict=True):
+        for index, model in enumerate(models):
+            values = rows[(rows["setting"] == setting) & (rows["name"] == model)].set_index("domain").reindex(domains)
+            errors = np.abs(np.vstack([values["value"] - values["ci_low"], values["ci_high"] - values["value"]]))
+            positions = np.arange(len(domains)) + (index - (len(models) - 1) / 2) * width
+            axis.bar(positions, values["value"], width, yerr=errors, color=colours[model], label=model, capsize=3)
+        axis.set_xticks(range(len(domains)), domains)
+        axis.set_title(f"{setting.capitalize()} (error bars: 95% bootstrap interval)", fontsize=10)
+    axes[0].set_ylabel("MRR@10")
+    axes[1].legend(fontsize=8, loc="upper right")
+    figure.suptitle("Does it transfer across domains? MRR@10 per domain and model")
+    _save(figure, target, options)
+
+
 @dataclass(frozen=True)
 class FigureData:
     """What one figure of an experiment is drawn from: the inputs it reads, loaded, and the runs."""
