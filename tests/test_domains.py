@@ -3,10 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from hybridbatch.core.contract import macro_average
 from PIL import Image
 
+from hybridbatch.core.contract import macro_average
 from hybridbatch.domains import COLUMNS, domain_table
 from hybridbatch.figures import FigureOptions, domain_mrr
 from hybridbatch.results import bootstrap_value
