@@ -20,11 +20,9 @@ from hybridbatch.results import Bootstrap, Difference, bootstrap_difference, boo
 
 DOMAIN_SETTINGS = ("cross", MULTI)
 DOMAIN_METRICS = ("mrr@10", "map", "recall@1")
+# (setting, metric) of every row group; rank distance is measured in the multilingual pool only.
+CASES = [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
 COLUMNS = ["domain", "kind", "name", "setting", "metric", "value", "ci_low", "ci_high", "confidence", "seeds", "questions"]
-
-
-def _cases() -> list[tuple[str, str]]:
-    return [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
 
 
 def _row(domain: str, kind: str, name: str, setting: str, metric: str, result: Bootstrap, confidence: float) -> dict:
@@ -41,7 +39,7 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
     rows = []
     for domain, frame in per_query.groupby("experiment", sort=False):
         present = set(frame["strategy"])
-        for setting, metric in _cases():
+        for setting, metric in CASES:
             for model in (m for m in models if m in present):
                 generator = np.random.default_rng([seed, zlib.crc32(f"{domain}\t{model}\t{setting}\t{metric}".encode())])
                 rows.append(_row(domain, "model", model, setting, metric, bootstrap_value(frame, domain, model, setting, metric, samples, generator), confidence))
