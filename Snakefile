@@ -20,6 +20,7 @@ include: "workflow/rules/manifest.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/domains.smk"
 
 
 rule all:
@@ -30,4 +31,5 @@ rule all:
         manifests(),
         result_tables(),
         figures(),
+        domain_outputs(),
     default_target: True

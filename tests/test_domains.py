@@ -6,8 +6,9 @@ import pytest
 from PIL import Image
 
 from hybridbatch.core.contract import macro_average
+from hybridbatch.core.runs import Run
 from hybridbatch.domains import COLUMNS, domain_table
-from hybridbatch.figures import FigureOptions, domain_mrr
+from hybridbatch.figures import FigureOptions, domain_mrr, study_colours
 from hybridbatch.results import bootstrap_value
 
 PAIRS = [("de", "en"), ("en", "de"), ("de", "multi"), ("en", "multi")]
@@ -61,6 +62,8 @@ def test_the_domain_figure_draws_every_domain_and_model(tmp_path):
     models = {"base": 0.4, "general/hybrid": 0.7, "scientific/hybrid": 0.6}
     frame = pd.concat([per_query(models), per_query(models, domain="news", rng_seed=3)])
     table = domain_table(frame, list(models), [], samples=99, seed=0, confidence=0.95)
-    domain_mrr(table, tmp_path / "domains.png", FigureOptions(dpi=60))
+    colours = study_colours("general", {"general": [Run("hybrid", "hybrid", 0.5, 0)], "scientific": [Run("hybrid", "hybrid", 0.5, 0)]})
+    assert colours["base"] != colours["general/hybrid"] != colours["scientific/hybrid"]
+    domain_mrr(table, colours, tmp_path / "domains.png", FigureOptions(dpi=60))
     width, height = Image.open(tmp_path / "domains.png").size
     assert width > 300 and height > 150

@@ -66,6 +66,8 @@ class Experiment:
     # Its folder under results/models/: the shared "base" for model.base, else "{name}/base", so
     # that experiments can compare encoders in one run.
     base_dir: str
+    # The strategies trained here: the experiment's `strategies`, else every configured one.
+    strategies: tuple[str, ...] = ()
 
     @property
     def trains(self) -> bool:
@@ -79,8 +81,34 @@ def experiments(config: Mapping[str, Any]) -> list[Experiment]:
     for name, entry in config["experiments"].items():
         model = entry.get("model", default)
         base_dir = "base" if model == default else f"{name}/base"
-        found.append(Experiment(name, entry.get("benchmark", name), tuple(entry["train_sources"]), model, base_dir))
+        strategies = tuple(entry.get("strategies", config["strategies"]))
+        found.append(Experiment(name, entry.get("benchmark", name), tuple(entry["train_sources"]), model, base_dir, strategies))
     return found
+
+
+@dataclass(frozen=True)
+class DomainStudy:
+    """The domain study (config `domains:`): each domain's test benchmarks, the experiments whose
+    models are compared on all of them, and the one trained on general data, whose hybrid every
+    pre-stated difference starts from. An experiment named after a domain is that domain's
+    fine-tuned model (in-domain there, out-of-domain elsewhere)."""
+
+    benchmarks: Mapping[str, tuple[str, ...]]
+    models: tuple[str, ...]
+    general: str
+
+    @property
+    def all_benchmarks(self) -> list[str]:
+        return list(dict.fromkeys(name for names in self.benchmarks.values() for name in names))
+
+
+def domain_study(config: Mapping[str, Any]) -> DomainStudy | None:
+    """The configured domain study, or None where `domains:` is absent or null."""
+    entry = config.get("domains")
+    if not entry:
+        return None
+    benchmarks = {domain: tuple(names) for domain, names in entry["benchmarks"].items()}
+    return DomainStudy(benchmarks, tuple(entry["models"]), entry["general"])
 
 
 def training_runs(config: Mapping[str, Any]) -> list[Run]:
@@ -117,6 +145,9 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"training.source_weights.{name}: {problem}")
     for experiment in experiments(config):
         where = f"experiments.{experiment.name}"
+        for index, strategy in enumerate(config["experiments"][experiment.name].get("strategies", [])):
+            if problem := _known("strategy", strategy, sorted(config["strategies"])):
+                problems.append(f"{where}.strategies[{index}]: {problem}")
         if problem := _known("data set", experiment.benchmark, names):
             hint = "" if "benchmark" in config["experiments"][experiment.name] else "; name the benchmark with `benchmark:`"
             problems.append(f"{where}: benchmark: {problem}{hint}")
@@ -131,28 +162,63 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                     f"({benchmark.origin}) with the benchmark {benchmark.name!r}; a zero-shot evaluation "
                     "must never train on its benchmark's data"
                 )
-    return problems or _language_problems(config)
+    return problems + _domain_problems(config, origins) or _language_problems(config)
+
+
+def _domain_problems(config: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:
+    """Names in `domains:` that nothing defines, and training text shared with a domain's test text."""
+    study = domain_study(config)
+    if study is None:
+        return []
+    problems = []
+    for domain, names in study.benchmarks.items():
+        for index, name in enumerate(names):
+            if problem := _known("data set", name, sorted(DATASETS)):
+                problems.append(f"domains.benchmarks.{domain}[{index}]: {problem}")
+    trained = {experiment.name: experiment for experiment in experiments(config) if experiment.trains}
+    for index, name in enumerate(study.models):
+        if problem := _known("training experiment", name, sorted(trained)):
+            problems.append(f"domains.models[{index}]: {problem}")
+    if study.general not in study.models:
+        problems.append(f"domains.general: {study.general!r} is not one of domains.models ({', '.join(study.models)})")
+    if problems:
+        return problems
+    for name in study.models:
+        for source in trained[name].train_sources:
+            for benchmark in study.all_benchmarks:
+                if origins.get(source) == DATASETS[benchmark].origin:
+                    problems.append(
+                        f"experiments.{name}.train_sources: training source {source!r} shares its text "
+                        f"({DATASETS[benchmark].origin}) with the domain benchmark {benchmark!r}; every domain is evaluated zero-shot"
+                    )
+    return problems
 
 
 def _chosen(languages: list[str] | None, offered) -> list[str]:
     return sorted(lang for lang in offered if languages is None or lang in languages)
 
 
+def _benchmark_languages(extracted: list[str] | None, where: str, name: str) -> str | None:
+    """data.languages leaving a benchmark with fewer than two languages: no cross-lingual setting."""
+    benchmark = DATASETS[name]
+    kept = _chosen(extracted, benchmark.languages)
+    if len(kept) >= 2:
+        return None
+    left = f"with only {kept[0]}, so it has no cross-lingual setting" if kept else "without any of its languages"
+    return f"data.languages: {extracted} leaves the benchmark {name!r} of {where} {left} (it has {', '.join(benchmark.languages)})"
+
+
 def _language_problems(config: Mapping[str, Any]) -> list[str]:
     """Language selections that leave a benchmark or a training source with nothing to use."""
-    problems = []
     extracted, trained = config["data"]["languages"], config["training"]["languages"]
     cross_lingual = any(float(entry["alpha"]) < 1 for entry in config["strategies"].values())
+    study = domain_study(config)
+    benchmarks = [(f"experiment {e.name}", e.benchmark) for e in experiments(config)] + [
+        (f"domain {domain}", name) for domain, names in (study.benchmarks.items() if study else []) for name in names
+    ]
+    problems = [problem for where, name in benchmarks if (problem := _benchmark_languages(extracted, where, name))]
     for experiment in experiments(config):
         where = f"experiment {experiment.name}"
-        benchmark = DATASETS[experiment.benchmark]
-        kept = _chosen(extracted, benchmark.languages)
-        if len(kept) < 2:
-            left = f"with only {kept[0]}, so it has no cross-lingual setting" if kept else "without any of its languages"
-            problems.append(
-                f"data.languages: {extracted} leaves the benchmark {benchmark.name!r} of {where} {left} "
-                f"(it has {', '.join(benchmark.languages)})"
-            )
         most = 0
         for source in experiment.train_sources:
             if source in DATASETS:
@@ -194,11 +260,13 @@ def resolve_mirror(config: Mapping[str, Any], repository_root: str | os.PathLike
 
 
 def datasets_in_use(config: Mapping[str, Any]) -> list[str]:
-    """Every built-in data set an experiment evaluates on or trains on."""
+    """Every built-in data set an experiment evaluates on or trains on, and every domain benchmark."""
     used = set()
     for experiment in experiments(config):
         used.add(experiment.benchmark)
         used.update(experiment.train_sources)
+    if study := domain_study(config):
+        used.update(study.all_benchmarks)
     return sorted(used & set(DATASETS))
 
 

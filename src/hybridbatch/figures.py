@@ -8,6 +8,7 @@ captions all read it, so a figure is added here and nowhere else.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -196,15 +197,28 @@ def manifest_mix(manifests: Mapping[str, pd.DataFrame], title: str, target, opti
     _save(figure, target, options)
 
 
-def domain_mrr(table: pd.DataFrame, target, options: FigureOptions) -> None:
+def study_colours(general: str, runs: Mapping[str, Sequence[Run]]) -> dict[str, str]:
+    """Colours of the domain study's models ("base" or "{experiment}/{strategy}"): the general
+    experiment's strategies by role, as in every other figure; other experiments' take the spare
+    colours in turn."""
+    colours = {BASE: ROLE_COLOURS[BASE]}
+    colours |= {f"{general}/{strategy}": colour for strategy, colour in strategy_colours(strategy_alphas(runs.get(general, []))).items()
+                if strategy != BASE}  # fmt: skip
+    spare = itertools.cycle(OTHER_COLOURS)
+    for experiment, chosen in runs.items():
+        for strategy in dict.fromkeys(run.strategy for run in chosen):
+            colours.setdefault(f"{experiment}/{strategy}", next(spare))
+    return colours
+
+
+def domain_mrr(table: pd.DataFrame, colours: Mapping[str, str], target, options: FigureOptions) -> None:
     """The domain study at a glance: MRR@10 of each model per domain (x axis), Cross and Multi side
-    by side, with the bootstrap interval of each value (`table`: hybridbatch.domains.domain_table)."""
+    by side, with the bootstrap interval of each value (`table`: hybridbatch.domains.domain_table;
+    `colours`: study_colours)."""
     rows = table[(table["kind"] == "model") & (table["metric"] == "mrr@10")]
     domains, models = list(dict.fromkeys(rows["domain"])), list(dict.fromkeys(rows["name"]))
     figure, axes = plt.subplots(1, 2, figsize=(max(7.0, 1.6 * len(domains) * 2), 4), sharey=True, layout="constrained")
     width = 0.8 / len(models)
-    spare = iter(OTHER_COLOURS + list(ROLE_COLOURS.values()))
-    colours = {model: next(spare) for model in models}
     for axis, setting in zip(axes, ("cross", MULTI), strict=True):
         for index, model in enumerate(models):
             values = rows[(rows["setting"] == setting) & (rows["name"] == model)].set_index("domain").reindex(domains)
@@ -212,9 +226,10 @@ def domain_mrr(table: pd.DataFrame, target, options: FigureOptions) -> None:
             positions = np.arange(len(domains)) + (index - (len(models) - 1) / 2) * width
             axis.bar(positions, values["value"], width, yerr=errors, color=colours[model], label=model, capsize=3)
         axis.set_xticks(range(len(domains)), domains)
-        axis.set_title(f"{setting.capitalize()} (error bars: 95% bootstrap interval)", fontsize=10)
+        axis.set_title(f"{setting.capitalize()} (error bars: {rows['confidence'].iloc[0]:.0%} bootstrap interval)", fontsize=10)
     axes[0].set_ylabel("MRR@10")
-    axes[1].legend(fontsize=8, loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=min(len(models), 4))
     figure.suptitle("Does it transfer across domains? MRR@10 per domain and model")
     _save(figure, target, options)
 

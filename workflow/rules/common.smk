@@ -36,8 +36,12 @@ BASE_MODELS = {experiment.base_dir: experiment.base_model for experiment in EXPE
 # Trained models: each strategy at each seed (hybridbatch.core.runs names them).
 RUNS = {run.name: run for run in hbconfig.training_runs(config)}
 MODELS = [BASE, *RUNS]
-# Experiments with train_sources train every run; the others evaluate their base model only.
+# Experiments with train_sources train the runs of their strategies; the others evaluate their base model only.
 TRAINING_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if experiment.trains]
+# The paper's claims compare strategies: they are tested where every strategy is trained.
+CLAIM_EXPERIMENTS = [name for name in TRAINING_EXPERIMENTS if set(EXPERIMENTS[name].strategies) == set(config["strategies"])]
+# The domain study (config `domains:`), or None.
+DOMAINS = hbconfig.domain_study(config)
 # The `experiment` wildcard of the rules that check, prepare and run training ("(?!)" matches nothing).
 TRAINING_EXPERIMENT = "|".join(TRAINING_EXPERIMENTS) or "(?!)"
 
@@ -112,10 +116,15 @@ def require_training(experiment, asked):
         raise WorkflowError(f"{asked}: experiment {experiment} has no train_sources, so only its base model is evaluated")
 
 
+def evaluation_benchmark(wildcards):
+    """The benchmark an evaluation scores: the domain rule's {dataset}, else the experiment's own."""
+    return wildcards.get("dataset", EXPERIMENTS[wildcards.experiment].benchmark)
+
+
 def evaluation_inputs(wildcards):
     if wildcards.model != BASE:
         require_training(wildcards.experiment, f"model {wildcards.model}")
-    benchmark = EXPERIMENTS[wildcards.experiment].benchmark
+    benchmark = evaluation_benchmark(wildcards)
     data = f"results/data/{benchmark}"
     return {
         "queries": f"{data}/queries.parquet",
@@ -137,9 +146,16 @@ def encode_settings():
     return {key: value for key, value in config["encode"].items() if key not in ("threads", "gpus")}
 
 
+def experiment_runs(experiment):
+    """The trained models of an experiment: each of its strategies at each seed."""
+    if not EXPERIMENTS[experiment].trains:
+        return []
+    return [name for name, run in RUNS.items() if run.strategy in EXPERIMENTS[experiment].strategies]
+
+
 def experiment_models(experiment):
-    """The models evaluated in an experiment: "base", and every run where it trains."""
-    return MODELS if EXPERIMENTS[experiment].trains else [BASE]
+    """The models evaluated in an experiment: "base", and its runs where it trains."""
+    return [BASE, *experiment_runs(experiment)]
 
 
 def model_keys():
@@ -169,10 +185,10 @@ def figure_inputs(wildcards):
     if figure.needs_training:
         require_training(experiment, f"figure {wildcards.figure}")
     if figure.reads == "models":
-        return [f"results/models/{experiment}/{run}" for run in RUNS]
+        return [f"results/models/{experiment}/{run}" for run in experiment_runs(experiment)]
     if figure.reads == "manifests":
         # The first seed's manifest of each strategy (named after the strategy).
-        return [f"results/manifests/{experiment}/{s}.parquet" for s in config["strategies"]]
+        return [f"results/manifests/{experiment}/{s}.parquet" for s in EXPERIMENTS[experiment].strategies]
     return metric_tables(experiment)
 
 
@@ -200,12 +216,15 @@ def training_pairs(wildcards):
 
 
 def manifests():
-    return expand("results/manifests/{experiment}/{run}.parquet", experiment=TRAINING_EXPERIMENTS, run=RUNS)
+    return [f"results/manifests/{experiment}/{run}.parquet" for experiment in TRAINING_EXPERIMENTS for run in experiment_runs(experiment)]
 
 
 def overlap_checks(experiment):
-    """The experiment's training sources against its benchmark, as plain data for the script."""
-    benchmark = EXPERIMENTS[experiment].benchmark
+    """The experiment's training sources against its benchmark, and against every domain benchmark
+    where the domain study compares its models, as plain data for the script."""
+    benchmarks = [EXPERIMENTS[experiment].benchmark]
+    if DOMAINS and experiment in DOMAINS.models:
+        benchmarks += [name for name in DOMAINS.all_benchmarks if name not in benchmarks]
     return [
         {
             "experiment": experiment,
@@ -215,6 +234,7 @@ def overlap_checks(experiment):
             "train_source": source,
             "pairs": f"results/data/{source}/pairs.parquet",
         }
+        for benchmark in benchmarks
         for source in EXPERIMENTS[experiment].train_sources
     ]
 
@@ -226,3 +246,43 @@ def overlap_inputs(wildcards):
 
 def overlap_tables():
     return ["results/tables/overlap.csv", "results/tables/overlap.html"]
+
+
+def domain_evaluations():
+    """Every (domain, benchmark, experiment, model) the domain study compares, with its per-query
+    file, as plain data for the scripts (hybridbatch.domains.Evaluation): the general experiment's
+    base model once, then each compared experiment's runs."""
+    if DOMAINS is None:
+        return []
+    models = [(DOMAINS.general, BASE_RUN)] + [(e, RUNS[run]) for e in DOMAINS.models for run in experiment_runs(e)]
+    return [
+        {
+            "domain": domain,
+            "benchmark": benchmark,
+            "experiment": experiment,
+            "run": run.plain(),
+            "path": f"results/domains/per_query/{benchmark}/{experiment}/{run.name}.parquet",
+        }
+        for domain, benchmarks in DOMAINS.benchmarks.items()
+        for benchmark in benchmarks
+        for experiment, run in models
+    ]
+
+
+def domain_runs():
+    """Each compared experiment's runs, as plain data (the order of the table's and figure's models)."""
+    return {e: [RUNS[run].plain() for run in experiment_runs(e)] for e in (DOMAINS.models if DOMAINS else [])}
+
+
+def domain_outputs():
+    """The domain study's table and figure; none where `domains:` is not configured."""
+    if DOMAINS is None:
+        return []
+    return [*expand("results/tables/domains.{ext}", ext=["csv", "md", "html"]), "results/figures/domains.png"]
+
+
+def domain_study_outputs(wildcards):
+    """The `domains` target's inputs; it refuses, in words, a run without a domain study."""
+    if DOMAINS is None:
+        raise WorkflowError("target domains: no domain study is configured; add --configfile config/domains.yaml")
+    return domain_outputs()

@@ -7,7 +7,7 @@ rule significance:
         library=library_code("significance.py"),
         model_keys=model_keys(),
         runs=run_records(),
-        experiments=TRAINING_EXPERIMENTS,
+        experiments=CLAIM_EXPERIMENTS,
         bootstrap=config["report"]["bootstrap"],
         claims=config["report"]["claims"],
     log:
