@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from hybridbatch.config import check, datasets_in_use, experiments, load_yaml, overlaid, resolve_mirror, training_runs
+from hybridbatch.config import check, datasets_in_use, domain_study, experiments, load_yaml, overlaid, resolve_mirror, training_runs
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.registry import DATASETS
 
@@ -234,3 +234,53 @@ def test_a_malformed_overlay_is_named_with_line_and_column(tmp_path, capsys):
     wrong.write_text("strategies:\n  hybrid:\n    alpha: 1.5\n")
     assert main([str(wrong)]) == 1 and "strategies.hybrid.alpha: 1.5 is outside [0, 1]" in capsys.readouterr().err
     assert main([str(REPOSITORY / "config" / "test.yaml")]) == 0
+
+
+def test_domain_overlay_compares_the_general_models_with_domain_fine_tuning(default_config, schema):
+    config = merged_overlay(default_config, "domains.yaml")
+    check(config, schema)
+    study = domain_study(config)
+    assert set(study.benchmarks) == {"scientific", "news", "conversational"} and study.general == "general"
+    found = {e.name: (e.train_sources, e.strategies) for e in experiments(config) if e.name in study.models}
+    assert found == {
+        "general": (("mlqa_r",), ("x-x", "x-y", "hybrid")),
+        "scientific": (("tico19_scientific_train",), ("hybrid",)),
+        "news": (("ntrex_news_train",), ("hybrid",)),
+    }
+    # The general models never see news or domain text.
+    assert all(DATASETS[source].origin in ("mlqa", "squad") for source in found["general"][0])
+    assert set(study.all_benchmarks) <= set(datasets_in_use(config))
+    assert domain_study(default_config) is None
+
+
+def test_a_domain_the_data_does_not_have_is_named(default_config, schema):
+    config = merged_overlay(default_config, "domains.yaml")
+    config["domains"]["benchmarks"]["legal"] = ["tico19_legal"]
+    config["domains"]["models"].append("mlqa_r")  # trains nothing in the default
+    config["domains"]["general"] = "wikipedia"
+    config["experiments"]["news"]["strategies"] = ["hybrid", "mixed"]
+    assert problems(config, schema) == [
+        "experiments.news.strategies[1]: unknown strategy 'mixed' (known: hybrid, x-x, x-y)",
+        f"domains.benchmarks.legal[0]: unknown data set 'tico19_legal' (known: {KNOWN_SOURCES})",
+        "domains.models[3]: unknown training experiment 'mlqa_r' (known: general, news, scientific, xquad_r)",
+        "domains.general: 'wikipedia' is not one of domains.models (general, scientific, news, mlqa_r)",
+    ]
+
+
+def test_a_domain_benchmark_left_without_its_languages_is_refused(default_config, schema):
+    config = merged_overlay(default_config, "domains.yaml")
+    config["domains"]["benchmarks"]["conversational"].append("tatoeba_th")
+    assert problems(config, schema) == [
+        "data.languages: ['ar', 'en', 'es', 'ru', 'zh'] leaves the benchmark 'tatoeba_th' of domain conversational with only en, "
+        "so it has no cross-lingual setting (it has en, th)"
+    ]
+
+
+def test_a_compared_model_trained_on_a_domain_benchmark_s_text_is_refused(default_config, schema):
+    # NTREX's news sentences are the news domain's test documents: the general model must not see them.
+    config = merged_overlay(default_config, "domains.yaml")
+    config["experiments"]["general"]["train_sources"] = ["mlqa_r", "ntrex"]
+    assert problems(config, schema) == [
+        "experiments.general.train_sources: training source 'ntrex' shares its text (wmt19-news) with the domain "
+        "benchmark 'ntrex_news'; every domain is evaluated zero-shot"
+    ]

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from hybridbatch.core.errors import DataError
-from hybridbatch.splits import split_documents
+from hybridbatch.splits import blocks, split_documents
 from hybridbatch.tatoeba import TATOEBA_CODES, pair_files, read_pair
 from hybridbatch.tico19 import TICO_CODES, read_corpus, read_tmx
 
@@ -111,3 +111,7 @@ def test_a_tatoeba_pair_is_line_aligned(tmp_path):
 def test_tatoeba_as_published_has_1000_pairs_per_language_but_thai():
     counts = {lang: len(read_pair(*(MIRROR / "tatoeba" / name for name in pair_files(lang)))) for lang in TATOEBA_CODES}
     assert counts == {lang: 548 if lang == "th" else 1000 for lang in TATOEBA_CODES}  # LASER has 548 Thai pairs
+
+
+def test_blocks_count_consecutive_sentences_of_each_document():
+    assert blocks(["a", "a", "a", "b", "b"], 2) == ["a#0", "a#0", "a#1", "b#0", "b#0"]

@@ -1,13 +1,16 @@
 """The domain study's table on synthetic per-query values whose truth is known."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from hybridbatch.core.contract import macro_average
+from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import Run
-from hybridbatch.domains import COLUMNS, domain_table
+from hybridbatch.domains import COLUMNS, domain_blocks, domain_table, evaluations_from, study_models, study_per_query
 from hybridbatch.figures import FigureOptions, domain_mrr, study_colours
 from hybridbatch.results import bootstrap_value
 
@@ -67,3 +70,56 @@ def test_the_domain_figure_draws_every_domain_and_model(tmp_path):
     domain_mrr(table, colours, tmp_path / "domains.png", FigureOptions(dpi=60))
     width, height = Image.open(tmp_path / "domains.png").size
     assert width > 300 and height > 150
+
+
+def runs_of(*strategies, seeds=(0,)):
+    alphas = {"x-x": 1.0, "x-y": 0.0, "hybrid": 0.5}
+    return [Run(s if i == 0 else f"{s}.seed{seed}", s, alphas[s], seed) for s in strategies for i, seed in enumerate(seeds)]
+
+
+def test_the_study_compares_the_general_hybrid_with_each_domain_hybrid_then_its_baselines():
+    runs = {"general": runs_of("x-x", "x-y", "hybrid", seeds=(0, 1)), "scientific": runs_of("hybrid", seeds=(0, 1)),
+            "news": runs_of("hybrid", seeds=(0, 1))}  # fmt: skip
+    models, differences = study_models("general", runs)
+    assert models == ["base", "general/x-x", "general/x-y", "general/hybrid", "scientific/hybrid", "news/hybrid"]
+    assert differences == [
+        ("general/hybrid", "scientific/hybrid"),
+        ("general/hybrid", "news/hybrid"),
+        ("general/hybrid", "general/x-x"),
+        ("general/hybrid", "general/x-y"),
+    ]
+
+
+def test_evaluations_become_one_domain_with_sentence_ids_unique_per_benchmark(tmp_path):
+    def per_query_file(name, qids, value):
+        frame = pd.DataFrame({"benchmark": name, "model": "m", "qid": qids, "query_lang": "de", "pool_lang": "en",
+                              "metric": "mrr@10", "value": value})  # fmt: skip
+        path = tmp_path / f"{name}-{value}.parquet"
+        frame.to_parquet(path)
+        return str(path)
+
+    hybrid = Run("hybrid.seed1", "hybrid", 0.5, 1)
+    records = [
+        {"domain": "conversational", "benchmark": "tatoeba_de", "experiment": "general", "run": Run("base", "base").plain(),
+         "path": per_query_file("tatoeba_de", ["1", "2"], 0.25)},
+        {"domain": "conversational", "benchmark": "tico19_conversational", "experiment": "general", "run": hybrid.plain(),
+         "path": per_query_file("tico19_conversational", ["1"], 0.5)},
+    ]  # fmt: skip
+    frame = study_per_query(evaluations_from(records))
+    assert list(frame["qid"]) == ["tatoeba_de:1", "tatoeba_de:2", "tico19_conversational:1"]
+    assert list(frame["strategy"]) == ["base", "base", "general/hybrid"] and list(frame["seed"]) == [0, 0, 1]
+    assert set(frame["experiment"]) == {"conversational"}
+    empty = per_query_file("tatoeba_de", [], 0.0)
+    with pytest.raises(DataError, match="no per-query values"):
+        study_per_query(evaluations_from([{**records[0], "path": empty}]))
+
+
+def test_the_markdown_table_shows_each_value_with_its_interval():
+    models = {"general/hybrid": 0.7, "scientific/hybrid": 0.6}
+    table = domain_table(per_query(models), list(models), [("general/hybrid", "scientific/hybrid")], samples=99, seed=0, confidence=0.9)
+    [block] = domain_blocks(table, {"scientific": ["tico19_scientific"]})
+    assert list(block.table["model"]) == ["general/hybrid", "scientific/hybrid", "general/hybrid − scientific/hybrid"]
+    row = table[(table["name"] == "general/hybrid") & (table["setting"] == "cross") & (table["metric"] == "mrr@10")].iloc[0]
+    assert block.table.loc[0, "mrr@10 (cross)"] == f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    assert re.fullmatch(r"\+0\.(09|10)\d \[\+0\.\d{3}, \+0\.\d{3}\]", block.table.loc[2, "mrr@10 (cross)"])  # signed: a difference
+    assert "tico19_scientific; 80 sentences" in block.notes[0] and "90% bootstrap" in block.notes[0]

@@ -24,12 +24,17 @@ def test_counts_equal_the_published_ones(full):
     assert full["ntrex"].queries.num_rows == 11 * 1997
 
 
+def documents_of(contexts):
+    """The documents of context ids (a training split's blocks are "{document}#{n}")."""
+    return {context.split("#")[0] for context in contexts}
+
+
 def test_domain_views_split_by_whole_documents(full):
     for test, train in (("tico19_scientific", "tico19_scientific_train"), ("ntrex_news", "ntrex_news_train")):
-        test_documents = set(full[test].candidates["context_id"].to_pylist())
-        train_documents = set(full[train].candidates["context_id"].to_pylist())
+        test_documents = documents_of(full[test].candidates["context_id"].to_pylist())
+        train_documents = documents_of(full[train].candidates["context_id"].to_pylist())
         assert test_documents and train_documents and not test_documents & train_documents, test
-        assert set(full[train].pairs["conflict_key"].to_pylist()) <= train_documents
+        assert set(full[train].pairs["conflict_key"].to_pylist()) <= set(full[train].candidates["context_id"].to_pylist())
     assert full["ntrex_news"].queries.num_rows + full["ntrex_news_train"].queries.num_rows == full["ntrex"].queries.num_rows
     assert set(full["tico19_conversational"].candidates["context_id"].to_pylist()) == {"CMU_1"}
     # Translation benchmarks: a sentence is relevant to its translations in every language.
@@ -134,3 +139,16 @@ def test_errors_name_the_file_a_raw_copy_came_from(tmp_path):
     mirror_file = "/data/mirror/lareqa/xquad-r/en.json"
     with pytest.raises(DataError, match=rf"^{mirror_file} \(copied to {raw / 'en.json'}\): malformed JSON at line 1, column 28"):
         extract(DATASETS["xquad_r"], raw, ["en"], origins={"en.json": mirror_file})
+
+
+def test_training_blocks_share_no_text_between_conflict_keys(full):
+    # TICO-19's scientific training side is 3 articles: its pairs come from 8-sentence blocks, so
+    # that a batch of 32 finds 32 groups, and two rows of different blocks never share a sentence.
+    pairs = full["tico19_scientific_train"].pairs.to_pandas()
+    english = pairs[pairs["lang"] == "en"]
+    assert english["conflict_key"].nunique() >= 32 and english.groupby("conflict_key").size().max() <= 8
+    for _, block in english.groupby("conflict_key", sort=False):
+        sentences = list(block["query"])
+        for index, positive in enumerate(block["positive"]):
+            # Up to two neighbours on each side, from the block alone.
+            assert positive == " ".join(sentences[i] for i in range(max(0, index - 2), index + 3) if i != index and i < len(sentences))

@@ -405,3 +405,44 @@ def test_a_two_process_training_job_runs_through_torchrun(tmp_path):
     model = workdir / "results" / "models" / "xquad_r" / "hybrid"
     assert (model / "model.safetensors").is_file()
     assert pd.read_csv(model / "train_log.csv")["step"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+DOMAIN_OVERLAY = """
+data: {languages: [en, es], max_questions: 300}
+experiments:
+  general: {benchmark: xquad_r, train_sources: [mlqa_r], strategies: [x-x, hybrid]}
+  scientific: {benchmark: tico19_scientific, train_sources: [tico19_scientific_train], strategies: [hybrid]}
+domains:
+  benchmarks: {scientific: [tico19_scientific]}
+  models: [general, scientific]
+  general: general
+training: {seeds: [0], validation: {groups: 0}}
+"""
+
+
+def test_the_domain_study_scores_every_model_on_every_domain(tmp_path):
+    overlay = tmp_path / "domains.yaml"
+    overlay.write_text(DOMAIN_OVERLAY)
+    workdir = tmp_path / "run"
+    snakemake(workdir, "domains", overlay=overlay)
+    table = pd.read_csv(workdir / "results/tables/domains.csv")
+    assert set(table["domain"]) == {"scientific"}
+    assert list(dict.fromkeys(table["name"])) == [
+        "base", "general/x-x", "general/hybrid", "scientific/hybrid", "general/hybrid − scientific/hybrid", "general/hybrid − general/x-x",
+    ]  # fmt: skip
+    assert (table["ci_low"] <= table["value"]).all() and (table["value"] <= table["ci_high"]).all()
+    assert set(table["setting"]) == {"cross", "multi"}  # translation retrieval: no monolingual setting
+    assert "## scientific" in (workdir / "results/tables/domains.md").read_text()
+    assert (workdir / "results/figures/domains.png").stat().st_size > 10_000
+    # The leak check of each compared experiment covers the domain benchmark, the general one's too.
+    overlap = pd.read_csv(workdir / "results/tables/overlap/general.csv")
+    assert set(overlap["benchmark"]) == {"xquad_r", "tico19_scientific"}
+    # Only the domain study's models were trained: the general experiment's own benchmark is not needed.
+    assert sorted(path.name for path in (workdir / "results/models/general").iterdir()) == ["hybrid", "x-x"]
+    assert not (workdir / "results/metrics").exists()
+
+
+def test_the_domains_target_without_a_domain_study_is_refused_in_words(tmp_path):
+    result = snakemake(tmp_path, "domains", "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "no domain study is configured; add --configfile config/domains.yaml" in result.stdout + result.stderr

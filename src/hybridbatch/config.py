@@ -212,13 +212,11 @@ def _language_problems(config: Mapping[str, Any]) -> list[str]:
     """Language selections that leave a benchmark or a training source with nothing to use."""
     extracted, trained = config["data"]["languages"], config["training"]["languages"]
     cross_lingual = any(float(entry["alpha"]) < 1 for entry in config["strategies"].values())
-    study = domain_study(config)
-    benchmarks = [(f"experiment {e.name}", e.benchmark) for e in experiments(config)] + [
-        (f"domain {domain}", name) for domain, names in (study.benchmarks.items() if study else []) for name in names
-    ]
-    problems = [problem for where, name in benchmarks if (problem := _benchmark_languages(extracted, where, name))]
+    problems = []
     for experiment in experiments(config):
         where = f"experiment {experiment.name}"
+        if problem := _benchmark_languages(extracted, where, experiment.benchmark):
+            problems.append(problem)
         most = 0
         for source in experiment.train_sources:
             if source in DATASETS:
@@ -237,6 +235,9 @@ def _language_problems(config: Mapping[str, Any]) -> list[str]:
                 f"training.languages: every training source of {where} is left with one language, so the strategies "
                 "with alpha < 1 have no cross-lingual batch to train on; train on two languages or more"
             )
+    study = domain_study(config)
+    for domain, names in study.benchmarks.items() if study else []:
+        problems += [problem for name in names if (problem := _benchmark_languages(extracted, f"domain {domain}", name))]
     return problems
 
 

@@ -17,7 +17,7 @@ from hybridbatch.core.contract import TABLES, contract_table, empty_columns
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import write_parquet
 from hybridbatch.registry import NTREX_DOCUMENT_IDS, DatasetSpec, DocumentView
-from hybridbatch.splits import split_documents
+from hybridbatch.splits import blocks, split_documents
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,10 @@ def extract_tico19(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages
     if not kept:
         raise DataError(f"{spec.name}: no document of domain {spec.view.domain!r} in {', '.join(map(str, files.values()))}")
     tuids = [corpus.tuids[index] for index in kept]
-    return _translation_tables(tuids, [documents[index] for index in kept], {lang: [corpus.texts[lang][t] for t in tuids] for lang in chosen})
+    contexts = [documents[index] for index in kept]
+    if spec.view.block:
+        contexts = blocks(contexts, spec.view.block)
+    return _translation_tables(tuids, contexts, {lang: [corpus.texts[lang][t] for t in tuids] for lang in chosen})
 
 
 def extract_tatoeba(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:

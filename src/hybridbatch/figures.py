@@ -118,16 +118,18 @@ def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Map
                   options: FigureOptions) -> None:  # fmt: skip
     macro = macro_average(metrics[metrics["metric"] == "map"]).merge(metrics[["model", "strategy"]].drop_duplicates(), on="model")
     stats = macro.groupby(["strategy", "setting"])["value"].agg(["mean", "std"])
+    # A translation benchmark has no monolingual setting.
+    settings = [setting for setting in SETTINGS if setting in set(macro["setting"])]
     figure, axis = plt.subplots(figsize=(7.5, 4), layout="constrained")
     width = 0.8 / len(strategies)
     for index, strategy in enumerate(strategies):
-        values = [stats.loc[(strategy, s), "mean"] for s in SETTINGS]
-        spreads = [stats.loc[(strategy, s), "std"] for s in SETTINGS]
-        positions = np.arange(len(SETTINGS)) + (index - (len(strategies) - 1) / 2) * width
+        values = [stats.loc[(strategy, s), "mean"] for s in settings]
+        spreads = [stats.loc[(strategy, s), "std"] for s in settings]
+        positions = np.arange(len(settings)) + (index - (len(strategies) - 1) / 2) * width
         spread = spreads if np.isfinite(spreads).any() else None  # one seed: no spread to draw
         bars = axis.bar(positions, values, width, yerr=spread, color=colours[strategy], label=strategy, capsize=3)
         axis.bar_label(bars, [f"{v:.3f}" for v in values], fontsize=7, padding=2)
-    axis.set_xticks(range(len(SETTINGS)), ["Mono", "Cross", "Multi"])
+    axis.set_xticks(range(len(settings)), [setting.capitalize() for setting in settings])
     axis.set_ylabel("macro mAP")
     axis.set_ylim(0, min(1.0, stats["mean"].max() * 1.15))
     axis.legend(ncols=len(strategies), fontsize=8, loc="upper right")

@@ -4,7 +4,7 @@ fine-tuned on a domain's training split never sees the text, or the neighbours, 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 def _order_key(document: str, seed: int) -> str:
@@ -26,3 +26,13 @@ def split_documents(sizes: Mapping[str, int], test_share: float, seed: int) -> t
         test.append(document)
         held += sizes[document]
     return sorted(set(sizes) - set(test)), sorted(test)
+
+
+def blocks(documents: Sequence[str], size: int) -> list[str]:
+    """Each sentence's block: "{document}#{n}", n counting blocks of `size` consecutive sentences
+    from the start of its document (`documents[i]`: sentence i's document, contiguous)."""
+    labels, position = [], 0
+    for index, document in enumerate(documents):
+        position = position + 1 if index and documents[index - 1] == document else 0
+        labels.append(f"{document}#{position // size}")
+    return labels
