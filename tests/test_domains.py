@@ -10,10 +10,11 @@ from PIL import Image
 from hybridbatch.core.contract import macro_average
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import Run
-from hybridbatch.domains import COLUMNS, domain_blocks, domain_table, evaluations_from, study_models, study_per_query
+from hybridbatch.domains import COLUMNS, Margins, domain_blocks, domain_table, evaluations_from, study_models, study_per_query, verdict
 from hybridbatch.figures import FigureOptions, domain_mrr, study_colours
 from hybridbatch.results import bootstrap_value
 
+MARGINS = Margins(0.01, 0.05)
 PAIRS = [("de", "en"), ("en", "de"), ("de", "multi"), ("en", "multi")]
 METRICS = ["mrr@10", "map", "recall@1", "rank_distance"]
 
@@ -48,7 +49,7 @@ def test_a_model_value_is_its_macro_average_with_an_interval_around_it():
 def test_the_table_finds_the_better_model_and_says_how_sure():
     models = {"general/hybrid": 0.7, "scientific/hybrid": 0.6, "general/x-x": 0.6}
     frame = pd.concat([per_query(models, seeds=(0, 1)), per_query(models, domain="news", seeds=(0, 1), rng_seed=3)])
-    table = domain_table(frame, list(models), [("general/hybrid", "scientific/hybrid"), ("general/hybrid", "general/x-y")],
+    table = domain_table(frame, list(models), [("general/hybrid", "scientific/hybrid"), ("general/hybrid", "general/x-y")], MARGINS,
                          samples=499, seed=0, confidence=0.95)  # fmt: skip
     assert list(table.columns) == COLUMNS
     # Every domain x (2 settings x 3 metrics + rank distance) x (3 models + 1 difference present).
@@ -56,7 +57,8 @@ def test_the_table_finds_the_better_model_and_says_how_sure():
     gain = table[(table["kind"] == "difference") & (table["setting"] == "cross") & (table["metric"] == "mrr@10")]
     assert (gain["ci_low"] > 0).all() and gain["value"].between(0.08, 0.12).all()
     assert set(gain["name"]) == {"general/hybrid − scientific/hybrid"} and set(gain["seeds"]) == {2}
-    again = domain_table(frame, list(models), [("general/hybrid", "scientific/hybrid")], samples=499, seed=0, confidence=0.95)
+    assert set(gain["verdict"]) == {"better"} and set(table.loc[table["kind"] == "model", "verdict"].fillna("")) == {""}
+    again = domain_table(frame, list(models), [("general/hybrid", "scientific/hybrid")], MARGINS, samples=499, seed=0, confidence=0.95)
     shared = table.merge(again, on=["domain", "kind", "name", "setting", "metric"], suffixes=("", "_again"))
     assert np.allclose(shared["ci_low"], shared["ci_low_again"])  # a row's interval does not depend on the others
 
@@ -64,7 +66,7 @@ def test_the_table_finds_the_better_model_and_says_how_sure():
 def test_the_domain_figure_draws_every_domain_and_model(tmp_path):
     models = {"base": 0.4, "general/hybrid": 0.7, "scientific/hybrid": 0.6}
     frame = pd.concat([per_query(models), per_query(models, domain="news", rng_seed=3)])
-    table = domain_table(frame, list(models), [], samples=99, seed=0, confidence=0.95)
+    table = domain_table(frame, list(models), [], MARGINS, samples=99, seed=0, confidence=0.95)
     colours = study_colours("general", {"general": [Run("hybrid", "hybrid", 0.5, 0)], "scientific": [Run("hybrid", "hybrid", 0.5, 0)]})
     assert colours["base"] != colours["general/hybrid"] != colours["scientific/hybrid"]
     domain_mrr(table, colours, tmp_path / "domains.png", FigureOptions(dpi=60))
@@ -116,10 +118,30 @@ def test_evaluations_become_one_domain_with_sentence_ids_unique_per_benchmark(tm
 
 def test_the_markdown_table_shows_each_value_with_its_interval():
     models = {"general/hybrid": 0.7, "scientific/hybrid": 0.6}
-    table = domain_table(per_query(models), list(models), [("general/hybrid", "scientific/hybrid")], samples=99, seed=0, confidence=0.9)
-    [block] = domain_blocks(table, {"scientific": ["tico19_scientific"]})
+    table = domain_table(per_query(models), list(models), [("general/hybrid", "scientific/hybrid")], MARGINS, samples=99, seed=0,
+                         confidence=0.9)  # fmt: skip
+    [block] = domain_blocks(table, {"scientific": ["tico19_scientific"]}, MARGINS)
     assert list(block.table["model"]) == ["general/hybrid", "scientific/hybrid", "general/hybrid − scientific/hybrid"]
     row = table[(table["name"] == "general/hybrid") & (table["setting"] == "cross") & (table["metric"] == "mrr@10")].iloc[0]
     assert block.table.loc[0, "mrr@10 (cross)"] == f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-    assert re.fullmatch(r"\+0\.(09|10)\d \[\+0\.\d{3}, \+0\.\d{3}\]", block.table.loc[2, "mrr@10 (cross)"])  # signed: a difference
+    assert re.fullmatch(r"\+0\.(09|10)\d \[\+0\.\d{3}, \+0\.\d{3}\] better", block.table.loc[2, "mrr@10 (cross)"])  # signed
     assert "tico19_scientific; 80 sentences" in block.notes[0] and "90% bootstrap" in block.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "lower_is_better", "expected"),
+    [
+        (0.002, 0.03, False, "better"),
+        (-0.03, -0.002, False, "worse"),
+        (-0.004, 0.006, False, "equivalent"),
+        (-0.004, 0.02, False, "cannot tell"),
+        (-12.0, -3.0, True, "better"),  # rank distance: lower is better
+        (3.0, 12.0, True, "worse"),
+    ],
+)
+def test_a_difference_is_decided_against_the_pre_stated_margin(low, high, lower_is_better, expected):
+    assert verdict(low, high, 0.01 if not lower_is_better else 20.0, lower_is_better) == expected
+
+
+def test_the_rank_distance_margin_is_relative_to_the_baseline():
+    assert MARGINS.of("rank_distance", 300.0) == pytest.approx(15.0) and MARGINS.of("mrr@10", 0.5) == 0.01

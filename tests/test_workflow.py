@@ -432,6 +432,7 @@ def test_the_domain_study_scores_every_model_on_every_domain(tmp_path):
     ]  # fmt: skip
     assert (table["ci_low"] <= table["value"]).all() and (table["value"] <= table["ci_high"]).all()
     assert set(table["setting"]) == {"cross", "multi"}  # translation retrieval: no monolingual setting
+    assert set(table.loc[table["kind"] == "difference", "verdict"]) <= {"better", "worse", "equivalent", "cannot tell"}
     assert "## scientific" in (workdir / "results/tables/domains.md").read_text()
     assert (workdir / "results/figures/domains.png").stat().st_size > 10_000
     # The leak check of each compared experiment covers the domain benchmark, the general one's too.
@@ -446,3 +447,12 @@ def test_the_domains_target_without_a_domain_study_is_refused_in_words(tmp_path)
     result = snakemake(tmp_path, "domains", "--dry-run", check=False)
     assert result.returncode != 0
     assert "no domain study is configured; add --configfile config/domains.yaml" in result.stdout + result.stderr
+
+
+def test_a_domain_the_data_does_not_have_stops_before_any_job(tmp_path):
+    overlay = tmp_path / "domains.yaml"
+    overlay.write_text(DOMAIN_OVERLAY.replace("scientific: [tico19_scientific]}", "scientific: [tico19_scientific], legal: [tico19_legal]}"))
+    result = snakemake(tmp_path / "run", "domains", overlay=overlay, check=False)
+    assert result.returncode != 0
+    assert "domains.benchmarks.legal[0]: unknown data set 'tico19_legal'" in result.stdout + result.stderr
+    assert not (tmp_path / "run" / "resources").exists() and not (tmp_path / "run" / "results").exists()

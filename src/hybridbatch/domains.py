@@ -9,6 +9,7 @@ benchmark there. Settings: Cross and Multi only (translation retrieval has no Mo
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import MULTI, RANK_DISTANCE
+from hybridbatch.core.contract import LOWER_IS_BETTER, MULTI, RANK_DISTANCE
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import read_frame
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
@@ -28,20 +29,45 @@ DOMAIN_METRICS = ("mrr@10", "map", "recall@1")
 # (setting, metric) of every row group; rank distance is measured in the multilingual pool only.
 CASES = [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
 DOMAIN_TITLE = "Does it transfer across domains? MRR@10, mAP, R@1 and rank distance per domain"
-COLUMNS = ["domain", "kind", "name", "setting", "metric", "value", "ci_low", "ci_high", "confidence", "seeds", "questions"]
+COLUMNS = ["domain", "kind", "name", "setting", "metric", "value", "ci_low", "ci_high", "confidence", "seeds", "questions", "margin",
+           "verdict"]  # fmt: skip
 
 
-def _row(domain: str, kind: str, name: str, setting: str, metric: str, result: Bootstrap, confidence: float) -> dict:
+@dataclass(frozen=True)
+class Margins:
+    """The pre-stated equivalence margins (config report.claims): `absolute` for the quality
+    metrics, `relative` x model b's value for rank distance."""
+
+    absolute: float
+    relative: float
+
+    def of(self, metric: str, b_value: float) -> float:
+        return self.relative * b_value if metric in LOWER_IS_BETTER else self.absolute
+
+
+def verdict(low: float, high: float, margin: float, lower_is_better: bool) -> str:
+    """What a difference a − b with interval [low, high] says of model a: "better" or "worse" (the
+    interval excludes 0), "equivalent" (it lies within ±margin), else "cannot tell"."""
+    if low > 0 or high < 0:
+        return "better" if (high < 0) == lower_is_better else "worse"
+    return "equivalent" if -margin < low and high < margin else "cannot tell"
+
+
+def _row(domain: str, kind: str, name: str, setting: str, metric: str, result: Bootstrap, confidence: float,
+         margins: Margins | None = None) -> dict:  # fmt: skip
+    """A model row (no margins, no verdict) or a difference row."""
     low, high = interval(result.replicates, (1 - confidence) / 2)
-    return dict(zip(COLUMNS, (domain, kind, name, setting, metric, result.observed, low, high, confidence, result.seeds, result.questions),
-                    strict=True))  # fmt: skip
+    margin = margins.of(metric, result.b_value) if margins else math.nan
+    decided = verdict(low, high, margin, metric in LOWER_IS_BETTER) if margins else ""
+    values = (domain, kind, name, setting, metric, result.observed, low, high, confidence, result.seeds, result.questions, margin, decided)
+    return dict(zip(COLUMNS, values, strict=True))
 
 
-def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Sequence[tuple[str, str]], *, samples: int, seed: int,
-                 confidence: float) -> pd.DataFrame:  # fmt: skip
+def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Sequence[tuple[str, str]], margins: Margins, *,
+                 samples: int, seed: int, confidence: float) -> pd.DataFrame:  # fmt: skip
     """Rows of kind "model" (each of `models` present in a domain) and "difference" (each (a, b)
-    of `differences` with both present: a minus b, paired), for every domain, setting and metric.
-    Each row has its own random stream, fixed by the row alone."""
+    of `differences` with both present: a minus b, paired, with its verdict), for every domain,
+    setting and metric. Each row has its own random stream, fixed by the row alone."""
     rows = []
     for domain, frame in per_query.groupby("experiment", sort=False):
         present = set(frame["strategy"])
@@ -52,7 +78,8 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
             for a, b in ((a, b) for a, b in differences if {a, b} <= present):
                 difference = Difference(domain, a, b, setting, metric)
                 generator = np.random.default_rng([seed, difference.stream()])
-                rows.append(_row(domain, "difference", f"{a} − {b}", setting, metric, bootstrap_difference(frame, difference, samples, generator), confidence))
+                result = bootstrap_difference(frame, difference, samples, generator)
+                rows.append(_row(domain, "difference", f"{a} − {b}", setting, metric, result, confidence, margins))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -115,12 +142,13 @@ def study_models(general: str, runs: Mapping[str, Sequence[Run]]) -> tuple[list[
 def _cell(row: pd.Series) -> str:
     digits = 2 if row["metric"] == RANK_DISTANCE else 3
     sign = "+" if row["kind"] == "difference" else ""
-    return f"{row['value']:{sign}.{digits}f} [{row['ci_low']:{sign}.{digits}f}, {row['ci_high']:{sign}.{digits}f}]"
+    text = f"{row['value']:{sign}.{digits}f} [{row['ci_low']:{sign}.{digits}f}, {row['ci_high']:{sign}.{digits}f}]"
+    return f"{text} {row['verdict']}" if row["kind"] == "difference" else text
 
 
-def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]]) -> list[Block]:
+def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], margins: Margins) -> list[Block]:
     """One block per domain: models, then differences, down; (setting, metric) across; each cell
-    the value and its interval."""
+    the value and its interval, and a difference's verdict."""
     blocks = []
     for domain, rows in table.groupby("domain", sort=False):
         cells = rows.assign(case=[f"{metric} ({setting})" for setting, metric in zip(rows["setting"], rows["metric"], strict=True)],
@@ -134,6 +162,9 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]]) 
             f"Benchmarks: {', '.join(benchmarks.get(domain, []))}; {first['questions']} sentences (all language pairs of a "
             f"sentence resampled together), {int(rows['seeds'].max())} seed(s); {first['confidence']:.0%} bootstrap intervals.",
             f"A model named {domain}/... was fine-tuned on this domain (in-domain); every other model is zero-shot here.",
+            "A difference a − b is a's gain (for rank distance, lower is better): *better* or *worse* when its interval "
+            f"excludes 0, *equivalent* when it lies within ±{margins.absolute:g} (rank distance: ±{margins.relative:.0%} "
+            "of b's value), else *cannot tell*.",
         ]
         blocks.append(Block(domain, shown, notes))
     return blocks

@@ -31,6 +31,8 @@ rule domain_table:
         general=DOMAINS.general if DOMAINS else None,
         benchmarks={domain: list(names) for domain, names in DOMAINS.benchmarks.items()} if DOMAINS else {},
         bootstrap=config["report"]["bootstrap"],
+        # The equivalence margins of the differences' verdicts: the claims' margins.
+        claims=config["report"]["claims"],
     log:
         "logs/domain_table.log",
     benchmark:
