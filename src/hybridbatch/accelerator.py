@@ -3,10 +3,13 @@ the threads it uses."""
 
 from __future__ import annotations
 
+import os
+
 import faiss
 import torch
 
-from hybridbatch.core.machine import usable_threads
+from hybridbatch.core.errors import DeviceError
+from hybridbatch.core.machine import gpu_names, usable_threads
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -16,10 +19,31 @@ def default_device() -> torch.device:
 
 
 def job_device(gpus: int, local_rank: int = 0) -> torch.device:
-    """The device of a job given `gpus` (its GPU count; 0 = CPU): a GPU only when one is visible."""
-    if gpus and torch.cuda.is_available():
+    """The device of a job given `gpus` (its GPU count; 0 = CPU): a GPU when one is visible, the CPU
+    when none is. A job that holds a GPU (CUDA_VISIBLE_DEVICES, set by core.machine.claimed_gpus or
+    the cluster) which torch cannot use stops, rather than spend the allocation on the CPU."""
+    if not gpus:
+        return torch.device("cpu")
+    if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
+    held = [index.strip() for index in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if index.strip() not in ("", "-1")]
+    if held:
+        raise DeviceError(
+            f"GPU {gpu_names(held)} was given to this job, but torch {torch.__version__} cannot use it: {_cuda_problem()}. "
+            "Install a torch build for this machine's CUDA driver, or set training.gpus / encode.gpus to 0 to run on the CPU"
+        )
     return torch.device("cpu")
+
+
+def _cuda_problem() -> str:
+    """Why torch sees no usable GPU, in words."""
+    if torch.version.cuda is None:
+        return "it is a CPU-only build"
+    try:
+        torch.cuda.init()
+    except Exception as error:  # torch raises RuntimeError or AssertionError with the driver's words
+        return f"CUDA {torch.version.cuda} build, {' '.join(str(error).split())}"
+    return f"CUDA {torch.version.cuda} build, but CUDA reports no usable device"
 
 
 def use_threads(requested: int) -> int:

@@ -18,3 +18,7 @@ class ConfigError(HybridbatchError, ValueError):
 
 class OutputError(HybridbatchError, OSError):
     """An output cannot be written (disk full, over quota, read-only)."""
+
+
+class DeviceError(HybridbatchError, RuntimeError):
+    """A job was given a device (a GPU) that it cannot use."""

@@ -44,6 +44,21 @@ def _machine_gpus() -> list[str]:
     return listing.stdout.split() if listing.returncode == 0 else []
 
 
+def gpu_names(indices: list[str]) -> str:
+    """The GPUs at `indices` as nvidia-smi names them ("0 (NVIDIA H100 80GB HBM3, driver 550.54.15)"),
+    or the bare indices where nvidia-smi cannot say."""
+    if shutil.which("nvidia-smi") is None:
+        return ", ".join(indices)
+    listing = subprocess.run(
+        ["nvidia-smi", "--query-gpu=index,name,driver_version", "--format=csv,noheader"], capture_output=True, text=True, check=False
+    )
+    named = {}
+    for line in listing.stdout.splitlines() if listing.returncode == 0 else []:
+        index, name, driver = (part.strip() for part in line.split(",", 2))
+        named[index] = f"{index} ({name}, driver {driver})"
+    return ", ".join(named.get(index, index) for index in indices)
+
+
 def default_lock_dir() -> Path:
     folder = Path(tempfile.gettempdir()) / f"hybridbatch-gpu-locks-{os.getuid()}"
     job = os.environ.get("SLURM_JOB_ID")
