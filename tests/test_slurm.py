@@ -128,7 +128,8 @@ def runs(cluster, tmp_path_factory, mirror):
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "SLURM_CONF": str(cluster["conf"]),
-        "HYBRIDBATCH_SLURM_PARTITION": PARTITION,
+        "HYBRIDBATCH_SLURM_CPU_PARTITION": PARTITION,
+        "HYBRIDBATCH_SLURM_GPU_PARTITION": PARTITION,
         "HYBRIDBATCH_SLURM_ACCOUNT": ACCOUNT,
     }
     profile = node_sized_profile(root / "profile", cluster["cpus"], cluster["memory"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from hybridbatch.core.contract import TABLES
 
@@ -456,3 +457,26 @@ def test_a_domain_the_data_does_not_have_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "domains.benchmarks.legal[0]: unknown data set 'tico19_legal'" in result.stdout + result.stderr
     assert not (tmp_path / "run" / "resources").exists() and not (tmp_path / "run" / "results").exists()
+
+
+def test_the_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_and_retries(tmp_path):
+    """`snakemake -n --workflow-profile profiles/slurm --configfile config/paper.yaml`: each job's
+    partition comes from its kind (two variables), and failed jobs are submitted again."""
+    env = {**os.environ, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part", "HYBRIDBATCH_SLURM_GPU_PARTITION": "gpu-part",
+           "HYBRIDBATCH_SLURM_ACCOUNT": "acct"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(tmp_path),
+         "--workflow-profile", str(REPOSITORY / "profiles" / "slurm"), "--configfile", str(REPOSITORY / "config" / "paper.yaml")],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    partitions = {}
+    for block in re.split(r"\n(?=\s*(?:local)?rule \w+:)", result.stdout):  # grouped jobs are indented
+        rule = re.match(r"\s*(?:local)?rule (\w+):", block)
+        partition = re.search(r"slurm_partition=([\w-]+)", block)
+        if rule and partition:
+            partitions.setdefault(rule.group(1), set()).add(partition.group(1))
+    assert {partitions[rule] == {"gpu-part"} for rule in ("train", "embed", "evaluate")} == {True}
+    assert {partitions[rule] == {"cpu-part"} for rule in ("extract", "overlap", "manifest", "base_model", "aggregate", "figure")} == {True}
+    profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["retries"] >= 1 and profile["set-resources"]["train"]["runtime"] <= 120
