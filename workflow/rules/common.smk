@@ -11,6 +11,12 @@ _SRC = str(REPOSITORY / "src")
 sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")])))
 
+# Cluster jobs (which read this file again, not as the main process) never use the network: what
+# needs it (downloads, hub sources, hub models) runs in local rules on the submitting host, before
+# them. Set before anything imports huggingface_hub or datasets, which read it at import.
+if not workflow.is_main_process:
+    os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+
 from hybridbatch import config as hbconfig
 from hybridbatch.core.contract import TABLES
 from hybridbatch.core.errors import ConfigError

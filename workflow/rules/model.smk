@@ -10,6 +10,9 @@ rule base_model:
     benchmark:
         "benchmarks/base_model/{base_dir}.tsv"
     threads: 2
+    # A hub model is downloaded here, on the submitting host: compute nodes may have no internet,
+    # and cluster jobs run offline (common.smk).
+    localrule: True
     conda:
         "../../environment.yml"
     script:

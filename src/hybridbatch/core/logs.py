@@ -30,6 +30,8 @@ def logged(log_path: str | os.PathLike[str]) -> Iterator[logging.Logger]:
     ]
     logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=handlers, force=True)
     logger = logging.getLogger("hybridbatch")
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        logger.info("offline (HF_HUB_OFFLINE=1): models and data come from local files and the Hugging Face cache only")
     try:
         yield logger
     except HybridbatchError as error:
