@@ -28,6 +28,7 @@ rule all:
         data_tables(),
         overlap_tables(),
         metric_tables(),
+        trec_qrels_files(),
         manifests(),
         result_tables(),
         figures(),

@@ -22,7 +22,8 @@ from hybridbatch.search import relevant_ranks, top_k
 
 log = logging.getLogger(__name__)
 
-RUN_DEPTH = 10
+# The run files keep each query's top 100 of the multilingual pool (enough for any @k <= 100).
+RUN_DEPTH = 100
 
 
 def _check_alignment(path: str, lang: str, what: str, stored: np.ndarray, expected: pd.Series) -> None:
@@ -114,7 +115,7 @@ def evaluate(
                 query_rows.append(
                     pd.DataFrame({"qid": qids[answered], "query_lang": lang, "pool_lang": pool_lang, "metric": metric, "value": per_query})
                 )
-        run_rows.append(_run(lang, qids, vectors, pool))
+        run_rows.append(_run(lang, qids, vectors, pool, languages.index(lang) if translation else None))
         log.info("%s %s: %d queries ranked against %d candidates", benchmark, lang, len(qids), len(pool.vectors))
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
     return metrics, pd.concat(query_rows, ignore_index=True), pd.concat(run_rows, ignore_index=True)
@@ -147,15 +148,17 @@ def _pair_metrics(benchmark: str, lang: str, languages: Sequence[str], vectors: 
         yield pool_lang, values, answered
 
 
-def _run(lang: str, qids: np.ndarray, vectors: np.ndarray, pool: _Pool) -> pd.DataFrame:
-    """The top RUN_DEPTH candidates of the multilingual pool for each query of `lang`."""
-    scores, indices = top_k(vectors, pool.vectors, RUN_DEPTH)
+def _run(lang: str, qids: np.ndarray, vectors: np.ndarray, pool: _Pool, left_out: int | None) -> pd.DataFrame:
+    """The top RUN_DEPTH candidates of the multilingual pool for each query of `lang`; the pool
+    without language pool `left_out` (translation retrieval: the query's own language)."""
+    columns = np.flatnonzero(pool.language_of_column != left_out) if left_out is not None else np.arange(len(pool.ids))
+    scores, indices = top_k(vectors, pool.vectors[columns], RUN_DEPTH)
     return pd.DataFrame(
         {
             "qid": np.repeat(qids, scores.shape[1]),
             "query_lang": lang,
             "rank": np.tile(np.arange(1, scores.shape[1] + 1), len(qids)),
-            "cid": pool.ids[indices.ravel()],
+            "cid": pool.ids[columns[indices.ravel()]],
             "score": scores.ravel(),
         }
     )

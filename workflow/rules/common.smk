@@ -127,17 +127,17 @@ def evaluation_benchmark(wildcards):
     return wildcards.get("dataset", EXPERIMENTS[wildcards.experiment].benchmark)
 
 
+def benchmark_tables(wildcards):
+    """The queries, candidates and qrels of the benchmark an evaluation scores."""
+    data = f"results/data/{evaluation_benchmark(wildcards)}"
+    return {table: f"{data}/{table}.parquet" for table in ("queries", "candidates", "qrels")}
+
+
 def evaluation_inputs(wildcards):
     if wildcards.model != BASE:
         require_training(wildcards.experiment, f"model {wildcards.model}")
-    benchmark = evaluation_benchmark(wildcards)
-    data = f"results/data/{benchmark}"
-    return {
-        "queries": f"{data}/queries.parquet",
-        "candidates": f"{data}/candidates.parquet",
-        "qrels": f"{data}/qrels.parquet",
-        "embeddings": f"results/embeddings/{benchmark}/{model_dir(wildcards.experiment, wildcards.model)}",
-    }
+    embeddings = f"results/embeddings/{evaluation_benchmark(wildcards)}/{model_dir(wildcards.experiment, wildcards.model)}"
+    return {**benchmark_tables(wildcards), "embeddings": embeddings}
 
 
 # Every job gets only the settings it reads (a train job: train_job_section), so that changing
@@ -173,6 +173,11 @@ def metric_tables(experiment=None):
     return [
         f"results/metrics/{e}/{model}.parquet" for e, model in model_keys() if experiment in (None, e)
     ]
+
+
+def trec_qrels_files():
+    """Each experiment's relevance judgements in TREC format, beside its run files."""
+    return [f"results/runs/{experiment}/qrels.trec" for experiment in EXPERIMENTS]
 
 
 def per_query_tables():

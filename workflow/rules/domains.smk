@@ -7,6 +7,7 @@ use rule evaluate as evaluate_domain with:
         metrics="results/domains/metrics/{dataset}/{experiment}/{model}.parquet",
         per_query="results/domains/per_query/{dataset}/{experiment}/{model}.parquet",
         run="results/domains/runs/{dataset}/{experiment}/{model}.parquet",
+        trec="results/domains/runs/{dataset}/{experiment}/{model}.trec",
     params:
         library=library_code("evaluate.py"),
         benchmark="{dataset}",

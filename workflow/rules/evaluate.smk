@@ -32,6 +32,7 @@ rule evaluate:
         metrics="results/metrics/{experiment}/{model}.parquet",
         per_query="results/metrics/{experiment}/per_query/{model}.parquet",
         run="results/runs/{experiment}/{model}.parquet",
+        trec="results/runs/{experiment}/{model}.trec",
     params:
         library=library_code("evaluate.py"),
         benchmark=lambda wildcards: EXPERIMENTS[wildcards.experiment].benchmark,
@@ -45,3 +46,21 @@ rule evaluate:
         "../../environment.yml"
     script:
         "../scripts/evaluate.py"
+
+
+rule trec_qrels:
+    input:
+        unpack(benchmark_tables),
+    output:
+        "results/runs/{experiment}/qrels.trec",
+    params:
+        library=library_code("trec_qrels.py"),
+        translation=lambda wildcards: DATASETS[EXPERIMENTS[wildcards.experiment].benchmark].translation,
+    log:
+        "logs/trec_qrels/{experiment}.log",
+    benchmark:
+        "benchmarks/trec_qrels/{experiment}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/trec_qrels.py"

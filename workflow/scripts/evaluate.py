@@ -1,10 +1,11 @@
 from hybridbatch.accelerator import use_threads
 from hybridbatch.core.contract import macro_average, read_table
 from hybridbatch.core.embeddings import embedding_files
-from hybridbatch.core.io import write_frame
+from hybridbatch.core.io import write_frame, write_text
 from hybridbatch.core.logs import logged
 from hybridbatch.evaluate import evaluate_files
 from hybridbatch.registry import dataset
+from hybridbatch.trec import run_text
 
 with logged(snakemake.log[0]) as log:
     use_threads(snakemake.threads)
@@ -21,4 +22,5 @@ with logged(snakemake.log[0]) as log:
     write_frame(metrics, snakemake.output.metrics)
     write_frame(per_query, snakemake.output.per_query)
     write_frame(run, snakemake.output.run)
+    write_text(run_text(run, f"{snakemake.wildcards.experiment}/{snakemake.wildcards.model}"), snakemake.output.trec)
     log.info("macro averages:\n%s", macro_average(metrics).pivot(index="metric", columns="setting", values="value"))
