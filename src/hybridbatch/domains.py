@@ -74,7 +74,8 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
         for setting, metric in CASES:
             for model in (m for m in models if m in present):
                 generator = np.random.default_rng([seed, zlib.crc32(f"{domain}\t{model}\t{setting}\t{metric}".encode())])
-                rows.append(_row(domain, "model", model, setting, metric, bootstrap_value(frame, domain, model, setting, metric, samples, generator), confidence))
+                result = bootstrap_value(frame, domain, model, setting, metric, samples, generator)
+                rows.append(_row(domain, "model", model, setting, metric, result, confidence))
             for a, b in ((a, b) for a, b in differences if {a, b} <= present):
                 difference = Difference(domain, a, b, setting, metric)
                 generator = np.random.default_rng([seed, difference.stream()])
