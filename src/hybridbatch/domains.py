@@ -46,11 +46,14 @@ class Margins:
 
 
 def verdict(low: float, high: float, margin: float, lower_is_better: bool) -> str:
-    """What a difference a − b with interval [low, high] says of model a: "better" or "worse" (the
-    interval excludes 0), "equivalent" (it lies within ±margin), else "cannot tell"."""
+    """What a difference a − b with interval [low, high] says of model a: "equivalent" when the
+    interval lies within ±margin (a difference the margin calls negligible, even if not 0), else
+    "better" or "worse" when it excludes 0, else "cannot tell"."""
+    if -margin < low and high < margin:
+        return "equivalent"
     if low > 0 or high < 0:
         return "better" if (high < 0) == lower_is_better else "worse"
-    return "equivalent" if -margin < low and high < margin else "cannot tell"
+    return "cannot tell"
 
 
 def _row(domain: str, kind: str, name: str, setting: str, metric: str, result: Bootstrap, confidence: float,
@@ -159,13 +162,15 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], 
         columns = list(dict.fromkeys(cells["case"]))
         shown = wide.reindex(index=order, columns=columns).reset_index().drop(columns="kind").rename(columns={"name": "model"})
         first = rows.iloc[0]
+        in_domain = sorted({name for name in rows["name"] if name.startswith(f"{domain}/")})
         notes = [
             f"Benchmarks: {', '.join(benchmarks.get(domain, []))}; {first['questions']} sentences (all language pairs of a "
             f"sentence resampled together), {int(rows['seeds'].max())} seed(s); {first['confidence']:.0%} bootstrap intervals.",
-            f"A model named {domain}/... was fine-tuned on this domain (in-domain); every other model is zero-shot here.",
-            "A difference a − b is a's gain (for rank distance, lower is better): *better* or *worse* when its interval "
-            f"excludes 0, *equivalent* when it lies within ±{margins.absolute:g} (rank distance: ±{margins.relative:.0%} "
-            "of b's value), else *cannot tell*.",
+            f"Fine-tuned on this domain (in-domain): {', '.join(in_domain)}; every other model is zero-shot here." if in_domain
+            else "No model was fine-tuned on this domain: every model is zero-shot here.",
+            "A difference a − b is a's gain (for rank distance, lower is better): *equivalent* when its interval lies within "
+            f"±{margins.absolute:g} (rank distance: ±{margins.relative:.0%} of b's value), else *better* or *worse* when it "
+            "excludes 0, else *cannot tell*.",
         ]
         blocks.append(Block(domain, shown, notes))
     return blocks
