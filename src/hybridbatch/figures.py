@@ -226,8 +226,10 @@ def domain_mrr(table: pd.DataFrame, colours: Mapping[str, str], target, options:
             values = rows[(rows["setting"] == setting) & (rows["name"] == model)].set_index("domain").reindex(domains)
             errors = np.abs(np.vstack([values["value"] - values["ci_low"], values["ci_high"] - values["value"]]))
             positions = np.arange(len(domains)) + (index - (len(models) - 1) / 2) * width
-            axis.bar(positions, values["value"], width, yerr=errors, color=colours[model], label=model, capsize=3)
+            # Points, not bars: the values sit close to 1, where bars from 0 would hide every difference.
+            axis.errorbar(positions, values["value"], yerr=errors, fmt="o", color=colours[model], label=model, capsize=3, markersize=5)
         axis.set_xticks(range(len(domains)), domains)
+        axis.grid(axis="y", alpha=0.3)
         axis.set_title(f"{setting.capitalize()} (error bars: {rows['confidence'].iloc[0]:.0%} bootstrap interval)", fontsize=10)
     axes[0].set_ylabel("MRR@10")
     handles, labels = axes[0].get_legend_handles_labels()
