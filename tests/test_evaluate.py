@@ -8,7 +8,7 @@ from hybridbatch.core.contract import macro_average
 from hybridbatch.core.embeddings import LanguageEmbeddings, save_embeddings
 from hybridbatch.core.errors import DataError
 from hybridbatch.encode import EncodeSettings, embed_language, load_encoder
-from hybridbatch.evaluate import evaluate, evaluate_files, load_checked_embeddings
+from hybridbatch.evaluate import RUN_DEPTH, evaluate, evaluate_files, load_checked_embeddings
 from hybridbatch.extract import extract
 from hybridbatch.registry import DATASETS
 
@@ -87,7 +87,7 @@ def test_every_pair_agrees_with_a_sort_based_reference(synthetic):
     en_in_de = metrics[(metrics.query_lang == "en") & (metrics.pool_lang == "de")]["n_queries"].iloc[0]
     assert en_in_de == synthetic[0].query("lang == 'de'").shape[0]
     assert len(per_query.query("metric == 'map'")) == metrics.query("metric == 'map'")["n_queries"].sum()
-    assert run.groupby(["qid", "query_lang"]).size().eq(10).all()
+    assert run.groupby(["qid", "query_lang"]).size().eq(min(RUN_DEPTH, len(synthetic[1]))).all()
 
 
 def test_macro_average_is_the_mean_over_pairs(synthetic):
@@ -178,7 +178,9 @@ def test_translation_retrieval_scores_no_monolingual_pair_and_keeps_the_query_ou
         "en": LanguageEmbeddings(np.array(["1"]), unit[[2]], np.array(["en:0", "en:1"]), np.stack([translation, distractor])),
     }
     qrels = pd.DataFrame({"qid": ["0", "0", "1"], "cid": ["de:0", "en:0", "en:1"]})
-    metrics, _, _ = evaluate("toy", "m", qrels, embeddings, translation=True)
+    metrics, _, run = evaluate("toy", "m", qrels, embeddings, translation=True)
+    # The run ranks the same pool: the other languages' candidates, the distractor first.
+    assert list(run.loc[run["query_lang"] == "de", "cid"]) == ["en:1", "en:0"] and list(run.loc[run["query_lang"] == "en", "cid"]) == ["de:0"]
     de = metrics[metrics["query_lang"] == "de"].set_index(["pool_lang", "metric"])["value"]
     assert set(metrics["setting"]) == {"cross", "multi"}
     assert de[("en", "mrr@10")] == pytest.approx(0.5) and de[("multi", "mrr@10")] == pytest.approx(0.5)
