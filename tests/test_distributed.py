@@ -66,8 +66,14 @@ def test_two_gloo_processes_train_like_one_process(deterministic_model, tmp_path
     base = load_file(deterministic_model / "model.safetensors")
     assert one.keys() == two.keys()
     assert any(not torch.equal(one[name], base[name]) for name in one)  # training moved the weights
-    for name in one:
-        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5, msg=name)
+    # All-reduce sums the gradients in another order than one process does, and Adam turns a
+    # rounding-level difference in a near-zero gradient into a whole step of lr: a handful of
+    # weights may differ (1 of 8 million on one CPU kind, none on another), never by more than
+    # the steps taken; every other weight agrees to float32 rounding.
+    apart = {name: (two[name] - one[name]).abs() > 1e-5 + 1e-4 * one[name].abs() for name in one}
+    assert sum(int(mask.sum()) for mask in apart.values()) <= 1e-5 * sum(tensor.numel() for tensor in one.values())
+    largest = max(float((two[name] - one[name]).abs().max()) for name in one)
+    assert largest <= 2 * settings.learning_rate * len(single)
 
 
 def test_each_process_resumes_its_own_random_state():
