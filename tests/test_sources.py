@@ -123,3 +123,17 @@ def test_an_empty_hard_negative_is_named(tmp_path):
     pd.DataFrame(broken, columns=["query", "positive", "negative"]).to_parquet(source["languages"]["en"]["data_files"])
     with pytest.raises(DataError, match=r"language en, row 0, column 'negative': expected a non-empty text"):
         load_source_pairs("mmarco", source)
+
+
+@pytest.mark.parametrize("trusted", [None, False, True])
+def test_remote_code_runs_only_when_the_source_says_so(tmp_path, monkeypatch, trusted):
+    import datasets
+
+    source = row_aligned_parquet(tmp_path)
+    if trusted is not None:
+        source["trust_remote_code"] = trusted
+    calls = []
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, **arguments: calls.append(arguments) or real(path, **arguments))
+    assert len(load_source_pairs("mmarco", source)) == 6  # datasets 4 logs that it ignores the argument
+    assert {arguments.get("trust_remote_code") for arguments in calls} == {True if trusted else None}

@@ -33,6 +33,9 @@ def _load_language(name: str, source: Mapping[str, Any], lang: str) -> pd.DataFr
         arguments["revision"] = source["revision"]
     if streaming:
         arguments["streaming"] = True
+    if source.get("trust_remote_code"):
+        # Runs the repository's own loading script (datasets < 4 only): code from the hub, so opt-in.
+        arguments["trust_remote_code"] = True
     described = f"source {name!r}, language {lang}: load_dataset({source['path']!r}, {arguments})"
     try:
         table = datasets.load_dataset(source["path"], **arguments)
