@@ -10,8 +10,9 @@ from conftest import REPOSITORY
 
 LIBRARY = REPOSITORY / "src" / "hybridbatch"
 SCRIPTS = REPOSITORY / "workflow" / "scripts"
-# The scripts of the rules that read results: significance, tables, figures, the leak-check table.
-RESULT_SCRIPTS = ("significance", "aggregate", "figure", "overlap_table")
+# The scripts of the rules that read results: significance, tables, figures, the leak-check table,
+# the domain study's table and figure.
+RESULT_SCRIPTS = ("significance", "aggregate", "figure", "overlap_table", "domains", "domain_figure")
 BLOCKED = ("torch", "faiss")
 
 

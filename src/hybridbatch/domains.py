@@ -87,6 +87,11 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def study_runs(plain: Mapping[str, Sequence[Mapping]]) -> dict[str, list[Run]]:
+    """Each compared experiment's runs from their plain form (the workflow's params)."""
+    return {experiment: [Run(**record) for record in records] for experiment, records in plain.items()}
+
+
 def model_label(experiment: str, run: Run) -> str:
     """A compared model's name: "base", or "{experiment}/{strategy}" (its seeds are one model)."""
     return BASE if run.alpha is None else f"{experiment}/{run.strategy}"

@@ -1,11 +1,11 @@
 from hybridbatch.core.io import read_frame_csv
 from hybridbatch.core.logs import logged
-from hybridbatch.core.runs import runs_by_name
 from hybridbatch.core.settings import settings_from
+from hybridbatch.domains import study_runs
 from hybridbatch.figures import FigureOptions, domain_mrr, study_colours
 
 with logged(snakemake.log[0]) as log:
-    runs = {experiment: list(runs_by_name(plain).values()) for experiment, plain in snakemake.params.runs.items()}
+    runs = study_runs(snakemake.params.runs)
     domain_mrr(
         read_frame_csv(snakemake.input[0], "domain table"),
         study_colours(snakemake.params.general, runs),

@@ -1,11 +1,10 @@
 from hybridbatch.core.io import write_frame_csv, write_text
 from hybridbatch.core.logs import logged
-from hybridbatch.core.runs import runs_by_name
 from hybridbatch.documents import html_page, markdown
-from hybridbatch.domains import DOMAIN_TITLE, Margins, domain_blocks, domain_table, evaluations_from, study_models, study_per_query
+from hybridbatch.domains import DOMAIN_TITLE, Margins, domain_blocks, domain_table, evaluations_from, study_models, study_per_query, study_runs
 
 with logged(snakemake.log[0]) as log:
-    runs = {experiment: list(runs_by_name(plain).values()) for experiment, plain in snakemake.params.runs.items()}
+    runs = study_runs(snakemake.params.runs)
     models, differences = study_models(snakemake.params.general, runs)
     bootstrap, claims = snakemake.params.bootstrap, snakemake.params.claims
     margins = Margins(claims["margin"], claims["relative_margin"])
