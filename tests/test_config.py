@@ -175,7 +175,7 @@ def test_loaded_sources_are_checked_like_data_sets(default_config, schema):
     ]
     config = changed(default_config, lambda c: with_source(c, "toy", colums={}))
     assert problems(config, schema) == [
-        "sources.toy: unknown key(s) 'colums' (allowed: columns, languages, max_rows, origin, path, revision, split, streaming, trust_remote_code)"
+        "sources.toy: unknown key(s) 'colums' (allowed: columns, id_triples, languages, max_rows, origin, path, revision, split, streaming, trust_remote_code)"
     ]
     config = changed(default_config, lambda c: with_source(c, "toy", streaming=True, languages={"en": {}}))
     assert problems(config, schema) == [

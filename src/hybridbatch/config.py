@@ -18,6 +18,7 @@ import yaml
 from hybridbatch.core import runs
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.runs import Run
+from hybridbatch.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
 from hybridbatch.registry import DATASETS
 
 
@@ -122,6 +123,32 @@ def _known(kind: str, name: str, known: list[str]) -> str | None:
     return f"unknown {kind} {name!r} (known: {', '.join(known)})"
 
 
+def _id_triples_problems(where: str, source: Mapping[str, Any]) -> list[str]:
+    """A source read from id triples: only the keys that apply, per-language file names, its columns."""
+    problems = []
+    for key in ("split", "streaming", "revision", "trust_remote_code"):
+        if key in source:
+            problems.append(
+                f"{where}.{key}: a load_dataset setting, unused with id_triples (files are streamed; a hub "
+                "revision goes into the path: hf://datasets/<owner>/<name>@<revision>)"
+            )
+    for key in ("queries", "collection"):
+        template = source["id_triples"][key]
+        for lang, fields in source["languages"].items():
+            try:
+                template.format(**fields)
+            except (KeyError, IndexError, ValueError) as error:
+                problems.append(f"{where}.id_triples.{key}: {template!r} cannot be filled from languages.{lang} ({fields}): {error!r}")
+        if len(source["languages"]) > 1 and "{" not in template:
+            problems.append(f"{where}.id_triples.{key}: one file for every language; name the language's field in it, e.g. {{name}}")
+    for column, value in source["columns"].items():
+        if column == "group_id" and value is not None:
+            problems.append(f"{where}.columns.group_id: id triples are row-aligned across languages; leave it null")
+        elif value is not None and value not in ID_TRIPLE_COLUMNS:
+            problems.append(f"{where}.columns.{column}: {value!r} is not a column of id triples ({', '.join(ID_TRIPLE_COLUMNS)})")
+    return problems
+
+
 def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
     problems = []
     names = sorted(DATASETS)
@@ -137,6 +164,8 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
         for lang in source["languages"]:
             if problem := _known("language", lang, all_languages):
                 problems.append(f"sources.{name}.languages.{lang}: {problem}")
+        if "id_triples" in source:
+            problems += _id_triples_problems(f"sources.{name}", source)
 
     origins = {**{name: spec.origin for name, spec in DATASETS.items()}, **{name: s["origin"] for name, s in loaded.items()}}
     # A misspelt source would silently keep weight 1.

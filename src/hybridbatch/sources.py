@@ -1,10 +1,12 @@
-"""Training sources loaded with Hugging Face `datasets`: one table per language, mapped onto pairs.
+"""Training sources (config `sources:`): one table per language, mapped onto pairs.
 
-A source (config `sources:`) names `datasets.load_dataset`'s path (a hub id, or the parquet / json
-/ csv builders over local files), per language the arguments that select that language's table,
-and which of its columns hold the query, the positive passage and optionally the parallel group id,
-the conflict key and hard negatives. The result is the pairs table of the artifact contract, so
-manifests and training treat it like a built-in data set.
+A source names either `datasets.load_dataset`'s path (a hub id, or the parquet / json / csv
+builders over local files) and per language the arguments that select that language's table, or,
+with `id_triples`, a folder of id triples and per-language id-to-text files (the MS MARCO / mMARCO
+layout, read by hybridbatch.idtriples, local or on the hub). It says which columns hold the query,
+the positive passage and optionally the parallel group id, the conflict key and hard negatives.
+The result is the pairs table of the artifact contract, so manifests and training treat it like a
+built-in data set.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow as pa
 
 from hybridbatch.core.contract import contract_table, empty_columns
 from hybridbatch.core.errors import DataError
+from hybridbatch.idtriples import read_id_triples
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,10 @@ def _negatives(value: Any, where: str) -> list[str]:
 def load_source_pairs(name: str, source: Mapping[str, Any]) -> pa.Table:
     """The pairs table (hybridbatch.core.contract.SCHEMAS["pairs"]) of the `sources:` entry `name`."""
     columns = source["columns"]
-    frames = {lang: _load_language(name, source, lang) for lang in source["languages"]}
+    if "id_triples" in source:
+        frames = read_id_triples(source["path"], source["id_triples"], source["languages"], source.get("max_rows"))
+    else:
+        frames = {lang: _load_language(name, source, lang) for lang in source["languages"]}
     if columns.get("group_id") is None:
         sizes = {lang: len(frame) for lang, frame in frames.items()}
         if len(set(sizes.values())) > 1:
