@@ -1,3 +1,4 @@
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +13,28 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 FIXTURES = REPOSITORY / "tests" / "fixtures"
 # The offline copy of the public data: ../shared/data beside the checkout unless told otherwise.
 MIRROR = Path(os.environ.get("HYBRIDBATCH_MIRROR", REPOSITORY.parent / "shared" / "data")).resolve()
+# A hub model that stands in for a real one (tests put it into a private Hugging Face cache), and a
+# hub address nothing answers at, so that a test never depends on the machine's network.
+STAND_IN_MODEL = "hybridbatch-tests/tiny-e5"
+UNREACHABLE_HUB = "http://127.0.0.1:9"
+
+
+def prefill_hub_cache(hf_home: Path, repo_id: str, folder: Path, commit: str = "0" * 40) -> None:
+    """Put a model folder into a Hugging Face cache as a download leaves it: content-addressed
+    blobs, a snapshot of relative links per commit, and refs/main naming the commit."""
+    repo = hf_home / "hub" / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            blob.write_bytes(data)
+            link = snapshot / path.relative_to(folder)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
 
 
 @pytest.fixture(scope="session")

