@@ -1,5 +1,6 @@
 """The Snakemake DAG end to end on the tiny test config, in a scratch working directory."""
 
+import importlib.util
 import os
 import re
 import shutil
@@ -9,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -483,33 +483,24 @@ def test_the_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_and_retries(tmp_p
     assert profile["retries"] >= 1 and profile["set-resources"]["train"]["runtime"] <= 120
 
 
-def read_trec(path, columns):
-    """A TREC file as a frame (whitespace-separated, no header)."""
-    return pd.read_csv(path, sep=" ", header=None, names=columns, dtype=str)
+def trec_eval_check():
+    """bench/trec_eval_check.py, the check of a run's TREC files with trec_eval (pytrec_eval)."""
+    spec = importlib.util.spec_from_file_location("trec_eval_check", REPOSITORY / "bench" / "trec_eval_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("model", ["base", "hybrid"])
 def test_trec_files_give_trec_eval_the_pipeline_s_multilingual_metrics(workdir, model):
-    import pytrec_eval
-
+    check = trec_eval_check()
     runs = workdir / "results" / "runs" / "xquad_r"
-    qrels = read_trec(runs / "qrels.trec", ["qid", "iteration", "docid", "relevance"])
-    run = read_trec(runs / f"{model}.trec", ["qid", "q0", "docid", "rank", "score", "tag"])
+    run = check.read_trec(runs / f"{model}.trec", ["qid", "q0", "docid", "rank", "score", "tag"])
     pool = len(pd.read_parquet(workdir / "results" / "data" / "xquad_r" / "candidates.parquet"))
     assert set(run["tag"]) == {f"xquad_r/{model}"} and set(run.groupby("qid").size()) == {min(100, pool)}
-    judged = {qid: dict.fromkeys(group["docid"], 1) for qid, group in qrels.groupby("qid")}
-    top = run[run["rank"].astype(int) <= 10]  # trec_eval's recip_rank has no cut: MRR@10 is it on the top 10
-
-    def scores(frame):
-        return {qid: dict(zip(group["docid"], group["score"].astype(float), strict=True)) for qid, group in frame.groupby("qid")}
-
-    recall = pytrec_eval.RelevanceEvaluator(judged, {"recall.10"}).evaluate(scores(run))
-    reciprocal = pytrec_eval.RelevanceEvaluator(judged, {"recip_rank"}).evaluate(scores(top))
-    metrics = pd.read_parquet(workdir / "results" / "metrics" / "xquad_r" / f"{model}.parquet")
-    multi = metrics[metrics["pool_lang"] == "multi"].set_index(["query_lang", "metric"])["value"]
-    for lang in ("de", "en", "es"):
-        # Queries are `{lang}:{qid}`; every query of the language is in the run and the qrels.
-        ids = [qid for qid in judged if qid.startswith(f"{lang}:")]
-        assert len(ids) == metrics.loc[(metrics["query_lang"] == lang) & (metrics["pool_lang"] == "multi"), "n_queries"].iloc[0]
-        assert np.mean([recall[qid]["recall_10"] for qid in ids]) == pytest.approx(multi[(lang, "recall@10")], abs=1e-9)
-        assert np.mean([reciprocal.get(qid, {}).get("recip_rank", 0.0) for qid in ids]) == pytest.approx(multi[(lang, "mrr@10")], abs=1e-9)
+    table = check.compared(workdir)
+    found = table[(table["experiment"] == "xquad_r") & (table["model"] == model)]
+    # Queries are `{lang}:{qid}`; every query of a language is in the run and the qrels.
+    assert sorted(found["query_lang"]) == ["de", "de", "en", "en", "es", "es"]
+    assert (found["n_queries"] == found["n_pipeline"]).all()
+    assert found["difference"].max() <= 1e-9, found
