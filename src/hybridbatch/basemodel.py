@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import posixpath
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -278,22 +279,41 @@ def save_encoder(encoder, target: str | os.PathLike[str], made_with: dict[str, s
 
 
 # What a sentence-transformers or transformers encoder needs from a hub repository: configs,
-# vocabularies (vocab.txt, SentencePiece *.model), chat templates and safetensors weights; not the
-# TensorFlow, Flax, ONNX or OpenVINO copies many repositories also hold.
-HUB_FILES = ("*.json", "*.txt", "*.model", "*.jinja", "*.safetensors")
+# vocabularies (vocab.txt, SentencePiece *.model), chat templates and weights, safetensors where a
+# folder has them, else PyTorch's; not the TensorFlow, Flax, ONNX or OpenVINO copies many
+# repositories also hold.
+HUB_FILE_SUFFIXES = (".json", ".txt", ".model", ".jinja", ".safetensors")
+
+
+def hub_files_to_fetch(files: list[str]) -> list[str]:
+    """The files of a hub model repository that building the encoder reads."""
+    with_safetensors = {posixpath.dirname(name) for name in files if name.endswith(".safetensors")}
+    return [
+        name
+        for name in files
+        if name.endswith(HUB_FILE_SUFFIXES)
+        or (posixpath.basename(name).startswith("pytorch_model") and name.endswith(".bin") and posixpath.dirname(name) not in with_safetensors)
+    ]
 
 
 def fetch_hub_model(repo_id: str) -> Path:
-    """Download a hub model's files into the Hugging Face cache (HF_HOME) and return its snapshot folder.
+    """Download what a hub model needs into the Hugging Face cache (HF_HOME) and return its snapshot folder.
 
-    The cached snapshot is used when the hub cannot be reached (or HF_HUB_OFFLINE is set)."""
+    When the hub cannot be reached (or HF_HUB_OFFLINE is set), the snapshot already cached is used."""
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import DryRunError
 
     try:
-        folder = Path(snapshot_download(repo_id, allow_patterns=list(HUB_FILES)))
-        if not any(folder.rglob("*.safetensors")):  # older repositories: PyTorch pickles only
-            folder = Path(snapshot_download(repo_id, allow_patterns=[*HUB_FILES, "*.bin"]))
-    except (OSError, ValueError) as error:  # network, unknown repository, bad id
+        try:
+            listing = snapshot_download(repo_id, dry_run=True)
+            wanted = hub_files_to_fetch([file.filename for file in listing])
+            size = sum(file.file_size or 0 for file in listing if file.filename in wanted and file.will_download)
+            log.info("hub model %s: downloading %d of its %d files (%.1f MB)", repo_id, len(wanted), len(listing), size / 1e6)
+        except DryRunError:
+            wanted = None  # unreachable: the cached snapshot
+            log.info("hub model %s: the hub cannot be reached; using the Hugging Face cache", repo_id)
+        folder = Path(snapshot_download(repo_id, allow_patterns=wanted))
+    except (OSError, ValueError) as error:  # network, unknown repository, bad id, nothing cached
         raise ConfigError(
             f"model.base: cannot fetch {repo_id!r} from the Hugging Face hub nor find it in its cache "
             f"({type(error).__name__}: {error}); a hub id needs a network connection on the submitting host once"
