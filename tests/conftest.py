@@ -1,4 +1,5 @@
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -20,13 +21,18 @@ UNREACHABLE_HUB = "http://127.0.0.1:9"
 
 
 def prefill_hub_cache(hf_home: Path, repo_id: str, folder: Path, commit: str = "0" * 40) -> None:
-    """Put a model folder into a Hugging Face cache as a download leaves it: content-addressed
-    blobs, a snapshot of relative links per commit, and refs/main naming the commit."""
+    """Put a model folder into a Hugging Face cache as a download of some of a repository's files
+    leaves it: content-addressed blobs, a snapshot of relative links per commit, refs/main naming
+    the commit, and the listing of every file of the repository (trees/<commit>.json), here with a
+    TensorFlow copy of the weights that was not fetched."""
     repo = hf_home / "hub" / f"models--{repo_id.replace('/', '--')}"
     snapshot = repo / "snapshots" / commit
+    listing = {"tf_model.h5": {"size": 1234, "blob_id": "1" * 40}}
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
+            git_blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+            listing[str(path.relative_to(folder))] = {"size": len(data), "blob_id": git_blob}
             blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
             blob.parent.mkdir(parents=True, exist_ok=True)
             blob.write_bytes(data)
@@ -35,6 +41,8 @@ def prefill_hub_cache(hf_home: Path, repo_id: str, folder: Path, commit: str = "
             link.symlink_to(os.path.relpath(blob, link.parent))
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / "main").write_text(commit)
+    (repo / "trees").mkdir()
+    (repo / "trees" / f"{commit}.json").write_text(json.dumps({"format_version": 1, "files": listing}))
 
 
 @pytest.fixture(scope="session")

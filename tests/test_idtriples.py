@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from hybridbatch import idtriples
 from hybridbatch.config import check, load_yaml
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.sources import load_source_pairs
@@ -71,7 +72,7 @@ def test_files_are_read_only_as_far_as_the_triples_need(tmp_path):
     # broken: a reader that goes further fails.
     triples = root / "data" / "triples.train.ids.small.tsv"
     lines = triples.read_text().splitlines(keepends=True)
-    triples.write_text("".join(lines[:10]) + "not a triple\n")
+    triples.write_bytes("".join(lines[:10]).encode() + b"\xff not a triple\n")
     needed = {field for line in lines[:10] for field in line.split()}
     for path in (root / "data" / "google").rglob("*.tsv"):
         kept = path.read_bytes().splitlines(keepends=True)
@@ -79,8 +80,20 @@ def test_files_are_read_only_as_far_as_the_triples_need(tmp_path):
         path.write_bytes(b"".join(kept[: last + 1]) + b"\xff broken\n")
     pairs = load_source_pairs("mmarco", paper_source(root, max_rows=10)).to_pandas()
     assert len(pairs) == 30
-    with pytest.raises(DataError, match=r"triples.train.ids.small.tsv, line 11: expected query id, positive id and negative id"):
+    with pytest.raises(DataError, match=r"triples.train.ids.small.tsv, line 11: not UTF-8 text"):
         load_source_pairs("mmarco", paper_source(root, max_rows=11))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4 << 20])
+def test_lines_are_split_alike_whatever_the_chunks_and_line_ends(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(idtriples, "CHUNK", chunk)
+    (tmp_path / "crlf.tsv").write_bytes("7\tKöln\r\n12\tzwölf\r\n3\tdrei".encode())  # no final line end
+    assert idtriples.read_texts(str(tmp_path / "crlf.tsv"), {"3", "12"}) == {"12": "zwölf", "3": "drei"}
+    (tmp_path / "triples.tsv").write_bytes(b"1\t2\t3\n4\t5\t6")
+    assert idtriples.read_triples(str(tmp_path / "triples.tsv"), 5) == [("1", "2", "3"), ("4", "5", "6")]
+    (tmp_path / "empty.tsv").write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty.tsv: no triples"):
+        idtriples.read_triples(str(tmp_path / "empty.tsv"), 5)
 
 
 def broken_copy(tmp_path, relative, change):
@@ -129,20 +142,34 @@ def test_the_config_refuses_what_id_triples_cannot_use(default_config, schema):
     config["experiments"]["xquad_r"]["train_sources"].append("mmarco")
     check(config, schema)
     source = config["sources"]["mmarco"]
-    source.update(streaming=True, split="train")
+    source.update(revision="main", split="train", max_rows=None)
     source["id_triples"]["queries"] = "data/queries.train.tsv"
     source["languages"]["de"] = {"data_dir": "german"}
     source["columns"].update(group_id="query", positive="passage")
     with pytest.raises(ConfigError) as refused:
         check(config, schema)
     assert str(refused.value).splitlines()[1:] == [
+        "  sources.mmarco.max_rows: id_triples reads the first max_rows triples; set it",
         "  sources.mmarco.split: a load_dataset setting, unused with id_triples (files are streamed; a hub revision "
         "goes into the path: hf://datasets/<owner>/<name>@<revision>)",
-        "  sources.mmarco.streaming: a load_dataset setting, unused with id_triples (files are streamed; a hub revision "
+        "  sources.mmarco.revision: a load_dataset setting, unused with id_triples (files are streamed; a hub revision "
         "goes into the path: hf://datasets/<owner>/<name>@<revision>)",
         "  sources.mmarco.id_triples.queries: one file for every language; name the language's field in it, e.g. {name}",
         "  sources.mmarco.id_triples.collection: 'data/google/collections/{name}_collection.tsv' cannot be filled from "
         "languages.de ({'data_dir': 'german'}): KeyError('name')",
         "  sources.mmarco.columns.positive: 'passage' is not a column of id triples (query, positive, negative)",
         "  sources.mmarco.columns.group_id: id triples are row-aligned across languages; leave it null",
+    ]
+    source.update(max_rows=10, id_triples={**source["id_triples"], "collection": "{name.nothing}.tsv"})
+    for key in ("revision", "split"):
+        del source[key]
+    source["languages"]["de"] = {"name": "german"}
+    source["columns"].update(group_id=None, positive="positive")
+    source["id_triples"]["queries"] = "{name}.tsv"
+    with pytest.raises(ConfigError) as refused:
+        check(config, schema)
+    assert str(refused.value).splitlines()[1:] == [
+        f"  sources.mmarco.id_triples.collection: '{{name.nothing}}.tsv' cannot be filled from languages.{lang} ({{'name': '{name}'}}): "
+        "AttributeError(\"'str' object has no attribute 'nothing'\")"
+        for lang, name in FIXTURE_LANGUAGES.items()
     ]

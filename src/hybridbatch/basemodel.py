@@ -300,18 +300,23 @@ def fetch_hub_model(repo_id: str) -> Path:
     """Download what a hub model needs into the Hugging Face cache (HF_HOME) and return its snapshot folder.
 
     When the hub cannot be reached (or HF_HUB_OFFLINE is set), the snapshot already cached is used."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import DryRunError
+    from huggingface_hub import get_cached_repo_tree, snapshot_download
+    from huggingface_hub.errors import CachedRepoTreeNotFoundError, DryRunError
 
     try:
         try:
             listing = snapshot_download(repo_id, dry_run=True)
             wanted = hub_files_to_fetch([file.filename for file in listing])
             size = sum(file.file_size or 0 for file in listing if file.filename in wanted and file.will_download)
-            log.info("hub model %s: downloading %d of its %d files (%.1f MB)", repo_id, len(wanted), len(listing), size / 1e6)
+            log.info("hub model %s: %d of its %d files selected, %.1f MB to download", repo_id, len(wanted), len(listing), size / 1e6)
         except DryRunError:
-            wanted = None  # unreachable: the cached snapshot
-            log.info("hub model %s: the hub cannot be reached; using the Hugging Face cache", repo_id)
+            log.info("hub model %s: no listing from the hub (unreachable, or no such repository); trying the cache", repo_id)
+            # A download leaves the repository's whole listing in the cache: select from it again, or
+            # the cached snapshot counts as incomplete for lacking the files never fetched.
+            try:
+                wanted = hub_files_to_fetch([file.path for file in get_cached_repo_tree(repo_id)])
+            except CachedRepoTreeNotFoundError:
+                wanted = None
         folder = Path(snapshot_download(repo_id, allow_patterns=wanted))
     except (OSError, ValueError) as error:  # network, unknown repository, bad id, nothing cached
         raise ConfigError(

@@ -126,6 +126,9 @@ def _known(kind: str, name: str, known: list[str]) -> str | None:
 def _id_triples_problems(where: str, source: Mapping[str, Any]) -> list[str]:
     """A source read from id triples: only the keys that apply, per-language file names, its columns."""
     problems = []
+    if source.get("max_rows") is None:
+        # Every triple would be held in memory with its texts, in every language: tens of GB for mMARCO.
+        problems.append(f"{where}.max_rows: id_triples reads the first max_rows triples; set it")
     for key in ("split", "streaming", "revision", "trust_remote_code"):
         if key in source:
             problems.append(
@@ -137,7 +140,7 @@ def _id_triples_problems(where: str, source: Mapping[str, Any]) -> list[str]:
         for lang, fields in source["languages"].items():
             try:
                 template.format(**fields)
-            except (KeyError, IndexError, ValueError) as error:
+            except (KeyError, IndexError, ValueError, AttributeError) as error:
                 problems.append(f"{where}.id_triples.{key}: {template!r} cannot be filled from languages.{lang} ({fields}): {error!r}")
         if len(source["languages"]) > 1 and "{" not in template:
             problems.append(f"{where}.id_triples.{key}: one file for every language; name the language's field in it, e.g. {{name}}")

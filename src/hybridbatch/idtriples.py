@@ -59,21 +59,21 @@ def _lines(url: str) -> Iterator[tuple[int, str]]:
 
 def _decoded(raw: bytes, url: str, number: int) -> str:
     try:
-        return raw.decode("utf-8").removesuffix("\r")
+        return raw.decode("utf-8").rstrip("\r")
     except UnicodeDecodeError as error:
         raise DataError(f"{url}, line {number}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
-def read_triples(url: str, max_rows: int | None) -> list[tuple[str, str, str]]:
+def read_triples(url: str, max_rows: int) -> list[tuple[str, str, str]]:
     """The first `max_rows` (query id, positive id, negative id) lines of a triples file."""
-    triples = []
+    triples: list[tuple[str, str, str]] = []
     for number, line in _lines(url):
-        if max_rows is not None and len(triples) == max_rows:
-            break
         fields = line.split("\t")
         if len(fields) != 3 or not all(field.strip() for field in fields):
             raise DataError(f"{url}, line {number}: expected query id, positive id and negative id separated by tabs, got {line!r}")
         triples.append((fields[0], fields[1], fields[2]))
+        if len(triples) == max_rows:
+            break
     if not triples:
         raise DataError(f"{url}: no triples")
     return triples
@@ -101,7 +101,7 @@ def read_texts(url: str, wanted: set[str]) -> dict[str, str]:
 
 
 def read_id_triples(
-    root: str, files: Mapping[str, str], languages: Mapping[str, Mapping[str, Any]], max_rows: int | None
+    root: str, files: Mapping[str, str], languages: Mapping[str, Mapping[str, Any]], max_rows: int
 ) -> dict[str, pd.DataFrame]:
     """Per language, the first `max_rows` triples with their texts (columns query, positive, negative).
 

@@ -80,7 +80,7 @@ def load_source_pairs(name: str, source: Mapping[str, Any]) -> pa.Table:
     """The pairs table (hybridbatch.core.contract.SCHEMAS["pairs"]) of the `sources:` entry `name`."""
     columns = source["columns"]
     if "id_triples" in source:
-        frames = read_id_triples(source["path"], source["id_triples"], source["languages"], source.get("max_rows"))
+        frames = read_id_triples(source["path"], source["id_triples"], source["languages"], source["max_rows"])
     else:
         frames = {lang: _load_language(name, source, lang) for lang in source["languages"]}
     if columns.get("group_id") is None:
