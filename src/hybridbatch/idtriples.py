@@ -41,7 +41,8 @@ def _lines(url: str) -> Iterator[tuple[int, str]]:
     try:
         # block_size=0: one streaming request on the hub (HfFileSystemStreamFile); ignored locally.
         with fsspec.open(url, "rb", block_size=0) as handle:
-            with tqdm(unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], mininterval=30) as bar:
+            size = getattr(handle, "size", None)  # unknown while streaming from the hub
+            with tqdm(total=size, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], mininterval=30) as bar:
                 number, rest = 0, b""
                 while block := handle.read(CHUNK):
                     bar.update(len(block))
