@@ -16,6 +16,8 @@ import torch
 from hybridbatch.accelerator import use_threads
 from hybridbatch.encode import EncodeSettings, encode, load_encoder
 
+from flops import forward_flops, token_lengths  # bench/flops.py, beside this script
+
 
 def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
     left, right = torch.randn(size, size), torch.randn(size, size)
@@ -29,12 +31,8 @@ def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
 
 
 def encoder_gflop(encoder, texts: list[str], prefix: str, max_length: int) -> float:
-    """Forward FLOPs over the real (unpadded) tokens: the linear layers and attention's two matmuls."""
-    config = encoder[0].auto_model.config
-    hidden, ffn, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    lengths = [len(ids) for ids in encoder.tokenizer([prefix + t for t in texts], truncation=True, max_length=max_length)["input_ids"]]
-    per_layer = sum(2 * n * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * n * n * hidden for n in lengths)
-    return layers * per_layer / 1e9
+    """Forward GFLOPs over the real (unpadded) tokens."""
+    return forward_flops(encoder[0].auto_model.config, token_lengths(encoder, texts, prefix, max_length)) / 1e9
 
 
 def timed(function) -> float:

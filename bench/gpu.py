@@ -5,8 +5,10 @@ the real models' shapes, vocabulary included (training updates the token embeddi
 sets optimizer memory and time): multilingual-e5-small (12 layers, 384 wide, 250,037 tokens, 118M
 parameters), XLM-R base (768 wide, 250,002 tokens, 278M) and LaBSE (768 wide, 501,153 tokens, 471M).
 Texts are tokenized with the e5 / XLM-R tokenizer given (its ids fit every shape's vocabulary).
-Speed depends on the shape, not on the weights, so no hub download is needed. Prints a Markdown
-table and writes JSON.
+Speed depends on the shape, not on the weights, so no hub download is needed. MFU is the model
+FLOPs per second (bench/flops.py: three forwards per training pair over its query and positive,
+one per embedded text, real tokens only) against the GPU's bf16 peak (`--peak-tflops`, or looked
+up by its name). Prints a Markdown table and writes JSON.
 
     python bench/gpu.py --tokenizer <model folder> --pairs pairs.parquet --candidates candidates.parquet --out gpu.json
 """
@@ -36,6 +38,8 @@ from hybridbatch.encode import EncodeSettings, encode, load_encoder, provenance 
 from hybridbatch.manifest import BatchPlan, build_manifest  # noqa: E402
 from hybridbatch.training.loop import train  # noqa: E402
 from hybridbatch.training.settings import TrainSettings  # noqa: E402
+
+from flops import bf16_peak_flops, forward_flops, token_lengths  # noqa: E402  (bench/flops.py)
 
 BASE_768 = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
 SHAPES = {
@@ -74,6 +78,18 @@ def training_rate(model: Path, pairs: pd.DataFrame, precision: str, steps: int, 
             "final_loss": float(log["loss"].iloc[-1])}  # fmt: skip
 
 
+def model_flops(model: Path, pairs: pd.DataFrame, texts: list[str]) -> tuple[float, float]:
+    """Mean model FLOPs of one training pair (forward and backward over query and positive, at the
+    benchmark's lengths) and of embedding one text."""
+    encoder = load_encoder(str(model), torch.device("cpu"))
+    config = encoder[0].auto_model.config
+    queries = token_lengths(encoder, pairs["query"].tolist(), "query: ", 64)
+    positives = token_lengths(encoder, pairs["positive"].tolist(), "passage: ", 256)
+    per_pair = 3 * (forward_flops(config, queries) + forward_flops(config, positives)) / len(pairs)
+    per_text = forward_flops(config, token_lengths(encoder, texts, "passage: ", 256)) / len(texts)
+    return per_pair, per_text
+
+
 def encoding_rate(model: Path, texts: list[str], precision: str, batch_tokens: int) -> float:
     encoder = load_encoder(model, torch.device("cuda"))
     settings = EncodeSettings(batch_size=512, batch_tokens=batch_tokens, precision=precision)
@@ -92,13 +108,16 @@ def main() -> None:
     parser.add_argument("--candidates", required=True, help="a candidates.parquet to embed")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak (default: looked up by name)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
     with claimed_gpus(1) as gpus:
         if not torch.cuda.is_available():
             raise SystemExit("no GPU visible")
-        print(f"claimed GPU(s) {gpus}; CUDA_VISIBLE_DEVICES={','.join(gpus)}; {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
+        device = torch.cuda.get_device_name(0)
+        peak = args.peak_tflops * 1e12 if args.peak_tflops else bf16_peak_flops(device)
+        print(f"claimed GPU(s) {gpus}; CUDA_VISIBLE_DEVICES={','.join(gpus)}; {device}; torch {torch.__version__}; bf16 peak {peak}")
         pairs = pd.read_parquet(args.pairs)
         texts = pd.read_parquet(args.candidates)["text"].tolist()
         results = []
@@ -106,13 +125,16 @@ def main() -> None:
             for name, shape in SHAPES.items():
                 model = Path(scratch) / name.split()[0]
                 build_encoder(shape, args.tokenizer, model)
+                per_pair, per_text = model_flops(model, pairs, texts)
                 for precision in ("fp32", "bf16"):
                     work = Path(scratch) / f"{model.name}-{precision}"
                     work.mkdir()
                     row = {"encoder": name, "precision": precision, "parameters_m": round(parameter_count(model) / 1e6),
                            **training_rate(model, pairs, precision, args.steps, args.warmup, work)}  # fmt: skip
+                    row["train_mfu"] = per_pair * row["pairs_per_s"] / peak if peak else None
                     for batch_tokens in (16384, 65536):
                         row[f"texts_per_s_{batch_tokens}"] = encoding_rate(model, texts, precision, batch_tokens)
+                        row[f"embed_mfu_{batch_tokens}"] = per_text * row[f"texts_per_s_{batch_tokens}"] / peak if peak else None
                     results.append(row)
                     print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(results, indent=1))
