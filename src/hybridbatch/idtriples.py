@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 22
 COLUMNS = ("query", "positive", "negative")
-FILES = ("triples", "queries", "collection")
 
 
 def file_url(root: str, relative: str) -> str:
