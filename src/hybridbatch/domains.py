@@ -22,7 +22,7 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import read_frame
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
 from hybridbatch.documents import Block
-from hybridbatch.results import Bootstrap, Difference, bootstrap_difference, bootstrap_value, interval
+from hybridbatch.results import Bootstrap, Difference, Margins, bootstrap_difference, bootstrap_value, interval
 
 DOMAIN_SETTINGS = ("cross", MULTI)
 DOMAIN_METRICS = ("mrr@10", "map", "recall@1")
@@ -31,18 +31,6 @@ CASES = [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_M
 DOMAIN_TITLE = "Does it transfer across domains? MRR@10, mAP, R@1 and rank distance per domain"
 COLUMNS = ["domain", "kind", "name", "setting", "metric", "value", "ci_low", "ci_high", "confidence", "seeds", "questions", "margin",
            "verdict"]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Margins:
-    """The pre-stated equivalence margins (config report.claims): `absolute` for the quality
-    metrics, `relative` x model b's value for rank distance."""
-
-    absolute: float
-    relative: float
-
-    def of(self, metric: str, b_value: float) -> float:
-        return self.relative * b_value if metric in LOWER_IS_BETTER else self.absolute
 
 
 def verdict(low: float, high: float, margin: float, lower_is_better: bool) -> str:

@@ -424,10 +424,23 @@ def claim_tests(
     return _decided(table, replicates, alpha, samples) if len(table) else table
 
 
+@dataclass(frozen=True)
+class Margins:
+    """The pre-stated margins (config report.claims): `absolute` for the quality metrics, `relative`
+    x model b's value for rank distance. The claim tests' non-inferiority margin and the domain
+    table's equivalence margin."""
+
+    absolute: float
+    relative: float
+
+    def of(self, metric: str, b_value: float) -> float:
+        return self.relative * b_value if metric in LOWER_IS_BETTER else self.absolute
+
+
 def _test_row(test: ClaimTest, result: Bootstrap, margin: float, relative_margin: float, confidence: float, samples: int) -> dict:
     """A test's row before the family is decided: the difference, its margin and one-sided p-value."""
     lower_is_better = test.metric in LOWER_IS_BETTER
-    delta = relative_margin * result.b_value if lower_is_better else margin
+    delta = Margins(margin, relative_margin).of(test.metric, result.b_value)
     return {
         "experiment": test.comparison.experiment,
         "claim": test.claim.number,
