@@ -3,13 +3,11 @@ the threads it uses."""
 
 from __future__ import annotations
 
-import os
-
 import faiss
 import torch
 
 from hybridbatch.core.errors import DeviceError
-from hybridbatch.core.machine import gpu_names, usable_threads
+from hybridbatch.core.machine import gpu_names, usable_threads, visible_gpus
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -26,8 +24,7 @@ def job_device(gpus: int, local_rank: int = 0) -> torch.device:
         return torch.device("cpu")
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
-    held = [index.strip() for index in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if index.strip() not in ("", "-1")]
-    if held:
+    if held := visible_gpus():
         raise DeviceError(
             f"GPU {gpu_names(held)} was given to this job, but torch {torch.__version__} cannot use it: {_cuda_problem()}. "
             "Install a torch build for this machine's CUDA driver, or set training.gpus / encode.gpus to 0 to run on the CPU"

@@ -31,31 +31,34 @@ def usable_threads(requested: int) -> int:
     return max(1, min(requested, len(os.sched_getaffinity(0))))
 
 
-def _machine_gpus() -> list[str]:
-    """GPU indices this process may use, without starting CUDA (which would fix the visible set)."""
+def visible_gpus() -> list[str] | None:
+    """The GPU indices CUDA_VISIBLE_DEVICES grants this process (none for "" or "-1"); None when unset."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return [device for device in visible.split(",") if device.strip() and device.strip() != "-1"]
+    if visible is None:
+        return None
+    return [device.strip() for device in visible.split(",") if device.strip() not in ("", "-1")]
+
+
+def _nvidia_smi(fields: str) -> list[list[str]]:
+    """nvidia-smi's answer to --query-gpu=`fields`, a row of values per GPU; none without nvidia-smi."""
     if shutil.which("nvidia-smi") is None:
         return []
-    listing = subprocess.run(
-        ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True, check=False
-    )
-    return listing.stdout.split() if listing.returncode == 0 else []
+    listing = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"], capture_output=True, text=True, check=False)
+    if listing.returncode != 0:
+        return []
+    return [[value.strip() for value in line.split(",", fields.count(","))] for line in listing.stdout.splitlines() if line.strip()]
+
+
+def _machine_gpus() -> list[str]:
+    """GPU indices this process may use, without starting CUDA (which would fix the visible set)."""
+    visible = visible_gpus()
+    return visible if visible is not None else [row[0] for row in _nvidia_smi("index")]
 
 
 def gpu_names(indices: list[str]) -> str:
     """The GPUs at `indices` as nvidia-smi names them ("0 (NVIDIA H100 80GB HBM3, driver 550.54.15)"),
     or the bare indices where nvidia-smi cannot say."""
-    if shutil.which("nvidia-smi") is None:
-        return ", ".join(indices)
-    listing = subprocess.run(
-        ["nvidia-smi", "--query-gpu=index,name,driver_version", "--format=csv,noheader"], capture_output=True, text=True, check=False
-    )
-    named = {}
-    for line in listing.stdout.splitlines() if listing.returncode == 0 else []:
-        index, name, driver = (part.strip() for part in line.split(",", 2))
-        named[index] = f"{index} ({name}, driver {driver})"
+    named = {index: f"{index} ({name}, driver {driver})" for index, name, driver in _nvidia_smi("index,name,driver_version")}
     return ", ".join(named.get(index, index) for index in indices)
 
 
