@@ -61,10 +61,6 @@ def build_encoder(shape: dict, tokenizer_folder: str, target: Path) -> None:
     save_encoder(sentence_transformer(model, tokenizer, {"query": "query: ", "passage": "passage: "}), target, made_with)
 
 
-def parameter_count(folder: Path) -> int:
-    return sum(p.numel() for p in load_encoder(str(folder), torch.device("cpu")).parameters())
-
-
 def training_rate(model: Path, pairs: pd.DataFrame, precision: str, steps: int, warmup: int, work: Path) -> dict:
     manifest = work / "manifest.parquet"
     build_manifest({"pairs": pairs}, BatchPlan(0.5, 100, steps, 0)).to_parquet(manifest, index=False)
@@ -78,16 +74,16 @@ def training_rate(model: Path, pairs: pd.DataFrame, precision: str, steps: int, 
             "final_loss": float(log["loss"].iloc[-1])}  # fmt: skip
 
 
-def model_flops(model: Path, pairs: pd.DataFrame, texts: list[str]) -> tuple[float, float]:
-    """Mean model FLOPs of one training pair (forward and backward over query and positive, at the
-    benchmark's lengths) and of embedding one text."""
+def model_facts(model: Path, pairs: pd.DataFrame, texts: list[str]) -> tuple[int, float, float]:
+    """The encoder's parameter count, and the mean model FLOPs of one training pair (forward and
+    backward over query and positive, at the benchmark's lengths) and of embedding one text."""
     encoder = load_encoder(str(model), torch.device("cpu"))
     config = encoder[0].auto_model.config
     queries = token_lengths(encoder, pairs["query"].tolist(), "query: ", 64)
     positives = token_lengths(encoder, pairs["positive"].tolist(), "passage: ", 256)
     per_pair = 3 * (forward_flops(config, queries) + forward_flops(config, positives)) / len(pairs)
     per_text = forward_flops(config, token_lengths(encoder, texts, "passage: ", 256)) / len(texts)
-    return per_pair, per_text
+    return sum(p.numel() for p in encoder.parameters()), per_pair, per_text
 
 
 def encoding_rate(model: Path, texts: list[str], precision: str, batch_tokens: int) -> float:
@@ -125,11 +121,11 @@ def main() -> None:
             for name, shape in SHAPES.items():
                 model = Path(scratch) / name.split()[0]
                 build_encoder(shape, args.tokenizer, model)
-                per_pair, per_text = model_flops(model, pairs, texts)
+                parameters, per_pair, per_text = model_facts(model, pairs, texts)
                 for precision in ("fp32", "bf16"):
                     work = Path(scratch) / f"{model.name}-{precision}"
                     work.mkdir()
-                    row = {"encoder": name, "precision": precision, "parameters_m": round(parameter_count(model) / 1e6),
+                    row = {"encoder": name, "precision": precision, "parameters_m": round(parameters / 1e6),
                            **training_rate(model, pairs, precision, args.steps, args.warmup, work)}  # fmt: skip
                     row["train_mfu"] = per_pair * row["pairs_per_s"] / peak if peak else None
                     for batch_tokens in (16384, 65536):
