@@ -1,4 +1,5 @@
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -18,6 +19,14 @@ MIRROR = Path(os.environ.get("HYBRIDBATCH_MIRROR", REPOSITORY.parent / "shared" 
 # hub address nothing answers at, so that a test never depends on the machine's network.
 STAND_IN_MODEL = "hybridbatch-tests/tiny-e5"
 UNREACHABLE_HUB = "http://127.0.0.1:9"
+
+
+def bench_module(name: str):
+    """bench/{name}.py, imported from its file (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPOSITORY / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def prefill_hub_cache(hf_home: Path, repo_id: str, folder: Path, commit: str = "0" * 40) -> None:

@@ -1,19 +1,10 @@
 """bench/stage_times.py: the study's cost estimated from a default run's benchmark files."""
 
-import importlib.util
-
 import pytest
 
 from hybridbatch.config import load_overlays
 
-from conftest import REPOSITORY
-
-
-def stage_times_module():
-    spec = importlib.util.spec_from_file_location("stage_times", REPOSITORY / "bench" / "stage_times.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import REPOSITORY, bench_module
 
 
 def write_job(folder, relative, seconds):
@@ -34,7 +25,7 @@ def test_the_study_estimate_scales_each_stage_from_the_default_run(tmp_path):
         write_job(tmp_path, f"manifest/xquad_r/{run}.tsv", 6)
         write_job(tmp_path, f"embed/xquad_r/xquad_r/{run}.tsv", 500)
         write_job(tmp_path, f"evaluate/xquad_r/{run}.tsv", 10)
-    stage_times = stage_times_module()
+    stage_times = bench_module("stage_times")
     jobs = stage_times.job_times(tmp_path)
     measured = stage_times.stage_times(jobs)
     assert measured.loc["embed", "jobs"] == 5 and measured.loc["embed", "seconds"] == 2600

@@ -1,6 +1,5 @@
 """The Snakemake DAG end to end on the tiny test config, in a scratch working directory."""
 
-import importlib.util
 import os
 import re
 import shutil
@@ -17,7 +16,7 @@ import yaml
 
 from hybridbatch.core.contract import TABLES
 
-from conftest import MIRROR, REPOSITORY
+from conftest import MIRROR, REPOSITORY, bench_module
 
 pytestmark = pytest.mark.workflow
 
@@ -483,17 +482,9 @@ def test_the_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_and_retries(tmp_p
     assert profile["retries"] >= 1 and profile["set-resources"]["train"]["runtime"] <= 120
 
 
-def trec_eval_check():
-    """bench/trec_eval_check.py, the check of a run's TREC files with trec_eval (pytrec_eval)."""
-    spec = importlib.util.spec_from_file_location("trec_eval_check", REPOSITORY / "bench" / "trec_eval_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("model", ["base", "hybrid"])
 def test_trec_files_give_trec_eval_the_pipeline_s_multilingual_metrics(workdir, model):
-    check = trec_eval_check()
+    check = bench_module("trec_eval_check")
     runs = workdir / "results" / "runs" / "xquad_r"
     run = check.read_trec(runs / f"{model}.trec", ["qid", "q0", "docid", "rank", "score", "tag"])
     pool = len(pd.read_parquet(workdir / "results" / "data" / "xquad_r" / "candidates.parquet"))
