@@ -25,7 +25,7 @@ def synthetic(tmp_path_factory):
     for lang in LANGS:
         qids = [qid for qid, langs in present.items() if lang in langs]
         cids = [f"{lang}:{qid}" for qid in qids] + [f"{lang}:x{j}" for j in range(15)]
-        queries += [(qid, lang, f"{qid} in {lang}") for qid in qids]
+        queries += [(qid, lang, f"{qid} in {lang}", f"article{int(qid[1:]) // 8}") for qid in qids]
         candidates += [(cid, lang, cid, "ctx") for cid in cids]
         qrels += [(qid, f"{lang}:{qid}") for qid in qids]
         vectors = {}
@@ -35,7 +35,7 @@ def synthetic(tmp_path_factory):
         files[lang] = str(folder / f"{lang}.npz")
         save_embeddings(files[lang], LanguageEmbeddings(np.array(qids), vectors["queries"], np.array(cids), vectors["candidates"]))
     return (
-        pd.DataFrame(queries, columns=["qid", "lang", "text"]),
+        pd.DataFrame(queries, columns=["qid", "lang", "text", "cluster"]),
         pd.DataFrame(candidates, columns=["cid", "lang", "text", "context_id"]),
         pd.DataFrame(qrels, columns=["qid", "cid"]),
         files,
@@ -87,6 +87,8 @@ def test_every_pair_agrees_with_a_sort_based_reference(synthetic):
     en_in_de = metrics[(metrics.query_lang == "en") & (metrics.pool_lang == "de")]["n_queries"].iloc[0]
     assert en_in_de == synthetic[0].query("lang == 'de'").shape[0]
     assert len(per_query.query("metric == 'map'")) == metrics.query("metric == 'map'")["n_queries"].sum()
+    # Each per-query row carries its question's cluster.
+    assert (per_query["cluster"] == "article" + (per_query["qid"].str[1:].astype(int) // 8).astype(str)).all()
     assert run.groupby(["qid", "query_lang"]).size().eq(min(RUN_DEPTH, len(synthetic[1]))).all()
 
 

@@ -43,6 +43,26 @@ def test_domain_views_split_by_whole_documents(full):
     assert full["tatoeba_de"].queries.num_rows == 2000 and full["tatoeba_de"].pairs.num_rows == 0
 
 
+def test_clusters_are_the_articles_and_documents_the_questions_come_from(full):
+    """Intervals resample these: XQuAD-R's 48 articles (the same in every language), MLQA-R's
+    articles linked by parallel questions, whole documents of the translation benchmarks (not a
+    training view's blocks), every Tatoeba line on its own."""
+    counts = {}
+    for name, extracted in full.items():
+        queries = extracted.queries.to_pandas()
+        assert queries.groupby("qid")["cluster"].nunique().eq(1).all(), name
+        counts[name] = queries["cluster"].nunique()
+    assert (counts["xquad_r"], counts["mlqa_r"], counts["ntrex"]) == (48, 520, 123)
+    assert counts["tico19_conversational"] == 1 and counts["tatoeba_de"] == 1000
+    # The test side of the scientific domain is 3 documents; the training side's 8-sentence blocks
+    # stay one cluster per document.
+    assert counts["tico19_scientific"] == 3 and counts["tico19_scientific_train"] == 3
+    xquad = full["xquad_r"].queries.to_pandas()
+    # The first article of the English file (Super Bowl 50) is one cluster of its questions in every language.
+    first = xquad.loc[xquad["qid"] == "56beb4343aeaaa14008c925b", "cluster"]
+    assert (xquad["cluster"] == first.iloc[0]).sum() == 11 * (xquad.drop_duplicates("qid")["cluster"] == first.iloc[0]).sum()
+
+
 def test_count_difference_fails(full):
     damaged = full["xquad_r"]
     damaged = type(damaged)(

@@ -88,10 +88,31 @@ def test_a_source_matches_in_any_language_and_after_normalisation():
     assert row.texts_sharing_an_ngram == 1
 
 
+def test_short_texts_are_caught_by_whole_text_identity():
+    """A text shorter than the n-gram has no n-gram: before the whole-text check, a copied short
+    question or Tatoeba sentence never counted as shared."""
+    benchmark = overlap.BenchmarkLanguage.of("bench", "en", ["Tom needs water.", "Where is the station?", "Who built it?", "!!!"])
+    row = overlap.measure("exp", "src", ["TOM NEEDS WATER", "Who built it? Nobody knows.", "?"], benchmark)
+    # Identical after normalisation: the first text; a text inside a longer one is not identical,
+    # and a punctuation-only text (empty once normalised) never is.
+    assert (row.texts_sharing_an_ngram, row.texts_identical, row.texts_shared) == (0, 1, 1)
+    assert row.share == 0.25 and row.example == "Tom needs water." and row.example_ngram is None
+    chinese = overlap.BenchmarkLanguage.of("bench", "zh", ["我喜欢你。"])
+    assert overlap.measure("exp", "src", ["我喜欢你"], chinese).texts_identical == 1
+
+
+def test_identical_short_texts_stop_the_run(tmp_path):
+    short = [("en", f"Question {i}?") for i in range(10)]
+    check = write_tables(tmp_path, short, [("question 3", "a passage.", ["question 4!"])])
+    with pytest.raises(DataError, match=r"2 of 10 texts \(20.0%\).*\(0\) or are identical.*\(2\).*'Question 3\?' is identical to a source text"):
+        overlap.leak_check([check], 0.1, tmp_path / "overlap.csv")
+
+
 def write_tables(folder, benchmark_texts, source_pairs):
     """A benchmark (queries, candidates) and a source pairs table under folder, as the workflow has them."""
     queries = pa.Table.from_pydict(
-        {"qid": [f"q{i}" for i in range(len(benchmark_texts))], "lang": [lang for lang, _ in benchmark_texts], "text": [t for _, t in benchmark_texts]},
+        {"qid": [f"q{i}" for i in range(len(benchmark_texts))], "lang": [lang for lang, _ in benchmark_texts], "text": [t for _, t in benchmark_texts],
+         "cluster": [f"q{i}" for i in range(len(benchmark_texts))]},
         schema=SCHEMAS["queries"],
     )  # fmt: skip
     candidates = pa.Table.from_pydict({"cid": [], "lang": [], "text": [], "context_id": []}, schema=SCHEMAS["candidates"])
@@ -138,7 +159,8 @@ def test_an_overlap_within_the_limit_writes_the_table(tmp_path):
     assert list(table.columns) == overlap.COLUMNS
     # LEAKED has 14 words: 7 word 8-grams, all in the source.
     assert table.to_dict("records") == [
-        {"experiment": "exp", "train_source": "toy", "benchmark": "bench", "lang": "en", "benchmark_texts": 10, "texts_sharing_an_ngram": 1, "shared_ngrams": 7}
+        {"experiment": "exp", "train_source": "toy", "benchmark": "bench", "lang": "en", "benchmark_texts": 10, "texts_sharing_an_ngram": 1, "texts_identical": 1,
+         "texts_shared": 1, "shared_ngrams": 7}
     ]
     combined = overlap.combine_tables([output, output], 0.1, tmp_path / "all.csv", tmp_path / "all.html")
     assert len(combined) == 2 and "<table" in (tmp_path / "all.html").read_text()

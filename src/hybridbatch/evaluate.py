@@ -173,6 +173,9 @@ def evaluate_files(
     embedding_files: Mapping[str, str],
     translation: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """`evaluate` on the embeddings files of each language, checked against the tables."""
-    return evaluate(benchmark, model, qrels, load_checked_embeddings(embedding_files, queries, candidates), translation)
+    """`evaluate` on the embeddings files of each language, checked against the tables; each
+    per-query row carries its question's cluster (the queries table's), which intervals resample."""
+    metrics, per_query, run = evaluate(benchmark, model, qrels, load_checked_embeddings(embedding_files, queries, candidates), translation)
+    cluster_of = queries.drop_duplicates("qid").set_index("qid")["cluster"]
+    return metrics, per_query.assign(cluster=per_query["qid"].map(cluster_of).to_numpy()), run
 

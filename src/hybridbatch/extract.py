@@ -64,18 +64,22 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
     """Candidates are paragraph sentences; a question's relevant candidate is its answer sentence.
 
     Paragraphs linked by a parallel question (same qid in two languages) form one conflict group:
-    two questions of such a group can have the same answer sentence in some language.
+    two questions of such a group can have the same answer sentence in some language. A question's
+    cluster is its article, articles linked by a parallel question counted as one (the translations
+    of an article, or MLQA's articles on one topic in several languages).
     """
     files = [lareqa.read_language_file(Path(raw_dir) / f"{lang}.json", lang) for lang in sorted(languages)]
 
-    components = _UnionFind()
+    components, articles = _UnionFind(), _UnionFind()
     first_context: dict[str, str] = {}
+    article_of = {paragraph.context_id: paragraph.article for file in files for paragraph in file.paragraphs}
     for file in files:
         for paragraph in file.paragraphs:
             components.find(paragraph.context_id)
         for question in file.questions:
             anchor = first_context.setdefault(question.qid, question.context_id)
             components.union(anchor, question.context_id)
+            articles.union(article_of[anchor], article_of[question.context_id])
 
     queries, candidates, qrels, pairs = (empty_columns(name) for name in TABLES)
     for file in files:
@@ -90,6 +94,7 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
             queries["qid"].append(question.qid)
             queries["lang"].append(file.lang)
             queries["text"].append(question.text)
+            queries["cluster"].append(articles.find(article_of[question.context_id]))
             qrels["qid"].append(question.qid)
             qrels["cid"].append(f"{question.context_id}:{question.answer_sentence}")
             paragraph_sentences = sentences[question.context_id]
@@ -111,11 +116,14 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
     )
 
 
-def _translation_tables(ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]]) -> Extracted:
+def _translation_tables(ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]],
+                        clusters: Sequence[str] | None = None) -> Extracted:  # fmt: skip
     """The tables of a parallel corpus (translation retrieval): sentence i of every language is
     query `ids[i]` and candidate `{lang}:{ids[i]}`, relevant to each other in every language.
     Training pairs: query = a sentence, positive = its up to two neighbours on each side in the same
-    document (`documents[i]`, contiguous); group_id = the sentence id, conflict_key = the document."""
+    document (`documents[i]`, contiguous); group_id = the sentence id, conflict_key = the document.
+    A query's cluster is `clusters[i]` (default: its document)."""
+    clusters = documents if clusters is None else clusters
     queries, candidates, qrels, pairs = (empty_columns(name) for name in TABLES)
     for lang, texts in sentences.items():
         separator = "" if lang in UNSPACED_LANGUAGES else " "
@@ -123,6 +131,7 @@ def _translation_tables(ids: Sequence[str], documents: Sequence[str], sentences:
             queries["qid"].append(ids[index])
             queries["lang"].append(lang)
             queries["text"].append(sentence)
+            queries["cluster"].append(clusters[index])
             candidates["cid"].append(f"{lang}:{ids[index]}")
             candidates["lang"].append(lang)
             candidates["text"].append(sentence)
@@ -186,14 +195,14 @@ def extract_tico19(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages
     if not kept:
         raise DataError(f"{spec.name}: no document of domain {spec.view.domain!r} in {', '.join(map(str, files.values()))}")
     tuids = [corpus.tuids[index] for index in kept]
-    contexts = [documents[index] for index in kept]
-    if spec.view.block:
-        contexts = blocks(contexts, spec.view.block)
-    return _translation_tables(tuids, contexts, {lang: [corpus.texts[lang][t] for t in tuids] for lang in chosen})
+    kept_documents = [documents[index] for index in kept]
+    contexts = blocks(kept_documents, spec.view.block) if spec.view.block else kept_documents
+    return _translation_tables(tuids, contexts, {lang: [corpus.texts[lang][t] for t in tuids] for lang in chosen}, kept_documents)
 
 
 def extract_tatoeba(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
-    """One Tatoeba pair (a language and English): each line is its own context, no training pairs."""
+    """One Tatoeba pair (a language and English): each line is its own context and cluster (the
+    sentences are independent), no training pairs."""
     chosen = sorted(languages)
     (lang,) = [code for code in spec.languages if code != "en"]
     if chosen != sorted(spec.languages):
@@ -304,6 +313,7 @@ def extract(
     except DataError as error:
         raise _naming_origins(error, raw_dir, origins or {}) from None
     check_counts(spec, extracted, chosen)
+    log.info("%s: %d clusters (articles or documents) for interval resampling", spec.name, len(pc.unique(extracted.queries["cluster"])))
     log.info(
         "%s: %d queries, %d candidates, %d qrels, %d pairs in %d languages",
         spec.name, *(extracted.table(name).num_rows for name in TABLES), len(chosen),

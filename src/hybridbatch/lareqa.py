@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 class Paragraph:
     context_id: str
     sentences: tuple[str, ...]
+    article: str  # `{lang}:{index}` of its article in the file
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def read_language_file(path: str | os.PathLike[str], lang: str) -> LanguageFile:
             where = f"{where_article}.paragraphs[{p}]"
             context_id = f"{lang}:{len(paragraphs)}"
             sentences, breaks = _checked_breaks(paragraph, where)
-            paragraphs.append(Paragraph(context_id, sentences))
+            paragraphs.append(Paragraph(context_id, sentences, f"{lang}:{a}"))
 
             for q, qa in enumerate(_field(paragraph, "qas", list, where)):
                 where_qa = f"{where}.qas[{q}]"

@@ -25,8 +25,11 @@ teachers" inside Chinese text counts as two tokens, not fourteen characters.
   XQuAD-R's Thai texts with NTREX ("which is normal for"), 32-grams none. Training on the benchmark
   itself still shares 89% (zh) and 93% (th) of the texts, like word 8-grams in the other languages.
 
-A text shorter than n tokens has no n-gram and never counts as shared (short questions).
-Tokens and n-grams are hashed to 64 bits in numpy (one rolling hash over many texts at once, no
+A text shorter than n tokens has no n-gram (a short question, most Tatoeba sentences, a dialogue
+turn), so whole texts are compared too: a benchmark text whose normalised form equals a source
+text's is *identical*. A text is *shared* when it shares an n-gram or is identical, and the limit
+applies to the shared texts.
+Tokens, whole texts and n-grams are hashed to 64 bits in numpy (one rolling hash over many texts at once, no
 Python loop per n-gram). The benchmark's n-grams (the small side, ~10^6) are one sorted uint64
 array; the source is streamed through it in batches, so memory does not grow with the source.
 The real data (~10^5 texts) takes well under a minute. A collision (about 1e-7 chance over the
@@ -64,7 +67,8 @@ _UNSPACED_SCRIPTS = (
 )
 _TOKEN = re.compile(f"[{_UNSPACED_SCRIPTS}]|[^\\s{_UNSPACED_SCRIPTS}]+")
 _UNSPACED_CHARACTER = re.compile(f"[{_UNSPACED_SCRIPTS}]")
-COLUMNS = ["experiment", "train_source", "benchmark", "lang", "benchmark_texts", "texts_sharing_an_ngram", "shared_ngrams"]
+COLUMNS = ["experiment", "train_source", "benchmark", "lang", "benchmark_texts", "texts_sharing_an_ngram", "texts_identical",
+           "texts_shared", "shared_ngrams"]  # fmt: skip
 # A one-line error message quotes at most this many characters of the example text.
 EXAMPLE_CHARACTERS = 200
 
@@ -177,6 +181,17 @@ def window_hashes(normalised: Sequence[str], n: int) -> tuple[np.ndarray, np.nda
     return _windows(*_token_hashes(normalised), n)
 
 
+# Whole-text hashes are salted apart from n-gram hashes, so a text never matches an n-gram.
+_WHOLE_TEXT_SALT = np.uint64(0x5851F42D4C957F2D)
+
+
+def text_hashes(normalised: Sequence[str]) -> np.ndarray:
+    """The hash of each (normalised) whole text."""
+    if not normalised:
+        return np.empty(0, dtype=np.uint64)
+    return _mixed(pd.util.hash_array(np.array(normalised, dtype=object), categorize=True) ^ _WHOLE_TEXT_SALT)
+
+
 @dataclass(frozen=True)
 class BenchmarkLanguage:
     """One benchmark language's texts and their hashed n-grams (the small side of the check)."""
@@ -186,6 +201,8 @@ class BenchmarkLanguage:
     texts: list[str]
     hashes: np.ndarray
     owners: np.ndarray  # index in texts of each hash
+    whole: np.ndarray  # each text's whole-text hash
+    empty: np.ndarray  # texts that normalise to nothing (punctuation only): never identical
 
     @property
     def n(self) -> int:
@@ -193,25 +210,41 @@ class BenchmarkLanguage:
 
     @classmethod
     def of(cls, benchmark: str, lang: str, texts: list[str]) -> BenchmarkLanguage:
-        hashes, owners = window_hashes([normalise(text) for text in texts], ngram_size(lang))
-        return cls(benchmark, lang, texts, hashes, owners)
+        normalised = [normalise(text) for text in texts]
+        hashes, owners = window_hashes(normalised, ngram_size(lang))
+        empty = np.array([not text for text in normalised], dtype=bool)
+        return cls(benchmark, lang, texts, hashes, owners, text_hashes(normalised), empty)
 
 
-def present_ngrams(source_text_batches: Iterable[Sequence[str]], targets: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
-    """Which of the sorted target hashes (per n) occur in the source's texts.
+@dataclass(frozen=True)
+class Present:
+    """The benchmark hashes found in a source: n-grams per n, and whole texts (sorted arrays)."""
+
+    ngrams: dict[int, np.ndarray]
+    texts: np.ndarray
+
+
+def _mark(seen: np.ndarray, wanted: np.ndarray, hashes: np.ndarray) -> None:
+    if wanted.size:
+        where, found = _lookup(wanted, hashes)
+        seen[where[found]] = True
+
+
+def present_in_source(source_text_batches: Iterable[Sequence[str]], ngram_targets: Mapping[int, np.ndarray],
+                      text_targets: np.ndarray) -> Present:  # fmt: skip
+    """Which of the sorted target hashes (n-grams per n, whole texts) occur in the source's texts.
 
     The source is streamed batch by batch and never held whole: memory follows the benchmark's
-    n-grams, so a paper-scale source (millions of texts) fits as well as the built-in ones."""
-    seen = {n: np.zeros(wanted.size, dtype=bool) for n, wanted in targets.items()}
+    hashes, so a paper-scale source (millions of texts) fits as well as the built-in ones."""
+    seen = {n: np.zeros(wanted.size, dtype=bool) for n, wanted in ngram_targets.items()}
+    seen_texts = np.zeros(text_targets.size, dtype=bool)
     for batch in source_text_batches:
         normalised = list(dict.fromkeys(normalise(text) for text in batch))
         token_hashes, lengths = _token_hashes(normalised)
-        for n, wanted in targets.items():
-            if not wanted.size:
-                continue
-            where, found = _lookup(wanted, _windows(token_hashes, lengths, n)[0])
-            seen[n][where[found]] = True
-    return {n: targets[n][seen[n]] for n in targets}
+        for n, wanted in ngram_targets.items():
+            _mark(seen[n], wanted, _windows(token_hashes, lengths, n)[0])
+        _mark(seen_texts, text_targets, text_hashes(normalised))
+    return Present({n: ngram_targets[n][seen[n]] for n in ngram_targets}, text_targets[seen_texts])
 
 
 @dataclass(frozen=True)
@@ -224,34 +257,40 @@ class Overlap:
     lang: str
     benchmark_texts: int
     texts_sharing_an_ngram: int
+    texts_identical: int
+    texts_shared: int  # sharing an n-gram or identical
     shared_ngrams: int
     example: str | None = None
-    example_ngram: str | None = None
+    example_ngram: str | None = None  # None: the example is identical to a source text
 
     @property
     def share(self) -> float:
-        return self.texts_sharing_an_ngram / self.benchmark_texts if self.benchmark_texts else 0.0
+        return self.texts_shared / self.benchmark_texts if self.benchmark_texts else 0.0
 
 
-def overlap_row(experiment: str, train_source: str, language: BenchmarkLanguage, present: np.ndarray) -> Overlap:
-    """The row of a benchmark language, given the sorted n-gram hashes the source was found to have."""
-    found = _contains(present, language.hashes)
-    sharing_texts = _sorted_unique(language.owners[found])
+def overlap_row(experiment: str, train_source: str, language: BenchmarkLanguage, present: Present) -> Overlap:
+    """The row of a benchmark language, given the hashes the source was found to have."""
+    found = _contains(present.ngrams[language.n], language.hashes)
+    sharing = np.zeros(len(language.texts), dtype=bool)
+    sharing[language.owners[found]] = True
+    identical = _contains(present.texts, language.whole) & ~language.empty
+    shared = np.flatnonzero(sharing | identical)
     example = example_ngram = None
-    if sharing_texts.size:
-        example = language.texts[int(sharing_texts[0])]
-        example_hashes, _ = window_hashes([normalise(example)], language.n)
-        example_ngram = ngrams(example, language.n)[int(np.argmax(_contains(present, example_hashes)))]
+    if shared.size:
+        example = language.texts[int(shared[0])]
+        if sharing[shared[0]]:
+            example_hashes, _ = window_hashes([normalise(example)], language.n)
+            example_ngram = ngrams(example, language.n)[int(np.argmax(_contains(present.ngrams[language.n], example_hashes)))]
     return Overlap(
-        experiment, train_source, language.benchmark, language.lang, len(language.texts), int(sharing_texts.size),
-        int(_sorted_unique(language.hashes[found]).size), example, example_ngram,
+        experiment, train_source, language.benchmark, language.lang, len(language.texts), int(sharing.sum()),
+        int(identical.sum()), int(shared.size), int(_sorted_unique(language.hashes[found]).size), example, example_ngram,
     )  # fmt: skip
 
 
 def measure(experiment: str, train_source: str, source_texts: Iterable[str], language: BenchmarkLanguage) -> Overlap:
     """The row of one benchmark language against one source held in memory (tests, small data)."""
-    present = present_ngrams([list(source_texts)], {language.n: _sorted_unique(language.hashes)})
-    return overlap_row(experiment, train_source, language, present[language.n])
+    present = present_in_source([list(source_texts)], {language.n: _sorted_unique(language.hashes)}, _sorted_unique(language.whole))
+    return overlap_row(experiment, train_source, language, present)
 
 
 def pairs_texts(pairs: pd.DataFrame) -> list[str]:
@@ -282,11 +321,13 @@ def _quoted(text: str) -> str:
 def leak_message(overlap: Overlap, max_overlap: float, others: int) -> str:
     """The one-line report of a leaking (source, benchmark language)."""
     more = f" ({others} more pair(s) over the limit: see the table in this log)" if others else ""
+    how = f"shares {overlap.example_ngram!r}" if overlap.example_ngram is not None else "is identical to a source text"
     return (
         f"experiment {overlap.experiment!r}: training source {overlap.train_source!r} shares text with benchmark "
-        f"{overlap.benchmark!r}, language {overlap.lang}: {overlap.texts_sharing_an_ngram} of {overlap.benchmark_texts} "
-        f"texts ({overlap.share:.1%}) share a {ngram_name(overlap.lang)} with it, over data.max_overlap = {max_overlap:g}; "
-        f"e.g. the benchmark text {_quoted(overlap.example or '')} shares {overlap.example_ngram!r}{more}. "
+        f"{overlap.benchmark!r}, language {overlap.lang}: {overlap.texts_shared} of {overlap.benchmark_texts} texts "
+        f"({overlap.share:.1%}) share a {ngram_name(overlap.lang)} with it ({overlap.texts_sharing_an_ngram}) or are "
+        f"identical to one of its texts after normalisation ({overlap.texts_identical}), over data.max_overlap = "
+        f"{max_overlap:g}; e.g. the benchmark text {_quoted(overlap.example or '')} {how}{more}. "
         "Drop the source from the experiment's train_sources, remove the shared texts from it, or raise data.max_overlap"
     )
 
@@ -332,17 +373,19 @@ def measure_all(checks: Sequence[Check]) -> list[Overlap]:
             queries = read_frame(item.queries, f"queries table of {item.benchmark}", ["lang", "text"])
             candidates = read_frame(item.candidates, f"candidates table of {item.benchmark}", ["lang", "text"])
             languages[item.benchmark] = benchmark_languages(item.benchmark, queries, candidates)
-    present: dict[str, dict[int, np.ndarray]] = {}
+    present: dict[str, Present] = {}
     for pairs, train_source in dict.fromkeys((item.pairs, item.train_source) for item in checks):
         checked = [language for item in checks if item.pairs == pairs for language in languages[item.benchmark]]
         targets = {
             n: _sorted_unique(np.concatenate([language.hashes for language in checked if language.n == n]))
             for n in sorted({language.n for language in checked})
         }
-        log.info("%s: looking for %s benchmark n-grams", train_source, {n: wanted.size for n, wanted in targets.items()})
-        present[pairs] = present_ngrams(_pairs_batches(pairs, f"pairs table of {train_source}"), targets)
+        texts = _sorted_unique(np.concatenate([language.whole for language in checked]))
+        log.info("%s: looking for %s benchmark n-grams and %d whole texts", train_source, {n: wanted.size for n, wanted in targets.items()},
+                 texts.size)  # fmt: skip
+        present[pairs] = present_in_source(_pairs_batches(pairs, f"pairs table of {train_source}"), targets, texts)
     return [
-        overlap_row(item.experiment, item.train_source, language, present[item.pairs][language.n])
+        overlap_row(item.experiment, item.train_source, language, present[item.pairs])
         for item in checks
         for language in languages[item.benchmark]
     ]
@@ -350,7 +393,7 @@ def measure_all(checks: Sequence[Check]) -> list[Overlap]:
 
 def overlap_html(table: pd.DataFrame, max_overlap: float) -> str:
     """The table as an HTML page for the Snakemake report (which offers a CSV only as a download)."""
-    shown = table.assign(share=(table["texts_sharing_an_ngram"] / table["benchmark_texts"]).map("{:.2%}".format))
+    shown = table.assign(share=(table["texts_shared"] / table["benchmark_texts"]).map("{:.2%}".format))
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Text overlap</title><style>"
         "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
@@ -370,9 +413,10 @@ def leak_check(checks: Sequence[Check], max_overlap: float, table_csv: str | os.
     for row in overlaps:
         if row.example is not None:
             log.info(
-                "%s: %s vs %s %s: %d text(s) (%.2f%%), e.g. %s shares %r",
-                row.experiment, row.train_source, row.benchmark, row.lang, row.texts_sharing_an_ngram,
-                100 * row.share, _quoted(row.example), row.example_ngram,
+                "%s: %s vs %s %s: %d text(s) (%.2f%%; %d identical), e.g. %s %s",
+                row.experiment, row.train_source, row.benchmark, row.lang, row.texts_shared, 100 * row.share,
+                row.texts_identical, _quoted(row.example),
+                "is identical" if row.example_ngram is None else f"shares {row.example_ngram!r}",
             )  # fmt: skip
     check(overlaps, max_overlap)
     write_frame_csv(table, table_csv)

@@ -1,7 +1,9 @@
 """The artifact contract: what the stages' tables hold, and the names they share.
 
 Data tables (one folder per data set, `results/data/{dataset}/{table}.parquet`):
-- queries (qid, lang, text): qid is shared by parallel questions/sentences across languages.
+- queries (qid, lang, text, cluster): qid is shared by parallel questions/sentences across
+  languages; cluster is the unit an interval resamples (the article or document the text comes
+  from, the same for every language of a qid; a text of its own where the data set has none).
 - candidates (cid, lang, text, context_id): the retrieval pool, one row per sentence.
 - qrels (qid, cid): every relevant candidate of a qid, in every language.
 - pairs (group_id, conflict_key, lang, query, positive, hard_negatives): the training view. Rows of
@@ -25,7 +27,7 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import reading
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "queries": pa.schema([("qid", pa.string()), ("lang", pa.string()), ("text", pa.string())]),
+    "queries": pa.schema([("qid", pa.string()), ("lang", pa.string()), ("text", pa.string()), ("cluster", pa.string())]),
     "candidates": pa.schema(
         [("cid", pa.string()), ("lang", pa.string()), ("text", pa.string()), ("context_id", pa.string())]
     ),
