@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ def bench_module(name: str):
     """bench/{name}.py, imported from its file (bench/ is scripts, not a package)."""
     spec = importlib.util.spec_from_file_location(name, REPOSITORY / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    # Registered first: dataclasses look their module up while the file runs.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -19,6 +19,7 @@ from hybridbatch.core import runs
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.runs import Run
 from hybridbatch.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
+from hybridbatch.protocol import version_problem
 from hybridbatch.registry import DATASETS
 
 
@@ -170,6 +171,12 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
         if "id_triples" in source:
             problems += _id_triples_problems(f"sources.{name}", source)
 
+    protocol = config["report"]["protocol"]
+    if problem := version_problem(protocol["version"]):
+        problems.append(f"report.protocol.version: {problem}")
+    primary = protocol["domain_primary"]
+    if primary["metric"] == "rank_distance" and primary["setting"] != "multi":
+        problems.append(f"report.protocol.domain_primary: rank_distance is measured in the multi setting only, not {primary['setting']}")
     origins = {**{name: spec.origin for name, spec in DATASETS.items()}, **{name: s["origin"] for name, s in loaded.items()}}
     # A misspelt source would silently keep weight 1.
     for name in config["training"]["source_weights"]:

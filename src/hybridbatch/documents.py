@@ -14,7 +14,7 @@ import pandas as pd
 
 from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, PROVENANCE, SETTINGS
 from hybridbatch.core.runs import BASE, ROLE_TITLES, strategy_roles
-from hybridbatch.results import per_language, summary
+from hybridbatch.results import CLAIMS, per_language, summary
 
 SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
 NO_CLAIM_TESTS = "No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines: no claim to test."
@@ -124,9 +124,10 @@ def _signed(value: float, metric: str) -> str:
 
 
 def claim_table(tests: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
-    """One row per claim test of significance.csv (hybridbatch.results.claim_tests): the claim,
-    metric, difference, interval (with its level), margin, Holm-adjusted p, verdict and the
-    baselines' trade-off the claim presupposes."""
+    """One row per claim test of significance.csv (hybridbatch.results.claim_tests): the claim, its
+    hypothesis, metric, difference, interval (with its level), margin, Holm-adjusted p, verdict
+    (bold where it is the one the claim needs) and the baselines' trade-off the claim presupposes."""
+    holds = {claim.number: claim.holds for claim in CLAIMS}
     rows = []
     for test in tests.to_dict("records"):
         metric = test["metric"]
@@ -141,20 +142,23 @@ def claim_table(tests: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
                 f"[{_signed(test['precondition_ci_low'], metric)}, {_signed(test['precondition_ci_high'], metric)}], "
                 f"{test['precondition_result']}"
             )
-        verdict = test["verdict"] if test["seeds"] > 1 else f"{test['verdict']}; {test['scope']}"
+        verdict = test["verdict"]
         rows.append(
             [
                 f"{test['claim']}. {test['statement']} ({compared})",
+                test["hypothesis"],
                 METRIC_TITLES[metric],
                 _signed(test["difference"], metric),
                 f"[{_signed(test['ci_low'], metric)}, {_signed(test['ci_high'], metric)}] ({test['ci_confidence']:.1%})",
                 margin,
                 "–" if pd.isna(test["p_holm"]) else f"{test['p_holm']:.4f}",
-                f"**{verdict}**" if test["verdict"] in ("better", "matches") else verdict,
+                f"**{verdict}**" if verdict == holds[test["claim"]] else verdict,
                 trade_off,
+                f"v{test['protocol_version']}",
             ]
         )
-    columns = ["claim", "metric", "difference", "interval", "margin", "Holm-adjusted p", "verdict", "trade-off between the baselines"]
+    columns = ["claim", "hypothesis", "metric", "difference", "interval", "margin", "Holm-adjusted p", "verdict",
+               "trade-off between the baselines", "protocol"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -167,35 +171,33 @@ def claims_block(experiment: str, tests: pd.DataFrame, roles: Mapping[str, str],
 
 
 def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
-    """How to read `claim_table`: the test, margins, levels, the Holm family and what the
+    """How to read `claim_table`: the protocol, hypotheses, verdicts, the Holm family and what the
     intervals cover. `family`: the number of tests Holm adjusted over (the whole table)."""
-    confidence = float(tests["confidence"].iloc[0])
-    alpha = (1 - confidence) / 2
+    first = tests.iloc[0]
+    confidence = float(first["confidence"])
     bias = tests["metric"].isin(LOWER_IS_BETTER)
     margins = [f"{tests.loc[~bias, 'margin'].iloc[0]:.4g} for mAP and MRR@10"] if (~bias).any() else []
     if bias.any():
-        first = tests[bias].iloc[0]
-        margins.append(f"{first['margin'] / first['baseline_value']:.0%} of the baseline's rank distance")
-    seeds = int(tests["seeds"].min())
-    samples = int(tests["samples"].iloc[0])
+        row = tests[bias].iloc[0]
+        margins.append(f"{row['margin'] / row['baseline_value']:.0%} of the baseline's rank distance")
     return [
-        "Each claim is a non-inferiority test of hybrid − baseline (macro averages: per (query language, pool) pair, then over "
-        f"the setting's pairs; mean over seeds) with a margin of {' and '.join(margins)}; lower is better for rank distance, so "
-        "there every inequality turns. **matches**: the Holm-adjusted one-sided p-value of a difference at or beyond −margin "
-        f"is below {alpha:.3g} = (1 − {confidence:g}) / 2, the level of one bound of a two-sided {confidence:.0%} interval; "
-        "**better**: the difference is also beyond 0 at the same level; else **does not match**.",
-        "Claims 1–3 presuppose a trade-off between the baselines, on the same metric: X-X above X-Y on Mono (claim 1), X-Y "
-        f"above X-X on Cross and Multi (claims 2, 3). Unless the baselines' {confidence:.0%} interval lies above 0 the claim is "
-        "**not testable here**. Claim 4 (language bias) presupposes nothing and is tested against each baseline.",
+        f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; rules and history in docs/protocol.md), "
+        "fixed before the run. Each claim is a test of d = hybrid − baseline (macro averages: per (query language, pool) "
+        f"pair, then over the setting's pairs; mean over seeds) with a margin of {' and '.join(margins)}. Claims 1–3 "
+        "(\"matches\") are equivalence tests (TOST, H1: |d| < margin); claim 4 (\"lowest bias\") is superiority over each "
+        "baseline by more than the margin.",
+        "Verdicts, read from the interval of d (for rank distance lower is better, so the sides turn): **better** above "
+        "+margin, **equivalent** within ±margin, **worse** below −margin, else **inconclusive**; the four do not overlap. "
+        "A claim holds where its verdict is the one its hypothesis names (in bold).",
+        "Claims 1–3 presuppose a trade-off between the baselines on the same metric: X-X above X-Y on Mono (claim 1), X-Y "
+        f"above X-X on Cross and Multi (claims 2, 3), by more than the margin: the one-sided bound at {(1 + confidence) / 2:.1%} "
+        "must lie above it, otherwise the claim is **not testable here** and the gap is shown.",
         f"Holm-Bonferroni adjusts over one family: the {family} testable claim tests of significance.csv (all experiments, "
-        f"hybrids, metrics and claims). p-values come from {samples} bootstrap samples, (1 + samples at or beyond the margin) "
-        "/ (samples + 1). Each interval is at the level Holm's step-down decided its test at (shown beside it), so a bound "
-        "lies past the margin exactly when the verdict is matches or better; not testable rows keep the nominal level.",
-        "Two-level bootstrap: seeds (paired across strategies) and questions (a question with all its translations) are "
-        "resampled, so training randomness is inside every interval."
-        if seeds > 1
-        else "One seed: the intervals cover the sampling of questions only, not training randomness; more `training.seeds` "
-        "add it (a two-level bootstrap over seeds and questions).",
+        "hybrids, metrics and claims). p-values come from Student's t on the standard error below (no resampling floor); "
+        "each interval is at the level Holm's step-down decided its test at (shown beside it), so the verdict and the "
+        f"adjusted p agree. Not testable rows keep the nominal {confidence:.0%}.",
+        f"Standard errors: {first['clusters']} clusters of {first['questions']} questions (articles, each with all its "
+        f"questions' translations) resampled {first['samples']} times; {first['scope']}.",
     ]
 
 

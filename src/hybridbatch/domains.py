@@ -1,77 +1,93 @@
-"""The domain study's table: per domain, each model's retrieval quality with a bootstrap interval
-over sentences (and seeds), and the pre-stated differences between models with paired intervals.
+"""The domain study's table: per domain, each model's retrieval quality with an interval, and the
+pre-stated differences between models with paired intervals and the four-word verdicts
+(hybridbatch.verdicts; rules in docs/protocol.md).
 
-Input: per-query values with `experiment` = the domain and `strategy` = the model's name (a model
-is a strategy of a training experiment, e.g. "general/hybrid"), as `study_per_query` relabels the
-evaluations' files; a domain made of several benchmarks has its sentences' ids made unique per
-benchmark there. Settings: Cross and Multi only (translation retrieval has no Mono).
+Input: per-query values with `experiment` = the domain, `strategy` = the model's name (a model is a
+strategy of a training experiment, e.g. "general/hybrid") and `stratum` = the benchmark, as
+`study_per_query` relabels the evaluations' files. A domain's value is the mean over its
+benchmarks of each benchmark's macro average (per language pair, then over its pairs), so a
+benchmark counts once however many pairs it has; rank distance only over the benchmarks where a
+query has several relevant items. Settings: Cross and Multi (translation retrieval has no Mono).
+
+The primary endpoints are the protocol's setting and metric (`report.protocol.domain_primary`) for
+the general hybrid minus each domain's own hybrid (the hybrid of the experiment named like the
+domain), equivalence tests with Holm over them; every other row is exploratory (unadjusted, at the
+nominal level) and labelled so.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import LOWER_IS_BETTER, MULTI, RANK_DISTANCE
+from hybridbatch.core.contract import MULTI, RANK_DISTANCE
 from hybridbatch.core.errors import DataError
-from hybridbatch.core.io import read_frame
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
 from hybridbatch.documents import Block
-from hybridbatch.results import Bootstrap, Difference, Margins, bootstrap_difference, bootstrap_value, interval
+from hybridbatch.protocol import Protocol
+from hybridbatch.results import read_per_query_file
+from hybridbatch.registry import DATASETS
+from hybridbatch.verdicts import EQUIVALENCE, EXPLORATORY, PRIMARY, Comparison, Hypothesis, compare, decide
 
 DOMAIN_SETTINGS = ("cross", MULTI)
 DOMAIN_METRICS = ("mrr@10", "map", "recall@1")
 # (setting, metric) of every row group; rank distance is measured in the multilingual pool only.
 CASES = [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
 DOMAIN_TITLE = "Does it transfer across domains? MRR@10, mAP, R@1 and rank distance per domain"
-COLUMNS = ["domain", "kind", "name", "setting", "metric", "value", "ci_low", "ci_high", "confidence", "seeds", "questions", "margin",
-           "verdict"]  # fmt: skip
+COLUMNS = ["domain", "kind", "name", "setting", "metric", "value", "ci_low", "ci_high", "confidence", "seeds", "clusters",
+           "questions", "margin", "hypothesis", "p_value", "p_holm", "family", "verdict", "scope", "protocol_version",
+           "protocol_hash"]  # fmt: skip
 
 
-def verdict(low: float, high: float, margin: float, lower_is_better: bool) -> str:
-    """What a difference a − b with interval [low, high] says of model a: "equivalent" when the
-    interval lies within ±margin (a difference the margin calls negligible, even if not 0), else
-    "better" or "worse" when it excludes 0, else "cannot tell"."""
-    if -margin < low and high < margin:
-        return "equivalent"
-    if low > 0 or high < 0:
-        return "better" if (high < 0) == lower_is_better else "worse"
-    return "cannot tell"
+def _row(domain: str, kind: str, name: str, setting: str, metric: str, protocol: Protocol, result, **decided) -> dict:
+    values = {
+        "domain": domain, "kind": kind, "name": name, "setting": setting, "metric": metric, "value": result.observed,
+        "seeds": result.seeds, "clusters": result.clusters, "questions": result.questions, "scope": result.scope,
+        "protocol_version": protocol.version, "protocol_hash": protocol.digest(), "margin": math.nan, "hypothesis": "",
+        "p_value": math.nan, "p_holm": math.nan, "family": "", "verdict": "",
+    }  # fmt: skip
+    return values | decided
 
 
-def _row(domain: str, kind: str, name: str, setting: str, metric: str, result: Bootstrap, confidence: float,
-         margins: Margins | None = None) -> dict:  # fmt: skip
-    """A model row (no margins, no verdict) or a difference row."""
-    low, high = interval(result.replicates, (1 - confidence) / 2)
-    margin = margins.of(metric, result.b_value) if margins else math.nan
-    decided = verdict(low, high, margin, metric in LOWER_IS_BETTER) if margins else ""
-    values = (domain, kind, name, setting, metric, result.observed, low, high, confidence, result.seeds, result.questions, margin, decided)
-    return dict(zip(COLUMNS, values, strict=True))
-
-
-def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Sequence[tuple[str, str]], margins: Margins, *,
-                 samples: int, seed: int, confidence: float) -> pd.DataFrame:  # fmt: skip
-    """Rows of kind "model" (each of `models` present in a domain) and "difference" (each (a, b)
-    of `differences` with both present: a minus b, paired, with its verdict), for every domain,
-    setting and metric. Each row has its own random stream, fixed by the row alone."""
-    rows = []
-    for domain, frame in per_query.groupby("experiment", sort=False):
-        present = set(frame["strategy"])
+def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Sequence[tuple[str, str]],
+                 own: Mapping[str, str], protocol: Protocol) -> pd.DataFrame:  # fmt: skip
+    """Rows of kind "model" (each of `models` present in a domain, its value with the nominal
+    interval) and "difference" (each (a, b) of `differences` with both present: a minus b, paired,
+    an equivalence test with its verdict), for every domain, setting and metric. `own`: each
+    domain's own model; a minus it on the protocol's primary endpoint is primary (Holm over those),
+    every other difference exploratory."""
+    per_query = per_query.assign(setting=np.where(per_query["pool_lang"] == MULTI, MULTI, "cross"))
+    groups = {key: frame for key, frame in per_query.groupby(["experiment", "setting"], sort=False)}
+    rows, tests, family, positions = [], [], [], []
+    for domain in dict.fromkeys(per_query["experiment"]):
         for setting, metric in CASES:
+            frame = groups.get((domain, setting))
+            present = set() if frame is None else set(frame.loc[frame["metric"] == metric, "strategy"])
             for model in (m for m in models if m in present):
-                generator = np.random.default_rng([seed, zlib.crc32(f"{domain}\t{model}\t{setting}\t{metric}".encode())])
-                result = bootstrap_value(frame, domain, model, setting, metric, samples, generator)
-                rows.append(_row(domain, "model", model, setting, metric, result, confidence))
+                result = compare(frame, Comparison(domain, model, None, setting, metric), protocol.samples, protocol.seed)
+                low, high = result.interval(protocol.alpha)
+                rows.append(_row(domain, "model", model, setting, metric, protocol, result, ci_low=low, ci_high=high,
+                                 confidence=protocol.confidence))  # fmt: skip
             for a, b in ((a, b) for a, b in differences if {a, b} <= present):
-                difference = Difference(domain, a, b, setting, metric)
-                generator = np.random.default_rng([seed, difference.stream()])
-                result = bootstrap_difference(frame, difference, samples, generator)
-                rows.append(_row(domain, "difference", f"{a} − {b}", setting, metric, result, confidence, margins))
+                comparison = Comparison(domain, a, b, setting, metric)
+                result = compare(frame, comparison, protocol.samples, protocol.seed)
+                margin = protocol.margin_of(metric, result.b_value)
+                primary = (setting, metric) == (protocol.primary_setting, protocol.primary_metric) and own.get(domain) == b
+                positions.append(len(rows))
+                tests.append(Hypothesis(comparison, result, EQUIVALENCE, margin))
+                family.append(primary)
+                rows.append(_row(domain, "difference", f"{a} − {b}", setting, metric, protocol, result, margin=margin,
+                                 hypothesis=f"equivalence: |a − b| < {margin:.4g} (TOST)",
+                                 family=PRIMARY if primary else EXPLORATORY))  # fmt: skip
+    if tests:
+        decided = decide(tests, family, protocol.alpha)
+        for position, values in zip(positions, decided.to_dict("records"), strict=True):
+            rows[position] |= {"ci_low": values["ci_low"], "ci_high": values["ci_high"], "confidence": values["ci_confidence"],
+                               "p_value": values["p_value"], "p_holm": values["p_holm"], "verdict": values["verdict"]}  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -103,19 +119,23 @@ def evaluations_from(records: Sequence[Mapping]) -> list[Evaluation]:
 
 def study_per_query(evaluations: Sequence[Evaluation]) -> pd.DataFrame:
     """The per-query values of every evaluation, relabelled for `domain_table`: experiment = the
-    domain, strategy = the model's label, qid made unique across a domain's benchmarks. The base
-    model is one deterministic model: seed 0."""
+    domain, strategy = the model's label, stratum = the benchmark, qid and cluster made unique
+    across a domain's benchmarks. The base model is one deterministic model: seed 0. Rank distance
+    is dropped where a query has one relevant item in the multilingual pool (a translation
+    benchmark of two languages, Tatoeba): it is 0 there by construction and would dilute the rest."""
     frames = []
     for evaluation in evaluations:
-        frame = read_frame(evaluation.path, "per-query metrics")
-        if frame.empty:
-            raise DataError(f"{evaluation.path}: no per-query values ({evaluation.experiment}/{evaluation.run.name} on {evaluation.benchmark})")
+        frame = read_per_query_file(evaluation.path, f"{evaluation.experiment}/{evaluation.run.name} on {evaluation.benchmark}")
+        if DATASETS[evaluation.benchmark].translation and frame["query_lang"].nunique() <= 2:
+            frame = frame[frame["metric"] != RANK_DISTANCE]
         frames.append(
             frame.assign(
                 experiment=evaluation.domain,
                 strategy=model_label(evaluation.experiment, evaluation.run),
                 seed=0 if evaluation.run.seed is None else evaluation.run.seed,
+                stratum=evaluation.benchmark,
                 qid=evaluation.benchmark + ":" + frame["qid"].astype(str),
+                cluster=evaluation.benchmark + ":" + frame["cluster"].astype(str),
             )
         )
     return pd.concat(frames, ignore_index=True)
@@ -136,17 +156,28 @@ def study_models(general: str, runs: Mapping[str, Sequence[Run]]) -> tuple[list[
     return models, differences
 
 
+def own_models(domains: Sequence[str], runs: Mapping[str, Sequence[Run]]) -> dict[str, str]:
+    """Each domain's own model: the hybrid of the experiment named like the domain, where there is one."""
+    return {domain: model_label(domain, run) for domain in reversed(domains) if domain in runs
+            for run in reversed(runs[domain]) if run.role == HYBRID}  # fmt: skip
+
+
 def _cell(row: pd.Series) -> str:
     digits = 2 if row["metric"] == RANK_DISTANCE else 3
     sign = "+" if row["kind"] == "difference" else ""
     text = f"{row['value']:{sign}.{digits}f} [{row['ci_low']:{sign}.{digits}f}, {row['ci_high']:{sign}.{digits}f}]"
-    return f"{text} {row['verdict']}" if row["kind"] == "difference" else text
+    if row["kind"] != "difference":
+        return text
+    if row["family"] == PRIMARY:
+        return f"{text} **{row['verdict']}** (primary, Holm p {row['p_holm']:.3f})"
+    return f"{text} {row['verdict']} (exploratory)"
 
 
-def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], margins: Margins) -> list[Block]:
+def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], protocol: Protocol) -> list[Block]:
     """One block per domain: models, then differences, down; (setting, metric) across; each cell
-    the value and its interval, and a difference's verdict."""
+    the value and its interval, and a difference's verdict, primary or exploratory."""
     blocks = []
+    primary_count = int((table["family"] == PRIMARY).sum())
     for domain, rows in table.groupby("domain", sort=False):
         cells = rows.assign(case=[f"{metric} ({setting})" for setting, metric in zip(rows["setting"], rows["metric"], strict=True)],
                             cell=rows.apply(_cell, axis=1))  # fmt: skip
@@ -157,13 +188,18 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], 
         first = rows.iloc[0]
         in_domain = sorted({name for name in rows["name"] if name.startswith(f"{domain}/")})
         notes = [
-            f"Benchmarks: {', '.join(benchmarks.get(domain, []))}; {first['questions']} sentences (all language pairs of a "
-            f"sentence resampled together), {int(rows['seeds'].max())} seed(s); {first['confidence']:.0%} bootstrap intervals.",
+            f"Benchmarks: {', '.join(benchmarks.get(domain, []))}, each macro-averaged over its language pairs, then averaged; "
+            f"{first['questions']} sentences in {first['clusters']} clusters (documents; a Tatoeba sentence is its own), "
+            f"{int(rows['seeds'].max())} seed(s). Intervals: {first['scope']}.",
             f"Fine-tuned on this domain (in-domain): {', '.join(in_domain)}; every other model is zero-shot here." if in_domain
             else "No model was fine-tuned on this domain: every model is zero-shot here.",
-            "A difference a − b is a's gain (for rank distance, lower is better): *equivalent* when its interval lies within "
-            f"±{margins.absolute:g} (rank distance: ±{margins.relative:.0%} of b's value), else *better* or *worse* when it "
-            "excludes 0, else *cannot tell*.",
+            f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; docs/protocol.md), fixed before the run. "
+            "A difference a − b is a's gain (for rank distance, lower is better); its verdict is read from its interval: "
+            f"**better** above +{protocol.margin:g} (rank distance: {protocol.relative_margin:.0%} of b's value), **worse** "
+            "below the negative margin, **equivalent** within ±margin, else **inconclusive**.",
+            f"Primary endpoints: {protocol.primary_metric} ({protocol.primary_setting}), the general hybrid minus each domain's "
+            f"own hybrid; Holm over the study's {primary_count}, each interval at the level Holm decided it at. Every other "
+            f"difference is exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own.",
         ]
         blocks.append(Block(domain, shown, notes))
     return blocks

@@ -230,7 +230,7 @@ def domain_mrr(table: pd.DataFrame, colours: Mapping[str, str], target, options:
             axis.errorbar(positions, values["value"], yerr=errors, fmt="o", color=colours[model], label=model, capsize=3, markersize=5)
         axis.set_xticks(range(len(domains)), domains)
         axis.grid(axis="y", alpha=0.3)
-        axis.set_title(f"{setting.capitalize()} (error bars: {rows['confidence'].iloc[0]:.0%} bootstrap interval)", fontsize=10)
+        axis.set_title(f"{setting.capitalize()} (error bars: {rows['confidence'].iloc[0]:.0%} interval)", fontsize=10)
     axes[0].set_ylabel("MRR@10")
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=min(len(models), 4))

@@ -31,9 +31,7 @@ rule domain_table:
         runs=domain_runs(),
         general=DOMAINS.general if DOMAINS else None,
         benchmarks={domain: list(names) for domain, names in DOMAINS.benchmarks.items()} if DOMAINS else {},
-        bootstrap=config["report"]["bootstrap"],
-        # The equivalence margins of the differences' verdicts: the claims' margins.
-        claims=config["report"]["claims"],
+        protocol=config["report"]["protocol"],
     log:
         "logs/domain_table.log",
     benchmark:

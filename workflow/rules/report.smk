@@ -8,8 +8,7 @@ rule significance:
         model_keys=model_keys(),
         runs=run_records(),
         experiments=CLAIM_EXPERIMENTS,
-        bootstrap=config["report"]["bootstrap"],
-        claims=config["report"]["claims"],
+        protocol=config["report"]["protocol"],
     log:
         "logs/significance.log",
     benchmark:

@@ -1,23 +1,21 @@
 from hybridbatch.core.io import write_frame_csv, write_text
 from hybridbatch.core.logs import logged
 from hybridbatch.documents import html_page, markdown
-from hybridbatch.domains import DOMAIN_TITLE, Margins, domain_blocks, domain_table, evaluations_from, study_models, study_per_query, study_runs
+from hybridbatch.domains import DOMAIN_TITLE, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query, study_runs
+from hybridbatch.protocol import Protocol
 
 with logged(snakemake.log[0]) as log:
     runs = study_runs(snakemake.params.runs)
     models, differences = study_models(snakemake.params.general, runs)
-    bootstrap, claims = snakemake.params.bootstrap, snakemake.params.claims
-    margins = Margins(claims["margin"], claims["relative_margin"])
+    protocol = Protocol.from_config(snakemake.params.protocol)
     table = domain_table(
         study_per_query(evaluations_from(snakemake.params.evaluations)),
         models,
         differences,
-        margins,
-        samples=bootstrap["samples"],
-        seed=bootstrap["seed"],
-        confidence=bootstrap["confidence"],
+        own_models(list(snakemake.params.benchmarks), runs),
+        protocol,
     )
-    blocks = domain_blocks(table, snakemake.params.benchmarks, margins)
+    blocks = domain_blocks(table, snakemake.params.benchmarks, protocol)
     write_frame_csv(table, snakemake.output.csv)
     write_text(markdown(DOMAIN_TITLE, blocks), snakemake.output.md)
     write_text(html_page(DOMAIN_TITLE, blocks), snakemake.output.html)

@@ -1,21 +1,13 @@
 from hybridbatch.core.io import write_frame_csv
 from hybridbatch.core.logs import logged
 from hybridbatch.core.runs import runs_by_name, strategy_alphas
+from hybridbatch.protocol import Protocol
 from hybridbatch.results import claim_tests, read_per_query
 
 with logged(snakemake.log[0]) as log:
     runs = runs_by_name(snakemake.params.runs)
     files = {tuple(key): path for key, path in zip(snakemake.params.model_keys, snakemake.input, strict=True)}
-    bootstrap, claims = snakemake.params.bootstrap, snakemake.params.claims
-    table = claim_tests(
-        read_per_query(files, runs),
-        snakemake.params.experiments,
-        strategy_alphas(runs.values()),
-        samples=bootstrap["samples"],
-        seed=bootstrap["seed"],
-        confidence=bootstrap["confidence"],
-        margin=claims["margin"],
-        relative_margin=claims["relative_margin"],
-    )
+    protocol = Protocol.from_config(snakemake.params.protocol)
+    table = claim_tests(read_per_query(files, runs), snakemake.params.experiments, strategy_alphas(runs.values()), protocol)
     write_frame_csv(table, snakemake.output[0])
-    log.info("claim tests, %d bootstrap samples:\n%s", bootstrap["samples"], table.to_string(index=False))
+    log.info("claim tests, protocol version %d (%s):\n%s", protocol.version, protocol.digest(), table.to_string(index=False))
