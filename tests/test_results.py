@@ -8,20 +8,9 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import BASE_RUN, Run, strategy_roles
 from hybridbatch.documents import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
 from hybridbatch.figures import FIGURES, FigureOptions, draw, figure_caption, figure_names, strategy_colours
-from hybridbatch.results import (
-    NOT_TESTABLE,
-    ONE_SEED,
-    Difference,
-    bootstrap_difference,
-    check_complete,
-    claim_plan,
-    claim_tests,
-    holm_adjusted,
-    holm_levels,
-    load_metrics,
-    per_language,
-    summary,
-)
+from hybridbatch.protocol import RULE_VERSION, Protocol
+from hybridbatch.results import NOT_TESTABLE, check_complete, claim_plan, claim_tests, load_metrics, per_language, summary
+from hybridbatch.verdicts import Comparison, compare
 
 LANGS = ["de", "en"]
 RUNS = {
@@ -96,32 +85,10 @@ def test_missing_setting_or_model_is_named(metric_files, tmp_path):
         check_complete(broken, {"toy": list(RUNS)})
 
 
-def per_query_frame(values_a, values_b, pairs):
-    """Per-query AP of strategies a and b: values_x[pair][question]."""
-    rows = []
-    for strategy, values in (("a", values_a), ("b", values_b)):
-        for (query, pool), per_question in zip(pairs, values, strict=True):
-            for qid, value in per_question.items():
-                rows.append(("toy", strategy, 0, qid, query, pool, "map", value))
-    return pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "query_lang", "pool_lang", "metric", "value"])
-
-
-def test_bootstrap_difference_is_the_macro_difference():
-    pairs = [("de", "en"), ("en", "de")]
-    a = [{"q1": 0.9, "q2": 0.5, "q3": 0.4}, {"q1": 0.3, "q2": 0.2}]
-    b = [{"q1": 0.6, "q2": 0.5, "q3": 0.1}, {"q1": 0.3, "q2": 0.4}]
-    result = bootstrap_difference(per_query_frame(a, b, pairs), Difference("toy", "a", "b", "cross", "map"), 500, np.random.default_rng(0))
-    # Pair (de, en): mean difference (0.3 + 0 + 0.3) / 3 = 0.2; pair (en, de): (0 - 0.2) / 2 = -0.1.
-    assert result.observed == pytest.approx((0.2 - 0.1) / 2)
-    assert result.b_value == pytest.approx(((0.6 + 0.5 + 0.1) / 3 + (0.3 + 0.4) / 2) / 2)
-    assert (result.seeds, result.questions, result.pairs) == (1, 3, 2)
-    assert len(result.replicates) == 500 and np.all(np.diff(result.replicates) >= 0)
-    assert result.replicates[0] < result.observed < result.replicates[-1]
-
-
 CLAIM_PAIRS = [("de", "de"), ("en", "en"), ("de", "en"), ("en", "de"), ("de", "multi"), ("en", "multi")]
 MARGIN, RELATIVE_MARGIN = 0.01, 0.05
-TESTS = {"samples": 500, "seed": 0, "confidence": 0.95, "margin": MARGIN, "relative_margin": RELATIVE_MARGIN}
+PROTOCOL = Protocol(RULE_VERSION, 0.95, MARGIN, RELATIVE_MARGIN, 500, 0, "cross", "mrr@10")
+ONE_SEED = "one seed: clusters (articles, documents) only, not training randomness"
 
 
 def claim_frame(shift=0.0, *, trade_off=0.1, seed_effects=None, noise_sd=0.0, rank_factor=1.0, questions=100):
@@ -151,7 +118,8 @@ def claim_frame(shift=0.0, *, trade_off=0.1, seed_effects=None, noise_sd=0.0, ra
             if pool == "multi":
                 for strategy, factor in (("x-x", 1.0), ("x-y", 1.0), ("hybrid", rank_factor)):
                     rows += [("toy", strategy, seed, q, query, pool, "rank_distance", v) for q, v in zip(qids, bias * factor, strict=True)]
-    return pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "query_lang", "pool_lang", "metric", "value"])
+    frame = pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "query_lang", "pool_lang", "metric", "value"])
+    return frame.assign(cluster=frame["qid"])
 
 
 def verdicts(table, claims=(1, 2, 3)):
@@ -160,50 +128,58 @@ def verdicts(table, claims=(1, 2, 3)):
 
 @pytest.mark.parametrize(
     ("shift", "noise_sd", "expected"),
-    [(0.0, 0.0, "matches"), (-MARGIN / 2, 0.01, "matches"), (-2 * MARGIN, 0.01, "does not match"), (2 * MARGIN, 0.01, "better")],
+    [(0.0, 0.0, "equivalent"), (-MARGIN / 2, 0.01, "equivalent"), (-2 * MARGIN, 0.01, "worse"), (2 * MARGIN, 0.01, "better"),
+     (0.0, 0.3, "inconclusive")],
 )
 def test_claim_verdicts_follow_the_truth(shift, noise_sd, expected):
-    table = claim_tests(claim_frame(shift, noise_sd=noise_sd), ["toy"], ALPHAS, **TESTS)
+    """Case 2: a hybrid truly equal to the baseline but with noisy questions is *inconclusive*,
+    not "does not match"."""
+    table = claim_tests(claim_frame(shift, noise_sd=noise_sd), ["toy"], ALPHAS, PROTOCOL)
     assert len(table) == 3 * 2 + 2 and set(table["metric"]) == {"map", "mrr@10", "rank_distance"}
     assert verdicts(table) == {expected}
     assert set(table.loc[table["claim"] != 4, "precondition_result"]) == {"trade-off"}
     claims = table[table["claim"] != 4]
     assert np.allclose(claims["difference"], shift, atol=4 * noise_sd / np.sqrt(100) + 1e-12)
     assert np.allclose(claims["precondition_difference"], 0.1)
-    # The hybrid's rank distance equals the baselines': within the margin, not better.
-    assert verdicts(table, [4]) == {"matches"} and set(table.loc[table["claim"] == 4, "precondition"]) == {"none"}
+    assert set(claims["hypothesis"]) == {"equivalence: −0.01 < hybrid − baseline < 0.01 (TOST); holds if equivalent"}
+    # Case 3: the hybrid's rank distance equals the baselines': equivalent, so "lowest bias" (superiority) does not hold.
+    assert verdicts(table, [4]) == {"equivalent"} and set(table.loc[table["claim"] == 4, "precondition"]) == {"none"}
+    assert table.loc[table["claim"] == 4, "hypothesis"].str.startswith("superiority: hybrid better by more than").all()
     assert set(table["scope"]) == {ONE_SEED} and set(table["seeds"]) == {1}
-    assert set(table["questions"]) == {100} and set(table["pairs"]) == {2}
+    assert set(table["questions"]) == {100} and set(table["clusters"]) == {100} and set(table["pairs"]) == {2}
+    assert set(table["protocol_version"]) == {RULE_VERSION} and set(table["protocol_hash"]) == {PROTOCOL.digest()}
 
 
-@pytest.mark.parametrize("trade_off", [0.0, -0.1])
-def test_claims_without_a_trade_off_are_not_testable(trade_off):
-    """Equal baselines, or the trade-off the wrong way round: no verdict on claims 1-3, and they
-    leave the Holm family."""
-    table = claim_tests(claim_frame(0.0, trade_off=trade_off, noise_sd=0.01), ["toy"], ALPHAS, **TESTS)
+@pytest.mark.parametrize("trade_off", [0.0, -0.1, MARGIN / 2])
+def test_claims_without_a_trade_off_beyond_the_margin_are_not_testable(trade_off):
+    """Equal baselines, the trade-off the wrong way round, or (case 4) baselines only half a
+    margin apart: no verdict on claims 1-3, and they leave the Holm family."""
+    table = claim_tests(claim_frame(0.0, trade_off=trade_off, noise_sd=0.01, rank_factor=0.9), ["toy"], ALPHAS, PROTOCOL)
     untestable = table[table["claim"] != 4]
-    assert set(untestable["verdict"]) == {NOT_TESTABLE} and untestable["p_holm"].isna().all()
-    assert set(untestable["precondition_result"]) == {"no trade-off"}
-    assert (untestable["ci_confidence"] == 0.95).all()
+    assert untestable["verdict"].str.startswith(f"{NOT_TESTABLE}: ").all() and untestable["p_holm"].isna().all()
+    assert set(untestable["precondition_result"]) == {"no trade-off"} and set(untestable["family"]) == {""}
+    assert untestable["ci_confidence"].to_numpy() == pytest.approx(0.95)
+    assert f"not shown above {MARGIN:g}" in untestable["verdict"].iloc[0]
     bias = table[table["claim"] == 4]
     # The family is the two bias tests: the smaller p doubles.
-    assert bias["p_holm"].min() == pytest.approx(2 * bias["p_value"].min())
+    assert bias["p_holm"].min() == pytest.approx(2 * bias["p_value"].min()) and set(bias["family"]) == {"primary"}
 
 
 def test_seed_variance_enters_the_interval():
     """Training randomness (the hybrid's seed effects) much larger than question noise: the mean
-    over seeds is within the margin, but the two-level interval is wide; one seed alone would
-    have said "matches"."""
+    over seeds is within the margin, but the interval with seeds is wide; one seed alone would
+    have said "equivalent"."""
     effects = {0: 0.0, 1: 0.04, 2: -0.04, 3: -0.03}
     per_query = claim_frame(0.0, seed_effects=effects, noise_sd=0.002)
-    several = claim_tests(per_query, ["toy"], ALPHAS, **TESTS)
+    several = claim_tests(per_query, ["toy"], ALPHAS, PROTOCOL)
     claims = several[several["claim"] != 4]
-    assert set(claims["seeds"]) == {4} and ONE_SEED not in set(claims["scope"])
+    assert set(claims["seeds"]) == {4} and set(claims["scope"]) == {"clusters (articles, documents) and seeds"}
     assert np.allclose(claims["difference"], np.mean(list(effects.values())), atol=0.001)
     assert (claims["difference"] > -MARGIN).all()
-    assert verdicts(several) == {"does not match"} and (claims["ci_low"] < -2 * MARGIN).all()
-    one = claim_tests(per_query[per_query["seed"] == 0], ["toy"], ALPHAS, **TESTS)
-    assert verdicts(one) == {"matches"} and set(one["scope"]) == {ONE_SEED}
+    assert verdicts(several) == {"inconclusive"} and (claims["ci_low"] < -2 * MARGIN).all()
+    assert (claims["df"] < 4).all()
+    one = claim_tests(per_query[per_query["seed"] == 0], ["toy"], ALPHAS, PROTOCOL)
+    assert verdicts(one) == {"equivalent"} and set(one["scope"]) == {ONE_SEED}
     assert (one["ci_high"] - one["ci_low"]).max() < 0.1 * (claims["ci_high"] - claims["ci_low"]).min()
 
 
@@ -211,16 +187,20 @@ def test_seeds_must_be_shared_by_the_strategies():
     per_query = claim_frame(0.0, seed_effects={0: 0.0, 1: 0.0})
     per_query = per_query[~((per_query["strategy"] == "x-y") & (per_query["seed"] == 1))]
     with pytest.raises(DataError, match=r"toy: x-x − x-y, map \(mono\): seeds \[0, 1\] of x-x differ from seeds \[0\] of x-y"):
-        claim_tests(per_query, ["toy"], ALPHAS, **TESTS)
+        claim_tests(per_query, ["toy"], ALPHAS, PROTOCOL)
 
 
 @pytest.mark.parametrize(
     ("rank_factor", "relative_margin", "expected"),
-    [(1.02, RELATIVE_MARGIN, "matches"), (1.1, RELATIVE_MARGIN, "does not match"), (1.1, 0.2, "matches"), (0.8, RELATIVE_MARGIN, "better")],
+    [(1.0, RELATIVE_MARGIN, "equivalent"), (1.02, RELATIVE_MARGIN, "equivalent"), (1.1, RELATIVE_MARGIN, "worse"),
+     (1.1, 0.2, "equivalent"), (0.98, RELATIVE_MARGIN, "equivalent"), (0.8, RELATIVE_MARGIN, "better")],
 )
-def test_rank_distance_margin_is_relative_to_the_baseline(rank_factor, relative_margin, expected):
+def test_lowest_bias_is_superiority_beyond_a_margin_relative_to_the_baseline(rank_factor, relative_margin, expected):
+    """Case 3: "lowest bias" holds only when the hybrid's rank distance is shown lower than each
+    baseline's by more than the margin; equal or 2% lower is *equivalent*, not better."""
     per_query = claim_frame(0.0, rank_factor=rank_factor)
-    table = claim_tests(per_query, ["toy"], ALPHAS, **(TESTS | {"relative_margin": relative_margin}))
+    protocol = Protocol(RULE_VERSION, 0.95, MARGIN, relative_margin, 500, 0, "cross", "mrr@10")
+    table = claim_tests(per_query, ["toy"], ALPHAS, protocol)
     bias = table[table["claim"] == 4]
     assert set(bias["baseline"]) == {"x-x", "x-y"} and verdicts(table, [4]) == {expected}
     baseline = per_query[(per_query["metric"] == "rank_distance") & (per_query["strategy"] == "x-x")]
@@ -229,42 +209,31 @@ def test_rank_distance_margin_is_relative_to_the_baseline(rank_factor, relative_
     assert np.allclose(bias["difference"], (rank_factor - 1) * macro)
 
 
-def test_holm_by_hand():
-    p_values = np.array([0.01, 0.04, 0.03, 0.005])
-    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06 (monotone).
-    assert holm_adjusted(p_values) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    # Steps at 0.05 / 4, / 3 pass; the step at 0.05 / 2 retains 0.03, and 0.04 with it.
-    levels = holm_levels(p_values, 0.05)
-    assert levels == pytest.approx([0.05 / 3, 0.025, 0.025, 0.0125])
-    assert list(p_values < levels) == list(holm_adjusted(p_values) < 0.05) == [True, False, False, True]
-    assert holm_adjusted(np.array([0.4, 0.5])) == pytest.approx([0.8, 0.8])
-
-
 def test_verdicts_come_after_the_holm_adjustment():
-    """Hybrids just within the margin: some tests pass unadjusted but not after Holm, and every
-    interval (at the level Holm decided its test) agrees with its verdict."""
-    table = claim_tests(claim_frame(-0.0085, noise_sd=0.01), ["toy"], ALPHAS, **(TESTS | {"samples": 1000}))
+    """Hybrids near the margin: some tests pass unadjusted but not after Holm, and every interval
+    (at the level Holm decided its test) agrees with its verdict."""
+    table = claim_tests(claim_frame(-0.004, noise_sd=0.03), ["toy"], ALPHAS, PROTOCOL)
     alpha = (1 - 0.95) / 2
     family = len(table)
     smallest = table["p_value"].idxmin()
     assert table.at[smallest, "p_holm"] == pytest.approx(family * table.at[smallest, "p_value"])
-    assert ((table["p_value"] < alpha) & (table["p_holm"] >= alpha) & (table["verdict"] == "does not match")).any()
-    passed = table["verdict"].isin(["matches", "better"])
-    assert list(passed) == list(table["p_holm"] < alpha)
-    higher = table["metric"] != "rank_distance"
-    assert list(passed[higher]) == list(table.loc[higher, "ci_low"] > -table.loc[higher, "margin"])
+    assert ((table["p_value"] < alpha) & (table["p_holm"] >= alpha) & (table["verdict"] != "equivalent")).any()
+    claims = table[table["claim"] != 4]
+    passed = claims["verdict"] == "equivalent"
+    assert list(passed) == list(claims["p_holm"] < alpha)
+    assert list(passed) == list((claims["ci_low"] > -claims["margin"]) & (claims["ci_high"] < claims["margin"]))
     assert (table["ci_confidence"] > 0.95).all()
 
 
 def test_claim_tests_are_deterministic_and_each_comparison_has_its_own_stream():
     per_query = claim_frame(-0.005, noise_sd=0.01)
-    first = claim_tests(per_query, ["toy"], ALPHAS, **TESTS)
-    pd.testing.assert_frame_equal(first, claim_tests(per_query, ["toy"], ALPHAS, **TESTS))
+    first = claim_tests(per_query, ["toy"], ALPHAS, PROTOCOL)
+    pd.testing.assert_frame_equal(first, claim_tests(per_query, ["toy"], ALPHAS, PROTOCOL))
     second_hybrid = per_query[per_query["strategy"] == "hybrid"].assign(strategy="hybrid2")
-    both = claim_tests(pd.concat([per_query, second_hybrid]), ["toy"], {**ALPHAS, "hybrid2": 0.3}, **TESTS)
+    both = claim_tests(pd.concat([per_query, second_hybrid]), ["toy"], {**ALPHAS, "hybrid2": 0.3}, PROTOCOL)
     again = both[both["hybrid"] == "hybrid"].reset_index(drop=True)
     assert len(both) == 2 * len(first)
-    pd.testing.assert_frame_equal(again[["difference", "p_value"]], first[["difference", "p_value"]])
+    pd.testing.assert_frame_equal(again[["difference", "se", "p_value"]], first[["difference", "se", "p_value"]])
 
 
 def test_claim_plan_follows_alphas():
@@ -284,7 +253,7 @@ def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path
     (tmp_path / "gpu").mkdir()
     bf16 = PROVENANCE | {"precision": "bf16", "device": "cuda"}
     mixed = {**metric_files, ("toy", "hybrid"): metrics_file(tmp_path / "gpu", "hybrid", 0.12, provenance=bf16)}
-    significance = claim_tests(claim_frame(-0.005, trade_off=0.1, noise_sd=0.01), ["toy"], ALPHAS, **TESTS)
+    significance = claim_tests(claim_frame(-0.005, trade_off=0.1, noise_sd=0.01), ["toy"], ALPHAS, PROTOCOL)
     significance.loc[significance["claim"] == 3, "verdict"] = NOT_TESTABLE
     significance.loc[significance["claim"] == 3, "p_holm"] = np.nan
     # As the workflow passes it: through results/tables/significance.csv.
@@ -298,16 +267,18 @@ def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path
     assert "Embedded in fp32 on cpu, torch 2.13.0, transformers 4.99.0." in text
     row = significance.iloc[0]
     cells = [
-        "1. Hybrid matches X-X on monolingual retrieval (hybrid − X-X)", "mAP", f"{row['difference']:+.4f}",
-        f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] ({row['ci_confidence']:.1%})", "0.0100", f"{row['p_holm']:.4f}",
-        f"**matches; {ONE_SEED}**",
+        "1. Hybrid matches X-X on monolingual retrieval (hybrid − X-X)", "equivalence: −0.01 < hybrid − baseline < 0.01 (TOST); holds if equivalent",
+        "mAP", f"{row['difference']:+.4f}", f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] ({row['ci_confidence']:.1%})", "0.0100",
+        f"{row['p_holm']:.4f}", "**equivalent**",
     ]  # fmt: skip
     paper = markdown(documents["paper_comparison"].title, documents["paper_comparison"].blocks)
     for document in (text, paper):
         line = next(line for line in document.splitlines() if line.startswith("| 1. Hybrid matches X-X") and "| mAP " in line)
-        assert [cell.strip() for cell in line.strip("|").split("|")][:7] == cells
-        assert f"{NOT_TESTABLE}; {ONE_SEED}" in document and "holds" not in document
-    assert "| claim " in paper and "| Holm-adjusted p " in paper and "Claim 4 (language bias) presupposes nothing" in paper
+        assert [cell.strip() for cell in line.strip("|").split("|")][:8] == cells
+        assert [cell.strip() for cell in line.strip("|").split("|")][-1] == f"v{RULE_VERSION}"
+        assert NOT_TESTABLE in document
+    assert "| claim " in paper and "| Holm-adjusted p " in paper and f"Protocol version {RULE_VERSION} (hash {PROTOCOL.digest()}" in paper
+    assert f"resampled 500 times; {ONE_SEED}." in paper
     assert any(line.startswith("| 4. Hybrid has the lowest language bias (hybrid − X-Y)") and "| rank distance " in line for line in paper.splitlines())
     assert "| paper, XLM-R | hybrid     | 0.798      | –  " in paper
     assert list(documents["paper_comparison"].data["experiment"].unique()) == ["toy"]
@@ -329,7 +300,7 @@ def test_an_experiment_that_trains_nothing_shows_the_base_model_and_why_no_claim
     check_complete(files, {"toy": list(RUNS), "zero": ["base"]})
     with pytest.raises(DataError, match="no metrics for zero/x-x"):
         check_complete(files, {"toy": list(RUNS), "zero": list(RUNS)})
-    significance = claim_tests(claim_frame(-0.005, trade_off=0.1, noise_sd=0.01), ["toy"], ALPHAS, **TESTS)
+    significance = claim_tests(claim_frame(-0.005, trade_off=0.1, noise_sd=0.01), ["toy"], ALPHAS, PROTOCOL)
     reference = pd.DataFrame(columns=["encoder", "benchmark", "strategy", "setting", "metric", "value"])
     documents = build_documents(load_metrics(files, RUNS), significance, reference, ALPHAS, {"toy": "toy", "zero": "toy"}, {"toy": "e5", "zero": "e5"}, 60)
     table = documents["summary"].data
@@ -388,18 +359,19 @@ def test_colours_are_fixed_per_role():
     assert strategy_roles({"mostly-mono": 0.8, "x-x": 1.0}) == {"mostly-mono": "hybrid", "x-x": "x-x"}
 
 
-def test_bootstrap_difference_matches_the_metrics_tables():
+def test_the_compared_difference_matches_the_metrics_tables():
     """On aligned queries, the observed difference equals the difference of macro averages."""
     generator = np.random.default_rng(5)
     rows = []
     for strategy in ("a", "b"):
         for query, pool in (("de", "en"), ("en", "de"), ("de", "de")):
             for q in range(20):
-                rows.append(("toy", strategy, 0, f"q{q}", query, pool, "map", generator.uniform()))
-    per_query = pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "query_lang", "pool_lang", "metric", "value"])
+                rows.append(("toy", strategy, 0, f"q{q}", f"c{q % 4}", query, pool, "map", generator.uniform()))
+    per_query = pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "cluster", "query_lang", "pool_lang", "metric", "value"])
     pair_means = per_query.groupby(["strategy", "query_lang", "pool_lang"])["value"].mean().reset_index()
     pair_means = pair_means.assign(benchmark="toy", model=pair_means["strategy"], metric="map",
                                    setting=np.where(pair_means["query_lang"] == pair_means["pool_lang"], "mono", "cross"))  # fmt: skip
     macro = macro_average(pair_means).set_index(["model", "setting"])["value"]
-    result = bootstrap_difference(per_query, Difference("toy", "a", "b", "cross", "map"), 200, np.random.default_rng(0))
+    cross = per_query[per_query["query_lang"] != per_query["pool_lang"]]
+    result = compare(cross, Comparison("toy", "a", "b", "cross", "map"), 200, 0)
     assert result.observed == pytest.approx(macro[("a", "cross")] - macro[("b", "cross")], abs=1e-12)

@@ -12,6 +12,7 @@ from hybridbatch.verdicts import (
     BETTER,
     EQUIVALENCE,
     EQUIVALENT,
+    FOUR_WAY,
     INCONCLUSIVE,
     SUPERIORITY,
     WORSE,
@@ -149,6 +150,16 @@ def test_equivalence_p_is_the_larger_one_sided_p():
     result = compare(noisy_pair(0.004, 0.05), COMPARISON, 2000, 0)
     assert row["p_value"] == pytest.approx(max(result.p_above(-MARGIN), result.p_below(MARGIN)))
     assert (row["p_value"] < ALPHA) == (row["verdict"] == EQUIVALENT)
+
+
+@pytest.mark.parametrize("shift", [-0.03, -0.01, 0.0, 0.008, 0.03])
+def test_the_four_way_p_is_below_a_level_exactly_when_the_verdict_is_not_inconclusive(shift):
+    result = compare(noisy_pair(shift, 0.1), COMPARISON, 2000, 0)
+    hypotheses = [Hypothesis(COMPARISON, result, kind, MARGIN) for kind in (FOUR_WAY, EQUIVALENCE, SUPERIORITY)]
+    four_way, equivalence, superiority = hypotheses
+    assert four_way.p_value == pytest.approx(min(equivalence.p_value, superiority.p_value, result.p_below(-MARGIN)))
+    row = decide([four_way], [True], ALPHA).iloc[0]
+    assert (row["p_value"] < ALPHA) == (row["verdict"] != INCONCLUSIVE)
 
 
 def test_case_6_holm_passes_with_a_large_family():

@@ -11,8 +11,8 @@ query has several relevant items. Settings: Cross and Multi (translation retriev
 
 The primary endpoints are the protocol's setting and metric (`report.protocol.domain_primary`) for
 the general hybrid minus each domain's own hybrid (the hybrid of the experiment named like the
-domain), equivalence tests with Holm over them; every other row is exploratory (unadjusted, at the
-nominal level) and labelled so.
+domain), each decided four ways (better, equivalent, worse; else inconclusive) with Holm over
+them; every other row is exploratory (unadjusted, at the nominal level) and labelled so.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from hybridbatch.documents import Block
 from hybridbatch.protocol import Protocol
 from hybridbatch.results import read_per_query_file
 from hybridbatch.registry import DATASETS
-from hybridbatch.verdicts import EQUIVALENCE, EXPLORATORY, PRIMARY, Comparison, Hypothesis, compare, decide
+from hybridbatch.verdicts import EXPLORATORY, FOUR_WAY, PRIMARY, Comparison, Hypothesis, compare, decide
 
 DOMAIN_SETTINGS = ("cross", MULTI)
 DOMAIN_METRICS = ("mrr@10", "map", "recall@1")
@@ -57,7 +57,7 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
                  own: Mapping[str, str], protocol: Protocol) -> pd.DataFrame:  # fmt: skip
     """Rows of kind "model" (each of `models` present in a domain, its value with the nominal
     interval) and "difference" (each (a, b) of `differences` with both present: a minus b, paired,
-    an equivalence test with its verdict), for every domain, setting and metric. `own`: each
+    decided four ways), for every domain, setting and metric. `own`: each
     domain's own model; a minus it on the protocol's primary endpoint is primary (Holm over those),
     every other difference exploratory."""
     per_query = per_query.assign(setting=np.where(per_query["pool_lang"] == MULTI, MULTI, "cross"))
@@ -78,10 +78,10 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
                 margin = protocol.margin_of(metric, result.b_value)
                 primary = (setting, metric) == (protocol.primary_setting, protocol.primary_metric) and own.get(domain) == b
                 positions.append(len(rows))
-                tests.append(Hypothesis(comparison, result, EQUIVALENCE, margin))
+                tests.append(Hypothesis(comparison, result, FOUR_WAY, margin))
                 family.append(primary)
                 rows.append(_row(domain, "difference", f"{a} − {b}", setting, metric, protocol, result, margin=margin,
-                                 hypothesis=f"equivalence: |a − b| < {margin:.4g} (TOST)",
+                                 hypothesis=f"four-way: better (> +{margin:.4g}), equivalent (within ±{margin:.4g}) or worse",
                                  family=PRIMARY if primary else EXPLORATORY))  # fmt: skip
     if tests:
         decided = decide(tests, family, protocol.alpha)

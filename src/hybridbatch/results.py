@@ -217,7 +217,7 @@ def claim_plan(experiments: Sequence[str], alphas: Mapping[str, float]) -> list[
 def hypothesis_text(claim: Claim, margin: float, metric: str) -> str:
     """A claim's hypothesis in words, with its margin."""
     if claim.hypothesis == EQUIVALENCE:
-        return f"equivalence: |hybrid − baseline| < {margin:.4g} (TOST); holds if {claim.holds}"
+        return f"equivalence: −{margin:.4g} < hybrid − baseline < {margin:.4g} (TOST); holds if {claim.holds}"
     lower = " (lower rank distance)" if metric in LOWER_IS_BETTER else ""
     return f"superiority: hybrid better by more than {margin:.4g}{lower}; holds if {claim.holds}"
 

@@ -39,7 +39,10 @@ from hybridbatch.core.contract import LOWER_IS_BETTER
 from hybridbatch.core.errors import DataError
 
 MIN_CLUSTERS = 2
-EQUIVALENCE, SUPERIORITY = "equivalence", "superiority"
+# A claim's form: equivalence (H1: |d| < margin), superiority (H1: d > margin, on the gain scale),
+# or four-way (which of better, equivalent, worse: the regions partition the line, so one test
+# decides among them; its p is the smallest level at which the interval leaves "inconclusive").
+EQUIVALENCE, SUPERIORITY, FOUR_WAY = "equivalence", "superiority", "four-way"
 BETTER, EQUIVALENT, WORSE, INCONCLUSIVE = "better", "equivalent", "worse", "inconclusive"
 PRIMARY, EXPLORATORY = "primary", "exploratory"
 
@@ -224,16 +227,21 @@ def gain(value: float, metric: str) -> float:
 
 
 def p_value(result: Estimate, hypothesis: str, margin: float, metric: str) -> float:
-    """One-sided p of the hypothesis on a - b, on the gain scale: equivalence (H1: |d| < margin,
-    TOST: the larger of the two one-sided p-values) or superiority (H1: a's gain above margin)."""
+    """The p of the hypothesis on a - b, on the gain scale: equivalence (TOST: the larger of the
+    two one-sided p-values), superiority (one-sided, a's gain above margin), or four-way (the
+    smallest of superiority's, inferiority's and equivalence's: below a level exactly when the
+    interval at that level gives *better*, *worse* or *equivalent*)."""
     if metric in LOWER_IS_BETTER:
         above, below = (lambda bound: result.p_below(-bound)), (lambda bound: result.p_above(-bound))
     else:
         above, below = result.p_above, result.p_below
+    equivalence = max(above(-margin), below(margin))
     if hypothesis == EQUIVALENCE:
-        return max(above(-margin), below(margin))
+        return equivalence
     if hypothesis == SUPERIORITY:
         return above(margin)
+    if hypothesis == FOUR_WAY:
+        return min(above(margin), below(-margin), equivalence)
     raise ValueError(f"unknown hypothesis {hypothesis!r}")
 
 
