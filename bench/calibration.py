@@ -56,7 +56,7 @@ class Design:
     clusters: int  # 0: no cluster structure
     icc: float
     seed_sd: float  # in margins
-    questions: int = 480
+    questions: int = 240
     question_sd: float = 0.05  # sd of a question's difference, all effects but the seed's
     noise_share: float = 0.5  # of that variance, the share that changes with seed and pair
 
@@ -140,7 +140,7 @@ def simulate(design: Design, runs: int, protocol: Protocol, seed: int, cases=CAS
 def designs(seed_sd: float) -> list[Design]:
     chosen = []
     for seeds in (1, 2, 3, 5):
-        for clusters, icc in ((0, 0.0), (48, 0.2)):
+        for clusters, icc in ((0, 0.0), (24, 0.2)):
             # One seed: the interval is about these trained models; their truth is held fixed.
             chosen.append(Design(seeds, clusters, icc, seed_sd if seeds > 1 else 0.0))
     return chosen
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     for design in designs(args.seed_sd):
         for line in simulate(design, runs, protocol, args.seed):
             print(json.dumps(line), flush=True)
-    unconditional = Design(1, 48, 0.2, args.seed_sd)
+    unconditional = Design(1, 24, 0.2, args.seed_sd)
     null = [case for case in CASES if case[0] == "equivalence_null"]
     for line in simulate(unconditional, runs, protocol, args.seed, null):
         print(json.dumps(line | {"case": "one_seed_unconditional", "held": None}), flush=True)

@@ -177,7 +177,6 @@ def test_seed_variance_enters_the_interval():
     assert np.allclose(claims["difference"], np.mean(list(effects.values())), atol=0.001)
     assert (claims["difference"] > -MARGIN).all()
     assert verdicts(several) == {"inconclusive"} and (claims["ci_low"] < -2 * MARGIN).all()
-    assert (claims["df"] < 4).all()
     one = claim_tests(per_query[per_query["seed"] == 0], ["toy"], ALPHAS, PROTOCOL)
     assert verdicts(one) == {"equivalent"} and set(one["scope"]) == {ONE_SEED}
     assert (one["ci_high"] - one["ci_low"]).max() < 0.1 * (claims["ci_high"] - claims["ci_low"]).min()

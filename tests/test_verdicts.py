@@ -53,7 +53,8 @@ def test_the_estimate_is_the_macro_difference_by_hand():
     # Pair (de, en): mean difference (0.3 + 0 + 0.3) / 3 = 0.2; pair (en, de): (0 - 0.2) / 2 = -0.1.
     assert result.observed == pytest.approx((0.2 - 0.1) / 2)
     assert result.b_value == pytest.approx(((0.6 + 0.5 + 0.1) / 3 + (0.3 + 0.4) / 2) / 2)
-    assert (result.seeds, result.clusters, result.questions, result.pairs, result.df) == (1, 3, 3, 2, 2)
+    assert (result.seeds, result.clusters, result.questions, result.pairs) == (1, 3, 3, 2)
+    assert len(result.components) == 1 and result.components[0][1] == 2
     assert result.se > 0 and "one seed" in result.scope
 
 
@@ -65,7 +66,9 @@ def test_with_one_pair_and_one_seed_the_standard_error_is_the_classical_one():
     result = compare(frame, COMPARISON, 20000, 0)
     assert result.observed == pytest.approx(values.mean())
     assert result.se == pytest.approx(values.std(ddof=1) / math.sqrt(40), rel=0.03)
-    assert result.df == 39
+    assert [df for _, df in result.components] == [39]
+    low, high = result.interval(ALPHA)
+    assert high - low == pytest.approx(2 * 2.0227 * result.se, rel=1e-4)  # t(39) at 0.975
 
 
 def test_a_planted_shift_moves_the_estimate_and_nothing_else():
@@ -75,7 +78,8 @@ def test_a_planted_shift_moves_the_estimate_and_nothing_else():
     shifted = planted.assign(value=planted["value"] + np.where(planted["strategy"] == "a", 0.013, 0.0))
     before, after = (compare(frame, COMPARISON, 1000, 0) for frame in (planted, shifted))
     assert after.observed == pytest.approx(before.observed + 0.013, abs=1e-12)
-    assert (after.se, after.df) == pytest.approx((before.se, before.df), rel=1e-9)
+    assert after.se == pytest.approx(before.se, rel=1e-9)
+    assert [df for _, df in after.components] == [df for _, df in before.components] == [47, 2]
 
 
 def test_case_1_three_seeds_at_the_margin_say_equivalent_at_most_at_the_nominal_rate():
@@ -89,7 +93,7 @@ def test_case_1_three_seeds_at_the_margin_say_equivalent_at_most_at_the_nominal_
     assert line["held"] and line["rate"] <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
 
 
-def test_seed_variance_is_a_t_component_with_s_minus_1_degrees_of_freedom():
+def test_seed_variance_is_a_component_with_s_minus_1_degrees_of_freedom():
     seeds = {0: 0.0, 1: 0.04, 2: -0.04}
     frames = []
     for seed, effect in seeds.items():
@@ -98,10 +102,10 @@ def test_seed_variance_is_a_t_component_with_s_minus_1_degrees_of_freedom():
     result = compare(pd.concat(frames), COMPARISON, 1000, 0)
     spread = np.std(list(seeds.values()), ddof=1) / math.sqrt(3)
     assert result.seeds == 3 and result.se == pytest.approx(spread, rel=0.01)
-    # The seed component dominates: about 2 degrees of freedom, so the 95% interval is t_2-wide.
-    assert result.df == pytest.approx(2, rel=0.05)
+    # The seed component (2 degrees of freedom) dominates, so the 95% interval is about t_2-wide (4.30).
+    assert [df for _, df in result.components] == [59, 2]
     low, high = result.interval(ALPHA)
-    assert high - low > 2 * 4.0 * spread and "seeds" in result.scope
+    assert 2 * 4.0 * spread < high - low < 2 * 4.6 * spread and "seeds" in result.scope
 
 
 @pytest.mark.parametrize(
@@ -198,7 +202,7 @@ def test_case_5_clusters_widen_the_interval_to_what_varies():
     frame = clustered(0.05)
     by_cluster = compare(frame, COMPARISON, 4000, 0)
     by_question = compare(frame.assign(cluster=frame["qid"]), COMPARISON, 4000, 0)
-    assert (by_cluster.clusters, by_cluster.df, by_question.df) == (12, 11, 239)
+    assert (by_cluster.clusters, by_cluster.components[0][1], by_question.components[0][1]) == (12, 11, 239)
     cluster_means = frame[frame["strategy"] == "a"].groupby("cluster")["value"].mean()
     assert by_cluster.se == pytest.approx(cluster_means.std(ddof=1) / math.sqrt(12), rel=0.05)
     assert by_cluster.se > 3 * by_question.se
@@ -207,7 +211,7 @@ def test_case_5_clusters_widen_the_interval_to_what_varies():
 def test_a_benchmark_of_one_document_resamples_its_questions_and_says_so():
     frame = clustered(0.05, clusters=1, per_cluster=50)
     result = compare(frame, COMPARISON, 1000, 0)
-    assert (result.clusters, result.df) == (50, 49)
+    assert (result.clusters, result.components[0][1]) == (50, 49)
     assert "fewer than 2 clusters, questions resampled within them" in result.scope
 
 
@@ -230,6 +234,18 @@ def test_bad_tables_are_named():
     two_seeds = pd.concat([frame, frame.assign(seed=1)])
     with pytest.raises(Exception, match=r"seeds \[0, 1\] of a differ from seeds \[0\] of b"):
         compare(two_seeds[~((two_seeds["strategy"] == "b") & (two_seeds["seed"] == 1))], COMPARISON, 100, 0)
+
+
+def test_the_pivot_of_several_components_agrees_with_its_own_p_values():
+    """With seeds and clusters the interval comes from the pivot: a bound at a level has exactly
+    that p-value, and the p-values are not floored."""
+    calibration = bench_module("calibration")
+    result = compare(calibration.planted_table(calibration.Design(3, 24, 0.2, 1.0), MARGIN, np.random.default_rng(2)), COMPARISON, 1000, 0)
+    assert len(result.components) == 2
+    for level in (0.025, 0.001, 1e-6):
+        low, high = result.interval(level)
+        assert result.p_above(low) == pytest.approx(level, rel=1e-6) and result.p_below(high) == pytest.approx(level, rel=1e-6)
+    assert 0 < result.p_above(result.observed - 12 * result.se) < 1e-6
 
 
 def test_each_comparison_has_its_own_fixed_stream():

@@ -215,7 +215,7 @@ def study_colours(general: str, runs: Mapping[str, Sequence[Run]]) -> dict[str, 
 
 def domain_mrr(table: pd.DataFrame, colours: Mapping[str, str], target, options: FigureOptions) -> None:
     """The domain study at a glance: MRR@10 of each model per domain (x axis), Cross and Multi side
-    by side, with the bootstrap interval of each value (`table`: hybridbatch.domains.domain_table;
+    by side, with the interval of each value (`table`: hybridbatch.domains.domain_table;
     `colours`: study_colours)."""
     rows = table[(table["kind"] == "model") & (table["metric"] == "mrr@10")]
     domains, models = list(dict.fromkeys(rows["domain"])), list(dict.fromkeys(rows["name"]))
@@ -291,7 +291,7 @@ FIGURES: dict[str, Figure] = {
         "metrics", True,
         "the hybrid's mAP minus X-X's and minus X-Y's, per query language and pool (blue: the hybrid is "
         "better). Cells are single (query language, pool) pairs: small differences are noise; see the "
-        "bootstrap in the summary table.",
+        "claim tests in the summary table.",
         lambda data, target: map_difference(data.metrics, data.hybrid_baseline_pairs(), data.experiment, target, data.options),
     ),
     "settings_bars": Figure(

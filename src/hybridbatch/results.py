@@ -142,7 +142,7 @@ BIAS_METRIC = RANK_DISTANCE
 NOT_TESTABLE = "not testable here"
 SIGNIFICANCE_COLUMNS = [
     "experiment", "claim", "statement", "hypothesis", "metric", "setting", "hybrid", "baseline",
-    "difference", "se", "df", "ci_low", "ci_high", "ci_confidence", "confidence", "margin", "baseline_value",
+    "difference", "se", "ci_low", "ci_high", "ci_confidence", "confidence", "margin", "baseline_value",
     "p_value", "p_holm", "family", "verdict", "scope",
     "precondition", "precondition_difference", "precondition_ci_low", "precondition_ci_high", "precondition_result",
     "seeds", "clusters", "questions", "pairs", "samples", "protocol_version", "protocol_hash",
@@ -271,7 +271,6 @@ def _test_row(test: ClaimTest, result: Estimate, margin: float, protocol: Protoc
         "baseline": test.comparison.b,
         "difference": result.observed,
         "se": result.se,
-        "df": result.df,
         "confidence": protocol.confidence,
         "margin": margin,
         "baseline_value": result.b_value,

@@ -19,13 +19,15 @@ Its uncertainty (`estimate`) has two parts, added:
 - training randomness, with two or more seeds: the variance of the per-seed estimates over S,
   with S-1 degrees of freedom. Drawing S seeds with replacement instead (the first protocol) shrinks
   that variance by (S-1)/S and ignores how few S are.
-The interval and p-values use Student's t with Welch-Satterthwaite degrees of freedom, so that p
-has any resolution Holm needs (no 1/(B+1) floor). With one seed training randomness is outside
-every interval, and the row says so. The error rates are measured, not assumed: bench/calibration.py.
+The interval and p-values come from Student's t for one component and from the generalized
+pivotal quantity of a sum of variance components for several (`Estimate`), analytic in the normal
+part, so that p has any resolution Holm needs (no 1/(B+1) floor). With one seed training
+randomness is outside every interval, and the row says so. The error rates are measured, not assumed: bench/calibration.py.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from hybridbatch.core.contract import LOWER_IS_BETTER
 from hybridbatch.core.errors import DataError
@@ -69,39 +71,90 @@ class Comparison:
         return [int(part, 16) for part in (hashlib.sha256(key.encode()).hexdigest()[i : i + 8] for i in (0, 8))]
 
 
+# Draws of the pivot's variance (see Estimate): fixed, so a verdict is the same on every run.
+PIVOT_DRAWS = 20_000
+PIVOT_SEED = 20261207
+
+
+@functools.lru_cache(maxsize=1024)
+def _pivot_scales(components: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """Draws of the standard error's fiducial distribution: sqrt(sum of v x df / chi2(df))."""
+    generator = np.random.default_rng(PIVOT_SEED)
+    variance = np.zeros(PIVOT_DRAWS)
+    for part, df in components:
+        variance += part * df / generator.chisquare(df, PIVOT_DRAWS)
+    return np.sqrt(variance)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pivot_quantile(components: tuple[tuple[float, float], ...], one_sided_level: float) -> float:
+    """The distance d with mean(P(Z > d / scale)) = level over the pivot's draws (Newton's method
+    on a smooth, decreasing function)."""
+    scales = _pivot_scales(components)
+    distance = float(special.ndtri(1 - one_sided_level)) * math.sqrt(sum(part for part, _ in components))
+    for _ in range(100):
+        ratio = distance / scales
+        step = (np.mean(special.ndtr(-ratio)) - one_sided_level) / np.mean(np.exp(-0.5 * ratio**2) / (math.sqrt(2 * math.pi) * scales))
+        distance += step
+        if abs(step) < 1e-12 * distance:
+            break
+    return float(distance)
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """A macro difference (or value), its standard error and degrees of freedom."""
+    """A macro difference (or value) and its variance components.
+
+    `components`: (variance, degrees of freedom) of each independent part of the standard error
+    (each benchmark's cluster resampling, the seeds). With one component the interval and p-values
+    are Student's t. With several, they come from the generalized pivotal quantity of a sum of
+    variance components (Weerahandi 1993): true value = observed - Z x sqrt(sum v df / chi2(df)),
+    Z normal and each chi2 drawn (PIVOT_DRAWS fixed draws), averaged analytically over Z, so p has
+    no resampling floor. Welch-Satterthwaite's t was anti-conservative with two seeds
+    (docs/protocol.md).
+    """
 
     observed: float  # mean over seeds of the macro average
     b_value: float  # model b's macro average on the same queries (nan without b)
-    se: float
-    df: float
+    components: tuple[tuple[float, float], ...]
     seeds: int
     clusters: int
     questions: int
     pairs: int
     scope: str  # what the interval covers, in words
 
+    @property
+    def se(self) -> float:
+        return math.sqrt(sum(part for part, _ in self.components))
+
+    def _tail(self, distance: float) -> float:
+        """The fiducial probability that the truth lies `distance` or more beyond the observed value, on one side."""
+        if self.se == 0:
+            return 0.0 if distance > 0 else 1.0
+        if len(self.components) == 1:
+            return float(stats.t.sf(distance / self.se, self.components[0][1]))
+        return float(np.mean(special.ndtr(-distance / _pivot_scales(self.components))))
+
     def quantile(self, one_sided_level: float) -> float:
-        return float(stats.t.isf(one_sided_level, self.df)) if self.se > 0 else 0.0
+        """The distance from the observed value to a bound at `one_sided_level`."""
+        if self.se == 0:
+            return 0.0
+        if len(self.components) == 1:
+            return float(stats.t.isf(one_sided_level, self.components[0][1])) * self.se
+        return _pivot_quantile(self.components, one_sided_level)
 
     def interval(self, one_sided_level: float) -> tuple[float, float]:
         """The interval whose bounds are one-sided tests at `one_sided_level`."""
-        half = self.quantile(one_sided_level) * self.se
+        half = self.quantile(one_sided_level)
         return self.observed - half, self.observed + half
 
     def p_above(self, bound: float) -> float:
         """One-sided p-value of H0: the true value is at most `bound` (H1: above it)."""
-        if self.se == 0:
-            return 0.0 if self.observed > bound else 1.0
-        return float(stats.t.sf((self.observed - bound) / self.se, self.df))
+        return self._tail(self.observed - bound)
 
     def p_below(self, bound: float) -> float:
         """One-sided p-value of H0: the true value is at least `bound` (H1: below it)."""
-        if self.se == 0:
-            return 0.0 if self.observed < bound else 1.0
-        return float(stats.t.cdf((self.observed - bound) / self.se, self.df))
+        return self._tail(bound - self.observed)
 
 
 def _scope(seeds: int, small: Sequence[str]) -> str:
@@ -148,12 +201,6 @@ def _resampled_variance(sums: np.ndarray, counts: np.ndarray, samples: int, gene
     return float(np.var(replicates, ddof=1)) * clusters / (clusters - 1)
 
 
-def _welch_df(variances: Sequence[float], dfs: Sequence[float]) -> float:
-    total = sum(variances)
-    denominator = sum(v * v / d for v, d in zip(variances, dfs, strict=True) if v > 0)
-    return total * total / denominator if denominator > 0 else math.inf
-
-
 def paired_values(per_query: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
     """One row per (stratum, seed, qid, pair) with model a's value (`a`) and b's (`b`), only
     queries both answered; refuses seeds that differ between the models. `per_query`: `strategy`,
@@ -196,17 +243,14 @@ def estimate(paired: pd.DataFrame, with_b: bool, samples: int, generator: np.ran
             small.append(str(stratum) or "the benchmark")
     strata = len(per_seed)
     seed_values, b_values = np.mean(per_seed, axis=0), np.mean(b_per_seed, axis=0)
-    sampling = [variance / strata**2 for variance in variances]
-    parts, part_dfs = list(sampling), list(dfs)
+    components = [(variance / strata**2, df) for variance, df in zip(variances, dfs, strict=True)]
     seeds = len(seed_values)
     if seeds > 1:
-        parts.append(float(np.var(seed_values, ddof=1)) / seeds)
-        part_dfs.append(seeds - 1)
+        components.append((float(np.var(seed_values, ddof=1)) / seeds, seeds - 1))
     return Estimate(
         observed=float(seed_values.mean()),
         b_value=float(b_values.mean()) if with_b else math.nan,
-        se=math.sqrt(sum(parts)),
-        df=_welch_df(parts, part_dfs),
+        components=tuple((part, df) for part, df in components if part > 0),
         seeds=seeds,
         clusters=clusters,
         questions=questions,
