@@ -3,6 +3,7 @@ pipeline's own code (hybridbatch.verdicts: `compare` on a per-query table, `deci
 
     python bench/calibration.py --quick     # 200 runs a design, about a minute on 2 cores
     python bench/calibration.py             # 2,000 runs a design
+    python bench/calibration.py --quick --power 1190 48 0.3   # a study's power by seeds
 
 Each run plants a per-query table of two models (a, b) with known truth: questions in clusters,
 language pairs, seeds; the difference a - b per (seed, question, pair) is
@@ -146,6 +147,12 @@ def designs(seed_sd: float) -> list[Design]:
     return chosen
 
 
+def power_designs(questions: int, clusters: int, question_sd: float) -> list[Design]:
+    """A study's designs: its questions and articles, seeds 1, 2, 3, 5 at seed sd 0.25, 0.5, 1 margin."""
+    return [Design(seeds, clusters, 0.2 if clusters else 0.0, seed_sd, questions, question_sd)
+            for seed_sd in (0.25, 0.5, 1.0) for seeds in (1, 2, 3, 5)]  # fmt: skip
+
+
 def protocol_of(config: Path) -> Protocol:
     return Protocol.from_config(yaml.safe_load(config.read_text())["report"]["protocol"])
 
@@ -157,10 +164,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed-sd", type=float, default=0.5, help="sd of a seed's effect on the difference, in margins")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", type=Path, default=REPOSITORY / "config" / "config.yaml")
+    parser.add_argument("--power", nargs=3, metavar=("QUESTIONS", "CLUSTERS", "QUESTION_SD"),
+                        help="instead: power of a study with these questions, articles (0: none) and sd of a question's "
+                             "difference, for seeds 1, 2, 3, 5 and seed sd 0.25, 0.5, 1 margin (with one seed the "
+                             "training randomness is then part of the truth)")  # fmt: skip
     args = parser.parse_args(argv)
     runs = args.runs or (200 if args.quick else 2000)
     protocol = protocol_of(args.config)
     started = time.perf_counter()
+    if args.power:
+        power = [case for case in CASES if not case[4]]
+        for design in power_designs(int(args.power[0]), int(args.power[1]), float(args.power[2])):
+            for line in simulate(design, runs, protocol, args.seed, power):
+                print(json.dumps(line | {"questions": design.questions, "question_sd": design.question_sd}), flush=True)
+        print(f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+        return
     for design in designs(args.seed_sd):
         for line in simulate(design, runs, protocol, args.seed):
             print(json.dumps(line), flush=True)

@@ -1,5 +1,6 @@
 """The statistical core (hybridbatch.verdicts) on planted per-query tables of known truth."""
 
+import json
 import math
 
 import numpy as np
@@ -287,3 +288,14 @@ def test_a_config_naming_another_protocol_version_stops_at_start_up(default_conf
     config = default_config | {"report": default_config["report"] | {"protocol": default_config["report"]["protocol"] | {"version": 1}}}
     with pytest.raises(ConfigError, match=r"report.protocol.version: 1, but this code implements the verdict rule of version 2"):
         check(config, schema)
+
+
+def test_the_calibration_bench_prints_a_line_per_case_and_design(capsys):
+    bench_module("calibration").main(["--runs", "3"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"case", "seeds", "clusters", "runs", "rate", "nominal"} <= set(lines[0])
+    assert {(line["seeds"], line["clusters"]) for line in lines} == {(s, g) for s in (1, 2, 3, 5) for g in (0, 24)} | {(1, 24)}
+    nulls = [line for line in lines if line["nominal"] is not None and line["case"] != "one_seed_unconditional"]
+    assert len(nulls) == 8 * 5 and all(isinstance(line["held"], bool) for line in nulls)
+    assert {line["case"] for line in lines} == {"equivalence_null", "superiority_null", "superiority_zero", "four_way_null",
+                                                "equivalence_power", "superiority_power", "one_seed_unconditional"}  # fmt: skip
