@@ -17,12 +17,16 @@ moved by the truth.
 One JSON object per line:
 - case: equivalence_null (truth -margin; wrong if *equivalent*: the claims 1-3), superiority_null
   (truth +margin; wrong if *better*: claim 4), superiority_zero (truth 0; wrong if *better*),
-  four_way_null (truth -margin, wrong if *equivalent* or *better*; truth +margin, wrong if
-  *equivalent* or *worse*: the domain study), equivalence_power (truth 0, margin/2; right if
+  four_way_null (truth -margin and +margin, on the boundary of every region: wrong unless
+  *inconclusive*; nominal twice the one-sided level, as either side's error counts: the domain
+  study), equivalence_power (truth 0, margin/2; right if
   *equivalent*), superiority_power (truth 2 and 3 x margin; right if *better*);
 - truth (in margins), seeds, clusters (0: none, each question its own), icc, seed_sd (in margins),
   runs, rate, mc_se (the binomial standard error of the rate), nominal (a null's level);
 - held, for nulls: rate <= nominal + 2 x the Monte Carlo standard error at the nominal level.
+The designs are single comparisons of one benchmark on `map`: rank distance differs only in its
+sign and relative margin, several benchmarks only in adding components to the pivot, and Holm
+only in the level (all checked in tests/test_verdicts.py, not here).
   With one seed the interval covers the texts only (so says every such table): its nulls hold the
   trained models' truth fixed (seed_sd 0). The line `one_seed_unconditional` shows what that leaves
   out: the same null when training randomness varies too (held is null there: not a claim).
@@ -103,17 +107,19 @@ def verdicts_at(result: Estimate, cases, margin: float, alpha: float) -> list[st
     return decide(tests, [False] * len(tests), alpha)["verdict"].tolist()
 
 
-# (case, truth in margins, hypothesis, the verdicts counted, whether it is a null)
+# (case, truth in margins, hypothesis, the verdicts counted, a null's nominal rate in one-sided
+# levels: 1, or 2 for a four-way verdict, which either side's error makes wrong; None: power)
 CASES = (
-    ("equivalence_null", -1.0, EQUIVALENCE, {EQUIVALENT}, True),
-    ("superiority_null", 1.0, SUPERIORITY, {BETTER}, True),
-    ("superiority_zero", 0.0, SUPERIORITY, {BETTER}, True),
-    ("four_way_null", -1.0, FOUR_WAY, {EQUIVALENT, BETTER}, True),
-    ("four_way_null", 1.0, FOUR_WAY, {EQUIVALENT, WORSE}, True),
-    ("equivalence_power", 0.0, EQUIVALENCE, {EQUIVALENT}, False),
-    ("equivalence_power", 0.5, EQUIVALENCE, {EQUIVALENT}, False),
-    ("superiority_power", 2.0, SUPERIORITY, {BETTER}, False),
-    ("superiority_power", 3.0, SUPERIORITY, {BETTER}, False),
+    ("equivalence_null", -1.0, EQUIVALENCE, {EQUIVALENT}, 1),
+    ("superiority_null", 1.0, SUPERIORITY, {BETTER}, 1),
+    ("superiority_zero", 0.0, SUPERIORITY, {BETTER}, 1),
+    # At ±margin, on the boundary of every region, any verdict but inconclusive is wrong.
+    ("four_way_null", -1.0, FOUR_WAY, {EQUIVALENT, BETTER, WORSE}, 2),
+    ("four_way_null", 1.0, FOUR_WAY, {EQUIVALENT, BETTER, WORSE}, 2),
+    ("equivalence_power", 0.0, EQUIVALENCE, {EQUIVALENT}, None),
+    ("equivalence_power", 0.5, EQUIVALENCE, {EQUIVALENT}, None),
+    ("superiority_power", 2.0, SUPERIORITY, {BETTER}, None),
+    ("superiority_power", 3.0, SUPERIORITY, {BETTER}, None),
 )
 
 
@@ -127,13 +133,14 @@ def simulate(design: Design, runs: int, protocol: Protocol, seed: int, cases=CAS
         verdicts = verdicts_at(result, cases, protocol.margin, protocol.alpha)
         counts += [verdict in case[3] for verdict, case in zip(verdicts, cases, strict=True)]
     lines = []
-    for (case, truth, _, _, null), count in zip(cases, counts, strict=True):
+    for (case, truth, _, _, sides), count in zip(cases, counts, strict=True):
         rate = count / runs
+        nominal = None if sides is None else round(sides * protocol.alpha, 12)
         line = {"case": case, "truth": truth, "seeds": design.seeds, "clusters": design.clusters, "icc": design.icc,
                 "seed_sd": design.seed_sd, "runs": runs, "rate": rate, "mc_se": math.sqrt(rate * (1 - rate) / runs),
-                "nominal": round(protocol.alpha, 12) if null else None}  # fmt: skip
-        if null:
-            line["held"] = bool(rate <= protocol.alpha + 2 * math.sqrt(protocol.alpha * (1 - protocol.alpha) / runs))
+                "nominal": nominal}  # fmt: skip
+        if nominal is not None:
+            line["held"] = bool(rate <= nominal + 2 * math.sqrt(nominal * (1 - nominal) / runs))
         lines.append(line)
     return lines
 
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     protocol = protocol_of(args.config)
     started = time.perf_counter()
     if args.power:
-        power = [case for case in CASES if not case[4]]
+        power = [case for case in CASES if case[4] is None]
         for design in power_designs(int(args.power[0]), int(args.power[1]), float(args.power[2])):
             for line in simulate(design, runs, protocol, args.seed, power):
                 print(json.dumps(line | {"questions": design.questions, "question_sd": design.question_sd}), flush=True)

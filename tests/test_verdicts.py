@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from hybridbatch.core.errors import ConfigError
+from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.protocol import RULE_VERSION, Protocol, version_problem
 from hybridbatch.verdicts import (
     BETTER,
@@ -91,6 +92,7 @@ def test_case_1_three_seeds_at_the_margin_say_equivalent_at_most_at_the_nominal_
     null = [case for case in calibration.CASES if case[0] == "equivalence_null"]
     runs = 150
     (line,) = calibration.simulate(design, runs, PROTOCOL, seed=5, cases=null)
+    # Version 1 said "matches" in 10.3% of 300 such runs; the bound here is 2.5% + 2 Monte Carlo SE.
     assert line["held"] and line["rate"] <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
 
 
@@ -157,14 +159,46 @@ def test_equivalence_p_is_the_larger_one_sided_p():
     assert (row["p_value"] < ALPHA) == (row["verdict"] == EQUIVALENT)
 
 
+@pytest.mark.parametrize("seeds", [1, 3])
 @pytest.mark.parametrize("shift", [-0.03, -0.01, 0.0, 0.008, 0.03])
-def test_the_four_way_p_is_below_a_level_exactly_when_the_verdict_is_not_inconclusive(shift):
-    result = compare(noisy_pair(shift, 0.1), COMPARISON, 2000, 0)
-    hypotheses = [Hypothesis(COMPARISON, result, kind, MARGIN) for kind in (FOUR_WAY, EQUIVALENCE, SUPERIORITY)]
-    four_way, equivalence, superiority = hypotheses
-    assert four_way.p_value == pytest.approx(min(equivalence.p_value, superiority.p_value, result.p_below(-MARGIN)))
+def test_the_four_way_p_is_below_twice_a_level_exactly_when_the_verdict_is_not_inconclusive(shift, seeds):
+    """A four-way verdict is wrong only when its interval misses the truth: either side counts, so
+    its p is twice the smallest one-sided p and is decided against 2 x alpha."""
+    frame = pd.concat([noisy_pair(shift + 0.004 * seed, 0.1, seed=seed).assign(seed=seed) for seed in range(seeds)])
+    result = compare(frame, COMPARISON, 2000, 0)
+    four_way, equivalence, superiority = (Hypothesis(COMPARISON, result, kind, MARGIN) for kind in (FOUR_WAY, EQUIVALENCE, SUPERIORITY))
+    assert four_way.p_value == pytest.approx(min(1.0, 2 * min(equivalence.p_value, superiority.p_value, result.p_below(-MARGIN))))
     row = decide([four_way], [True], ALPHA).iloc[0]
-    assert (row["p_value"] < ALPHA) == (row["verdict"] != INCONCLUSIVE)
+    assert (row["p_holm"] < 2 * ALPHA) == (row["verdict"] != INCONCLUSIVE) and row["ci_confidence"] == pytest.approx(0.95)
+
+
+@pytest.mark.parametrize("factor", [0.8, 0.95, 1.0, 1.1])
+def test_rank_distance_p_values_turn_with_the_metric(factor):
+    """Lower rank distance is better: superiority's p is small exactly when a's rank distance is
+    below b's by more than the margin, and its verdict is then *better*."""
+    generator = np.random.default_rng(4)
+    qids = [f"q{i}" for i in range(300)]
+    b = generator.uniform(100, 400, 300)
+    a = b * factor + generator.normal(0, 5, 300)
+    frame = table([dict(zip(qids, a, strict=True))], [dict(zip(qids, b, strict=True))], [("de", "multi")])
+    frame["metric"] = "rank_distance"
+    comparison = Comparison("toy", "a", "b", "multi", "rank_distance")
+    result = compare(frame, comparison, 2000, 0)
+    margin = PROTOCOL.margin_of("rank_distance", result.b_value)
+    row = decide([Hypothesis(comparison, result, SUPERIORITY, margin)], [True], ALPHA).iloc[0]
+    assert (row["p_value"] < ALPHA) == (row["verdict"] == BETTER) == (factor == 0.8)
+    assert row["verdict"] == {0.8: BETTER, 0.95: INCONCLUSIVE, 1.0: EQUIVALENT, 1.1: WORSE}[factor]
+
+
+def test_the_pivot_of_one_component_is_students_t():
+    """The pivot's quasi-random chi-squared points against the exact t quantiles it stands for,
+    down to Holm's smallest levels."""
+    from hybridbatch.verdicts import _pivot_quantile
+
+    for df in (1, 2, 4, 47):
+        for level in (0.025, 0.0025, 2.5e-4):
+            exact = stats.t.isf(level, df)
+            assert _pivot_quantile(((1.0, df),), level) == pytest.approx(exact, rel=2e-3), (df, level)
 
 
 def test_case_6_holm_passes_with_a_large_family():
@@ -212,7 +246,7 @@ def test_case_5_clusters_widen_the_interval_to_what_varies():
 def test_a_benchmark_of_one_document_resamples_its_questions_and_says_so():
     frame = clustered(0.05, clusters=1, per_cluster=50)
     result = compare(frame, COMPARISON, 1000, 0)
-    assert (result.clusters, result.components[0][1]) == (50, 49)
+    assert (result.clusters, result.questions, result.components[0][1]) == (1, 50, 49)
     assert "fewer than 2 clusters, questions resampled within them" in result.scope
 
 
@@ -299,3 +333,23 @@ def test_the_calibration_bench_prints_a_line_per_case_and_design(capsys):
     assert len(nulls) == 8 * 5 and all(isinstance(line["held"], bool) for line in nulls)
     assert {line["case"] for line in lines} == {"equivalence_null", "superiority_null", "superiority_zero", "four_way_null",
                                                 "equivalence_power", "superiority_power", "one_seed_unconditional"}  # fmt: skip
+
+
+def test_what_cannot_be_estimated_is_refused():
+    one = table([{"q1": 0.9}], [{"q1": 0.5}], [("de", "en")])
+    with pytest.raises(DataError, match="fewer than 2 questions answered by both models"):
+        compare(one, COMPARISON, 100, 0)
+    frame = noisy_pair(0.0, 0.1)
+    with pytest.raises(DataError, match="per-query rows without a cluster"):
+        compare(frame.assign(cluster=frame["cluster"].where(frame["qid"] != "q3")), COMPARISON, 100, 0)
+    # Two benchmarks whose seeds differ cannot be averaged seed by seed.
+    first = pd.concat([noisy_pair(0.0, 0.1).assign(seed=seed, stratum="first") for seed in (0, 1)])
+    second = pd.concat([noisy_pair(0.0, 0.1).assign(seed=seed, stratum="second") for seed in (1, 2)])
+    with pytest.raises(DataError, match=r"different seeds \(first: \[0, 1\]; second: \[1, 2\]\)"):
+        compare(pd.concat([first, second]), COMPARISON, 100, 0)
+
+
+def test_an_interval_ending_on_the_margin_is_not_a_verdict():
+    """The regions are open: a bound exactly at ±margin leaves the interval inconclusive."""
+    assert verdict(0.01, 0.05, MARGIN, "map") == INCONCLUSIVE
+    assert verdict(-0.01, 0.0, MARGIN, "map") == INCONCLUSIVE

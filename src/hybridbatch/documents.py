@@ -193,7 +193,8 @@ def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
         f"above X-X on Cross and Multi (claims 2, 3), by more than the margin: the one-sided bound at {(1 + confidence) / 2:.1%} "
         "must lie above it, otherwise the claim is **not testable here** and the gap is shown.",
         f"Holm-Bonferroni adjusts over one family: the {family} testable claim tests of significance.csv (all experiments, "
-        "hybrids, metrics and claims). p-values come from Student's t on the standard error below (no resampling floor); "
+        "hybrids, metrics and claims). p-values come from Student's t (one variance component) or the pivot of several "
+        "(articles and seeds), analytic, with no resampling floor; "
         "each interval is at the level Holm's step-down decided its test at (shown beside it), so the verdict and the "
         f"adjusted p agree. Not testable rows keep the nominal {confidence:.0%}.",
         f"Standard errors: {first['clusters']} clusters of {first['questions']} questions (articles, each with all its "

@@ -198,8 +198,9 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], 
             f"**better** above +{protocol.margin:g} (rank distance: {protocol.relative_margin:.0%} of b's value), **worse** "
             "below the negative margin, **equivalent** within ±margin, else **inconclusive**.",
             f"Primary endpoints: {protocol.primary_metric} ({protocol.primary_setting}), the general hybrid minus each domain's "
-            f"own hybrid; Holm over the study's {primary_count}, each interval at the level Holm decided it at. Every other "
-            f"difference is exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own.",
+            f"own hybrid; Holm over the study's {primary_count} at {1 - protocol.confidence:g} (a four-way p counts both sides: "
+            "twice the smallest one-sided p), each interval at the level Holm decided it at. Every other difference is "
+            f"exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own.",
         ]
         blocks.append(Block(domain, shown, notes))
     return blocks

@@ -27,6 +27,7 @@ randomness is outside every interval, and the row says so. The error rates are m
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+from scipy.stats import qmc
 
 from hybridbatch.core.contract import LOWER_IS_BETTER
 from hybridbatch.core.errors import DataError
@@ -71,19 +73,25 @@ class Comparison:
         return [int(part, 16) for part in (hashlib.sha256(key.encode()).hexdigest()[i : i + 8] for i in (0, 8))]
 
 
-# Draws of the pivot's variance (see Estimate): fixed, so a verdict is the same on every run.
-PIVOT_DRAWS = 20_000
+# The pivot's chi-squared draws (see Estimate): a scrambled Sobol sequence through the chi-squared
+# quantile function, fixed, so a verdict is the same on every run; quasi-random points keep the
+# far tail (Holm's smallest levels) accurate where as many random draws would not.
+PIVOT_DRAWS_LOG2 = 15
 PIVOT_SEED = 20261207
+
+
+@functools.lru_cache(maxsize=64)
+def _chi_squared_ratios(dfs: tuple[float, ...]) -> np.ndarray:
+    """(draw, component) values of df / chi2(df), jointly quasi-random over the components."""
+    points = qmc.Sobol(len(dfs), scramble=True, seed=PIVOT_SEED).random_base2(PIVOT_DRAWS_LOG2)
+    return np.asarray(dfs) / stats.chi2.ppf(points, np.asarray(dfs))
 
 
 @functools.lru_cache(maxsize=1024)
 def _pivot_scales(components: tuple[tuple[float, float], ...]) -> np.ndarray:
     """Draws of the standard error's fiducial distribution: sqrt(sum of v x df / chi2(df))."""
-    generator = np.random.default_rng(PIVOT_SEED)
-    variance = np.zeros(PIVOT_DRAWS)
-    for part, df in components:
-        variance += part * df / generator.chisquare(df, PIVOT_DRAWS)
-    return np.sqrt(variance)
+    ratios = _chi_squared_ratios(tuple(df for _, df in components))
+    return np.sqrt(ratios @ np.array([part for part, _ in components]))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -109,8 +117,8 @@ class Estimate:
     (each benchmark's cluster resampling, the seeds). With one component the interval and p-values
     are Student's t. With several, they come from the generalized pivotal quantity of a sum of
     variance components (Weerahandi 1993): true value = observed - Z x sqrt(sum v df / chi2(df)),
-    Z normal and each chi2 drawn (PIVOT_DRAWS fixed draws), averaged analytically over Z, so p has
-    no resampling floor. Welch-Satterthwaite's t was anti-conservative with two seeds
+    Z normal and the chi2 values quasi-random (2**PIVOT_DRAWS_LOG2 fixed points), averaged
+    analytically over Z, so p has no resampling floor. Welch-Satterthwaite's t was anti-conservative with two seeds
     (docs/protocol.md).
     """
 
@@ -164,10 +172,9 @@ def _scope(seeds: int, small: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
-def _stratum_arrays(rows: pd.DataFrame, with_b: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
-    """Per (cluster, seed, pair) sums of the compared values, of b's values, and counts; the
-    number of questions; whether questions stand in for too few clusters."""
-    questions = rows["qid"].nunique()
+def _stratum_arrays(rows: pd.DataFrame, with_b: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, bool]:
+    """Per (resampled unit, seed, pair) sums of the compared values, of b's values (None without
+    b), and counts; whether questions stand in for too few clusters."""
     small = rows["cluster"].nunique() < MIN_CLUSTERS
     units = rows["qid"] if small else rows["cluster"]
     unit_codes, unit_names = pd.factorize(units, sort=True)
@@ -178,9 +185,9 @@ def _stratum_arrays(rows: pd.DataFrame, with_b: bool) -> tuple[np.ndarray, np.nd
     size = int(np.prod(shape))
     values = rows["a"].to_numpy() - (rows["b"].to_numpy() if with_b else 0.0)
     sums = np.bincount(index, weights=values, minlength=size).reshape(shape)
-    b_sums = np.bincount(index, weights=rows["b"].to_numpy() if with_b else np.zeros(len(rows)), minlength=size).reshape(shape)
+    b_sums = np.bincount(index, weights=rows["b"].to_numpy(), minlength=size).reshape(shape) if with_b else None
     counts = np.bincount(index, minlength=size).reshape(shape).astype(float)
-    return sums, b_sums, counts, questions, small
+    return sums, b_sums, counts, small
 
 
 def _macro(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -210,6 +217,8 @@ def paired_values(per_query: pd.DataFrame, comparison: Comparison) -> pd.DataFra
     chosen = per_query[(per_query["metric"] == comparison.metric) & per_query["strategy"].isin(models)]
     if "stratum" not in chosen:
         chosen = chosen.assign(stratum="")
+    if chosen["cluster"].isna().any():
+        raise DataError(f"{comparison}: {int(chosen['cluster'].isna().sum())} per-query rows without a cluster")
     seeds_of = {strategy: set(seeds.tolist()) for strategy, seeds in chosen.groupby("strategy")["seed"].unique().items()}
     if set(seeds_of) != set(models):
         raise DataError(f"{comparison}: no per-query values for {' and '.join(m for m in models if m not in seeds_of)}")
@@ -232,24 +241,33 @@ def estimate(paired: pd.DataFrame, with_b: bool, samples: int, generator: np.ran
     per_seed, b_per_seed, variances, dfs = [], [], [], []
     clusters = questions = 0
     small = []
+    seed_sets = {stratum: sorted(set(rows["seed"])) for stratum, rows in paired.groupby("stratum", sort=True)}
+    if len({tuple(seeds) for seeds in seed_sets.values()}) > 1:
+        listed = "; ".join(f"{stratum or 'the benchmark'}: {seeds}" for stratum, seeds in seed_sets.items())
+        raise DataError(f"the benchmarks of one comparison hold different seeds ({listed})")
     for stratum, rows in paired.groupby("stratum", sort=True):
-        sums, b_sums, counts, found, too_few = _stratum_arrays(rows, with_b)
+        if rows["qid"].nunique() < 2:
+            raise DataError(f"{stratum or 'the benchmark'}: fewer than 2 questions answered by both models: no sampling variance to estimate")
+        sums, b_sums, counts, too_few = _stratum_arrays(rows, with_b)
         per_seed.append(_macro(sums.sum(axis=0), counts.sum(axis=0)))
-        b_per_seed.append(_macro(b_sums.sum(axis=0), counts.sum(axis=0)))
-        variances.append(_resampled_variance(sums, counts, samples, generator) if sums.shape[0] > 1 else 0.0)
+        if with_b:
+            b_per_seed.append(_macro(b_sums.sum(axis=0), counts.sum(axis=0)))
+        variances.append(_resampled_variance(sums, counts, samples, generator))
         dfs.append(sums.shape[0] - 1)
-        clusters, questions = clusters + sums.shape[0], questions + found
+        clusters, questions = clusters + rows["cluster"].nunique(), questions + rows["qid"].nunique()
         if too_few:
             small.append(str(stratum) or "the benchmark")
     strata = len(per_seed)
-    seed_values, b_values = np.mean(per_seed, axis=0), np.mean(b_per_seed, axis=0)
+    seed_values = np.mean(per_seed, axis=0)
     components = [(variance / strata**2, df) for variance, df in zip(variances, dfs, strict=True)]
     seeds = len(seed_values)
     if seeds > 1:
         components.append((float(np.var(seed_values, ddof=1)) / seeds, seeds - 1))
+    if not all(np.isfinite([part for part, _ in components])):
+        raise DataError(f"a variance component is not finite: {components}")
     return Estimate(
         observed=float(seed_values.mean()),
-        b_value=float(b_values.mean()) if with_b else math.nan,
+        b_value=float(np.mean(b_per_seed)) if with_b else math.nan,
         components=tuple((part, df) for part, df in components if part > 0),
         seeds=seeds,
         clusters=clusters,
@@ -272,20 +290,19 @@ def gain(value: float, metric: str) -> float:
 
 def p_value(result: Estimate, hypothesis: str, margin: float, metric: str) -> float:
     """The p of the hypothesis on a - b, on the gain scale: equivalence (TOST: the larger of the
-    two one-sided p-values), superiority (one-sided, a's gain above margin), or four-way (the
-    smallest of superiority's, inferiority's and equivalence's: below a level exactly when the
-    interval at that level gives *better*, *worse* or *equivalent*)."""
-    if metric in LOWER_IS_BETTER:
-        above, below = (lambda bound: result.p_below(-bound)), (lambda bound: result.p_above(-bound))
-    else:
-        above, below = result.p_above, result.p_below
-    equivalence = max(above(-margin), below(margin))
+    two one-sided p-values), superiority (one-sided, a's gain above margin), or four-way (twice the
+    smallest of superiority's, inferiority's and equivalence's: below 2 x level exactly when the
+    interval at one-sided `level` gives *better*, *worse* or *equivalent*)."""
+    gained = dataclasses.replace(result, observed=gain(result.observed, metric))
+    equivalence = max(gained.p_above(-margin), gained.p_below(margin))
     if hypothesis == EQUIVALENCE:
         return equivalence
     if hypothesis == SUPERIORITY:
-        return above(margin)
+        return gained.p_above(margin)
     if hypothesis == FOUR_WAY:
-        return min(above(margin), below(-margin), equivalence)
+        # Either side's error counts: a verdict is wrong only when the 1 - 2 x level interval
+        # misses the truth, so the smallest one-sided p doubles.
+        return min(1.0, 2 * min(gained.p_above(margin), gained.p_below(-margin), equivalence))
     raise ValueError(f"unknown hypothesis {hypothesis!r}")
 
 
@@ -346,14 +363,17 @@ class Hypothesis:
 def decide(tests: Sequence[Hypothesis], family: Sequence[bool], alpha: float) -> pd.DataFrame:
     """Holm over the tests in the family, unadjusted for the others (exploratory); each interval at
     the level its test was decided at, and the verdict read from it. Columns: p_value, p_holm
-    (nan outside the family), level (one-sided), ci_low, ci_high, ci_confidence, verdict."""
+    (nan outside the family; a four-way row's is compared with 2 x alpha), level (one-sided),
+    ci_low, ci_high, ci_confidence, verdict."""
     p_values = np.array([test.p_value for test in tests], dtype=float)
+    # A four-way p counts both sides: it is decided against 2 x alpha, at one-sided level / 2.
+    sides = np.array([2.0 if test.hypothesis == FOUR_WAY else 1.0 for test in tests])
     in_family = np.asarray(family, dtype=bool)
     levels = np.full(len(tests), alpha)
     p_holm = np.full(len(tests), math.nan)
     if in_family.any():
-        levels[in_family] = holm_levels(p_values[in_family], alpha)
-        p_holm[in_family] = holm_adjusted(p_values[in_family])
+        levels[in_family] = holm_levels(p_values[in_family] / sides[in_family], alpha)
+        p_holm[in_family] = np.minimum(1.0, holm_adjusted(p_values[in_family] / sides[in_family]) * sides[in_family])
     bounds = [test.result.interval(level) for test, level in zip(tests, levels, strict=True)]
     return pd.DataFrame({
         "p_value": p_values,
