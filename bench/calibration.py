@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     for design in designs(args.seed_sd):
         for line in simulate(design, runs, protocol, args.seed):
             print(json.dumps(line), flush=True)
-    unconditional = Design(1, 24, 0.2, args.seed_sd)
+    unconditional = Design(1, 0, 0.0, args.seed_sd)
     null = [case for case in CASES if case[0] == "equivalence_null"]
     for line in simulate(unconditional, runs, protocol, args.seed, null):
         print(json.dumps(line | {"case": "one_seed_unconditional", "held": None}), flush=True)
