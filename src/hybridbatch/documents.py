@@ -123,6 +123,11 @@ def _signed(value: float, metric: str) -> str:
     return f"{value:+.1f}" if metric in LOWER_IS_BETTER else f"{value:+.4f}"
 
 
+def _p(value: float) -> str:
+    """A p-value to four decimals ("<0.0001" below them; "–" where there is none)."""
+    return "–" if pd.isna(value) else "<0.0001" if value < 0.0001 else f"{value:.4f}"
+
+
 def claim_table(tests: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
     """One row per claim test of significance.csv (hybridbatch.results.claim_tests): the claim, its
     hypothesis, metric, difference, interval (with its level), margin, Holm-adjusted p, verdict
@@ -151,7 +156,7 @@ def claim_table(tests: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
                 _signed(test["difference"], metric),
                 f"[{_signed(test['ci_low'], metric)}, {_signed(test['ci_high'], metric)}] ({test['ci_confidence']:.1%})",
                 margin,
-                "–" if pd.isna(test["p_holm"]) else f"{test['p_holm']:.4f}",
+                _p(test["p_holm"]),
                 f"**{verdict}**" if verdict == holds[test["claim"]] else verdict,
                 trade_off,
                 f"v{test['protocol_version']}",
