@@ -268,7 +268,7 @@ def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path
     cells = [
         "1. Hybrid matches X-X on monolingual retrieval (hybrid − X-X)", "equivalence: −0.01 < hybrid − baseline < 0.01 (TOST); holds if equivalent",
         "mAP", f"{row['difference']:+.4f}", f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] ({row['ci_confidence']:.1%})", "0.0100",
-        f"{row['p_holm']:.4f}", "**equivalent**",
+        "<0.0001" if row["p_holm"] < 0.0001 else f"{row['p_holm']:.4f}", "**equivalent**",
     ]  # fmt: skip
     paper = markdown(documents["paper_comparison"].title, documents["paper_comparison"].blocks)
     for document in (text, paper):
