@@ -22,7 +22,8 @@ Its uncertainty (`estimate`) has two parts, added:
 The interval and p-values come from Student's t for one component and from the generalized
 pivotal quantity of a sum of variance components for several (`Estimate`), analytic in the normal
 part, so that p has any resolution Holm needs (no 1/(B+1) floor). With one seed training
-randomness is outside every interval, and the row says so. The error rates are measured, not assumed: bench/calibration.py.
+randomness is outside every interval, and the row says so. The error rates are measured, not
+assumed: bench/calibration.py.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from hybridbatch.core.errors import DataError
 
 MIN_CLUSTERS = 2
 # A claim's form: equivalence (H1: |d| < margin), superiority (H1: d > margin, on the gain scale),
-# or four-way (which of better, equivalent, worse: the regions partition the line, so one test
-# decides among them; its p is the smallest level at which the interval leaves "inconclusive").
+# or four-way (which of better, equivalent, worse: one interval decides among the three regions;
+# see `p_value`).
 EQUIVALENCE, SUPERIORITY, FOUR_WAY = "equivalence", "superiority", "four-way"
 BETTER, EQUIVALENT, WORSE, INCONCLUSIVE = "better", "equivalent", "worse", "inconclusive"
 PRIMARY, EXPLORATORY = "primary", "exploratory"
