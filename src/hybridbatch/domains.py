@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from hybridbatch.core.contract import MULTI, RANK_DISTANCE
-from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
 from hybridbatch.documents import Block
 from hybridbatch.protocol import Protocol
