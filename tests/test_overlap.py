@@ -91,20 +91,21 @@ def test_a_source_matches_in_any_language_and_after_normalisation():
 def test_short_texts_are_caught_by_whole_text_identity():
     """A text shorter than the n-gram has no n-gram: before the whole-text check, a copied short
     question or Tatoeba sentence never counted as shared."""
-    benchmark = overlap.BenchmarkLanguage.of("bench", "en", ["Tom needs water.", "Where is the station?", "Who built it?", "!!!"])
-    row = overlap.measure("exp", "src", ["TOM NEEDS WATER", "Who built it? Nobody knows.", "?"], benchmark)
+    benchmark = overlap.BenchmarkLanguage.of("bench", "en", ["Tom needs water.", "Where is the station?", "Who built it?", "!!!", "{NS}", "Thank you!"])
+    row = overlap.measure("exp", "src", ["TOM NEEDS WATER", "Who built it? Nobody knows.", "?", "{NS}", "thank you"], benchmark)
     # Identical after normalisation: the first text; a text inside a longer one is not identical,
-    # and a punctuation-only text (empty once normalised) never is.
+    # and a text of fewer than 3 tokens (a placeholder like TICO-19's "{NS}", "Thank you!", a
+    # punctuation-only text) never is: such texts occur in unrelated corpora alike.
     assert (row.texts_sharing_an_ngram, row.texts_identical, row.texts_shared) == (0, 1, 1)
-    assert row.share == 0.25 and row.example == "Tom needs water." and row.example_ngram is None
+    assert row.share == 1 / 6 and row.example == "Tom needs water." and row.example_ngram is None
     chinese = overlap.BenchmarkLanguage.of("bench", "zh", ["我喜欢你。"])
     assert overlap.measure("exp", "src", ["我喜欢你"], chinese).texts_identical == 1
 
 
 def test_identical_short_texts_stop_the_run(tmp_path):
-    short = [("en", f"Question {i}?") for i in range(10)]
-    check = write_tables(tmp_path, short, [("question 3", "a passage.", ["question 4!"])])
-    with pytest.raises(DataError, match=r"2 of 10 texts \(20.0%\).*\(0\) or are identical.*\(2\).*'Question 3\?' is identical to a source text"):
+    short = [("en", f"Question number {i}?") for i in range(10)]
+    check = write_tables(tmp_path, short, [("question number 3", "a passage.", ["question number 4!"])])
+    with pytest.raises(DataError, match=r"2 of 10 texts \(20.0%\).*\(0\) or are identical.*\(2\).*'Question number 3\?' is identical to a source text"):
         overlap.leak_check([check], 0.1, tmp_path / "overlap.csv")
 
 

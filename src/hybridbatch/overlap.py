@@ -26,8 +26,8 @@ teachers" inside Chinese text counts as two tokens, not fourteen characters.
   itself still shares 89% (zh) and 93% (th) of the texts, like word 8-grams in the other languages.
 
 A text shorter than n tokens has no n-gram (a short question, most Tatoeba sentences, a dialogue
-turn), so whole texts are compared too: a benchmark text whose normalised form equals a source
-text's is *identical*. A text is *shared* when it shares an n-gram or is identical, and the limit
+turn), so whole texts are compared too: a benchmark text of at least MIN_IDENTICAL_TOKENS tokens
+whose normalised form equals a source text's is *identical*. A text is *shared* when it shares an n-gram or is identical, and the limit
 applies to the shared texts.
 Tokens, whole texts and n-grams are hashed to 64 bits in numpy (one rolling hash over many texts at once, no
 Python loop per n-gram). The benchmark's n-grams (the small side, ~10^6) are one sorted uint64
@@ -57,6 +57,9 @@ from hybridbatch.core.io import read_frame, read_frame_csv, reading, write_frame
 log = logging.getLogger(__name__)
 
 WORD_NGRAM = 8
+# A whole text shorter than this (in tokens) is no evidence when identical: a word or two, or a
+# transcript's placeholder such as TICO-19's "{NS}", occurs in unrelated corpora alike.
+MIN_IDENTICAL_TOKENS = 3
 # Languages written without spaces between words, and their n (in characters, see above).
 NGRAM_SIZES: dict[str, int] = {"zh": 12, "ja": 12, "th": 32, "lo": 32, "km": 32, "my": 32}
 UNSPACED_LANGUAGES = frozenset(NGRAM_SIZES)
@@ -202,7 +205,7 @@ class BenchmarkLanguage:
     hashes: np.ndarray
     owners: np.ndarray  # index in texts of each hash
     whole: np.ndarray  # each text's whole-text hash
-    empty: np.ndarray  # texts that normalise to nothing (punctuation only): never identical
+    too_short: np.ndarray  # texts of fewer than MIN_IDENTICAL_TOKENS tokens: never identical
 
     @property
     def n(self) -> int:
@@ -212,8 +215,8 @@ class BenchmarkLanguage:
     def of(cls, benchmark: str, lang: str, texts: list[str]) -> BenchmarkLanguage:
         normalised = [normalise(text) for text in texts]
         hashes, owners = window_hashes(normalised, ngram_size(lang))
-        empty = np.array([not text for text in normalised], dtype=bool)
-        return cls(benchmark, lang, texts, hashes, owners, text_hashes(normalised), empty)
+        too_short = np.array([len(tokens(text)) < MIN_IDENTICAL_TOKENS for text in normalised], dtype=bool)
+        return cls(benchmark, lang, texts, hashes, owners, text_hashes(normalised), too_short)
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,7 @@ def overlap_row(experiment: str, train_source: str, language: BenchmarkLanguage,
     found = _contains(present.ngrams[language.n], language.hashes)
     sharing = np.zeros(len(language.texts), dtype=bool)
     sharing[language.owners[found]] = True
-    identical = _contains(present.texts, language.whole) & ~language.empty
+    identical = _contains(present.texts, language.whole) & ~language.too_short
     shared = np.flatnonzero(sharing | identical)
     example = example_ngram = None
     if shared.size:
