@@ -21,10 +21,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import MULTI, RANK_DISTANCE
+from hybridbatch.core.contract import MULTI, RANK_DISTANCE, setting_of
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
 from hybridbatch.documents import Block
 from hybridbatch.protocol import Protocol
@@ -59,7 +58,7 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
     decided four ways), for every domain, setting and metric. `own`: each
     domain's own model; a minus it on the protocol's primary endpoint is primary (Holm over those),
     every other difference exploratory."""
-    per_query = per_query.assign(setting=np.where(per_query["pool_lang"] == MULTI, MULTI, "cross"))
+    per_query = per_query.assign(setting=setting_of(per_query["query_lang"], per_query["pool_lang"]))
     groups = {key: frame for key, frame in per_query.groupby(["experiment", "setting"], sort=False)}
     rows, tests, family, positions = [], [], [], []
     for domain in dict.fromkeys(per_query["experiment"]):

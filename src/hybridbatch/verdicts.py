@@ -119,8 +119,8 @@ class Estimate:
     are Student's t. With several, they come from the generalized pivotal quantity of a sum of
     variance components (Weerahandi 1993): true value = observed - Z x sqrt(sum v df / chi2(df)),
     Z normal and the chi2 values quasi-random (2**PIVOT_DRAWS_LOG2 fixed points), averaged
-    analytically over Z, so p has no resampling floor. Welch-Satterthwaite's t was anti-conservative with two seeds
-    (docs/protocol.md).
+    analytically over Z, so p has no resampling floor. Welch-Satterthwaite's t was
+    anti-conservative with two seeds (docs/protocol.md).
     """
 
     observed: float  # mean over seeds of the macro average
@@ -240,13 +240,14 @@ def estimate(paired: pd.DataFrame, with_b: bool, samples: int, generator: np.ran
     """The macro average of a - b (`with_b`) or of a, from `paired_values`, with its standard error:
     clusters resampled within each stratum (`samples` draws), seeds as a t component."""
     per_seed, b_per_seed, variances, dfs = [], [], [], []
-    clusters = questions = 0
+    clusters = questions = pairs = 0
     small = []
-    seed_sets = {stratum: sorted(set(rows["seed"])) for stratum, rows in paired.groupby("stratum", sort=True)}
+    strata = list(paired.groupby("stratum", sort=True))
+    seed_sets = {stratum: sorted(set(rows["seed"])) for stratum, rows in strata}
     if len({tuple(seeds) for seeds in seed_sets.values()}) > 1:
         listed = "; ".join(f"{stratum or 'the benchmark'}: {seeds}" for stratum, seeds in seed_sets.items())
         raise DataError(f"the benchmarks of one comparison hold different seeds ({listed})")
-    for stratum, rows in paired.groupby("stratum", sort=True):
+    for stratum, rows in strata:
         if rows["qid"].nunique() < 2:
             raise DataError(f"{stratum or 'the benchmark'}: fewer than 2 questions answered by both models: no sampling variance to estimate")
         sums, b_sums, counts, too_few = _stratum_arrays(rows, with_b)
@@ -256,11 +257,11 @@ def estimate(paired: pd.DataFrame, with_b: bool, samples: int, generator: np.ran
         variances.append(_resampled_variance(sums, counts, samples, generator))
         dfs.append(sums.shape[0] - 1)
         clusters, questions = clusters + rows["cluster"].nunique(), questions + rows["qid"].nunique()
+        pairs += sums.shape[2]
         if too_few:
             small.append(str(stratum) or "the benchmark")
-    strata = len(per_seed)
     seed_values = np.mean(per_seed, axis=0)
-    components = [(variance / strata**2, df) for variance, df in zip(variances, dfs, strict=True)]
+    components = [(variance / len(strata) ** 2, df) for variance, df in zip(variances, dfs, strict=True)]
     seeds = len(seed_values)
     if seeds > 1:
         components.append((float(np.var(seed_values, ddof=1)) / seeds, seeds - 1))
@@ -273,7 +274,7 @@ def estimate(paired: pd.DataFrame, with_b: bool, samples: int, generator: np.ran
         seeds=seeds,
         clusters=clusters,
         questions=questions,
-        pairs=int(paired.groupby("stratum")[["query_lang", "pool_lang"]].apply(lambda frame: len(frame.drop_duplicates())).sum()),
+        pairs=pairs,
         scope=_scope(seeds, small),
     )
 
