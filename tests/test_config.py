@@ -83,7 +83,7 @@ def test_unknown_dataset_and_language(default_config, schema):
     assert problems(changed(default_config, change), schema) == [
         f"data.languages[1]: unknown language 'kl' (known: {KNOWN_LANGUAGES})",
         f"experiments.xquad_r.train_sources[1]: unknown training source 'mmarco' (known: {KNOWN_SOURCES}) "
-        "(built-in data sets and `sources:`)",
+        "(built-in data sets and `sources:`; data sets are defined in src/hybridbatch/registry.py)",
     ]
 
 
@@ -261,7 +261,7 @@ def test_a_domain_the_data_does_not_have_is_named(default_config, schema):
     config["experiments"]["news"]["strategies"] = ["hybrid", "mixed"]
     assert problems(config, schema) == [
         "experiments.news.strategies[1]: unknown strategy 'mixed' (known: hybrid, x-x, x-y)",
-        f"domains.benchmarks.legal[0]: unknown data set 'tico19_legal' (known: {KNOWN_SOURCES})",
+        f"domains.benchmarks.legal[0]: unknown data set 'tico19_legal' (known: {KNOWN_SOURCES}); data sets are defined in src/hybridbatch/registry.py",
         "domains.models[3]: unknown training experiment 'mlqa_r' (known: general, news, scientific, xquad_r)",
         "domains.general: 'wikipedia' is not one of domains.models (general, scientific, news, mlqa_r)",
     ]
@@ -284,3 +284,96 @@ def test_a_compared_model_trained_on_a_domain_benchmark_s_text_is_refused(defaul
         "experiments.general.train_sources: training source 'ntrex' shares its text (wmt19-news) with the domain "
         "benchmark 'ntrex_news'; every domain is evaluated zero-shot"
     ]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda c: c["training"].update(source_weights={"ntrex": float("inf")}), "training.source_weights.ntrex: inf is not a finite number"),
+        (lambda c: c["strategies"]["hybrid"].update(alpha=float("nan")), "strategies.hybrid.alpha: nan is not a finite number"),
+        (lambda c: c["training"].update(learning_rate=float("inf")), "training.learning_rate: inf is not a finite number"),
+        (lambda c: c["report"]["protocol"].update(margin=float("nan")), "report.protocol.margin: nan is not a finite number"),
+        (lambda c: c["data"].update(max_overlap=float("nan")), "data.max_overlap: nan is not a finite number"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_named(default_config, schema, change, expected):
+    assert problems(changed(default_config, change), schema) == [expected]
+
+
+def test_seeds_and_counts_are_integers(default_config, schema):
+    config = changed(default_config, lambda c: c["training"].update(seeds=[0, 1.0], steps=40.0))
+    assert problems(config, schema) == ["training.seeds[1]: expected integer, got 1.0 (write 1)", "training.steps: expected integer, got 40.0 (write 40)"]
+
+
+@pytest.mark.parametrize("text, written", [("3e-5", "3.0e-5"), ("1E5", "1.0e+5"), ("-2.5e3", "-2.5e+3")])
+def test_a_number_yaml_reads_as_text_says_how_to_write_it(default_config, schema, text, written):
+    config = changed(default_config, lambda c: c["training"].update(learning_rate=text))
+    assert problems(config, schema) == [f"training.learning_rate: expected number, got '{text}' (YAML reads {text} as text: write {written})"]
+    assert load_yaml_text(f"x: {written}")["x"] == float(text)
+
+
+def load_yaml_text(text):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("key, name", [("experiments", "base"), ("strategies", "validation")])
+def test_a_reserved_name_is_said_to_be_reserved(default_config, schema, key, name):
+    entry = {"train_sources": [], "benchmark": "xquad_r"} if key == "experiments" else {"alpha": 0.5}
+    config = changed(default_config, lambda c: c[key].update({name: entry}))
+    (problem,) = problems(config, schema)
+    assert problem.startswith(f"{key}.{name}: the name {name!r} is reserved (") and problem.endswith("); choose another")
+
+
+def test_a_type_error_and_an_unknown_language_are_both_reported(default_config, schema):
+    def change(config):
+        config["training"]["batch_size"] = "x"
+        config["training"]["languages"] = ["de", "xx"]
+
+    assert problems(changed(default_config, change), schema) == [
+        "training.batch_size: expected integer, got 'x'",
+        f"training.languages[1]: unknown language 'xx' (known: {KNOWN_LANGUAGES})",
+    ]
+
+
+def test_an_unknown_data_set_says_where_data_sets_are_defined(default_config, schema):
+    config = changed(default_config, lambda c: c["experiments"].update(mine={"train_sources": []}))
+    (problem,) = problems(config, schema)
+    assert problem.endswith("name the benchmark with `benchmark:`; data sets are defined in src/hybridbatch/registry.py")
+    assert (REPOSITORY / "src" / "hybridbatch" / "registry.py").is_file()
+
+
+def test_the_config_checker_gives_usage(capsys):
+    from hybridbatch.config import main
+
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m hybridbatch.config [OVERLAY.yaml ...]")
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (
+            lambda c: c["experiments"]["general"].update(strategies=["x-x", "x-y"]),
+            "experiments.general.strategies: x-x, x-y holds no hybrid strategy (0 < alpha < 1), but every difference starts from its hybrid",
+        ),
+        (
+            lambda c: c["experiments"]["news"].update(strategies=["x-y"]),
+            "experiments.news.strategies: x-y holds no hybrid strategy (0 < alpha < 1), but it is compared with the general hybrid on news",
+        ),
+        (
+            lambda c: c["experiments"]["general"].update(train_sources=["mlqa_r", "tico19_scientific_train"]),
+            "experiments.general.train_sources[1]: 'tico19_scientific_train' is the training source of the scientific model; "
+            "the general models train on general data only",
+        ),
+        (
+            lambda c: (c["experiments"]["general"].update(train_sources=["mlqa_r", "ntrex_news_train"]), c["domains"]["models"].remove("news")),
+            "experiments.general.train_sources[1]: 'ntrex_news_train' is a domain's training split; the general models train on general data only",
+        ),
+    ],
+)
+def test_a_domain_study_that_cannot_answer_is_refused_at_start(default_config, schema, change, expected):
+    config = merged_overlay(default_config, "domains.yaml")
+    change(config)
+    assert problems(config, schema) == [expected]

@@ -5,7 +5,9 @@ Every problem becomes one line naming the key at fault; all lines are reported t
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ import yaml
 
 from hybridbatch.core import runs
 from hybridbatch.core.errors import ConfigError
-from hybridbatch.core.runs import Run
+from hybridbatch.core.runs import HYBRID, Run, role_of
 from hybridbatch.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
 from hybridbatch.protocol import version_problem
 from hybridbatch.registry import DATASETS
@@ -38,9 +40,43 @@ def _where(path: Any) -> str:
     return text or "(top level)"
 
 
+# JSON Schema counts 1.0 as an integer; a seed or a step count written 1.0 is a slip (the run
+# would be named "hybrid.seed1.0"), so integers are Python ints here.
+_VALIDATOR = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
+
+# Names the workflow gives a meaning of its own, by the key whose entries they would name.
+RESERVED = {
+    "experiments": "results/models/base is the shared base model",
+    "strategies": "'base' names the untrained model and 'validation' the held-out slice",
+}
+
+
+def _yaml_float(text: str) -> str | None:
+    """How to write `text` so that YAML 1.1 (PyYAML, Snakemake) reads a number, where it reads text
+    that Python would take as one: a mantissa with a dot, an exponent with its sign (3e-5 -> 3.0e-5)."""
+    try:
+        float(text)
+    except ValueError:
+        return None
+    match = re.fullmatch(r"([-+]?)(\d*)\.?(\d*)[eE]([-+]?)(\d+)", text.strip())
+    if not match:
+        return None
+    sign, whole, fraction, exponent_sign, exponent = match.groups()
+    return f"{sign}{whole or 0}.{fraction or 0}e{exponent_sign or '+'}{exponent}"
+
+
 def _schema_message(error: jsonschema.ValidationError) -> str:
     where = _where(error.absolute_path)
     kind, value, expected = error.validator, error.instance, error.validator_value
+    if kind == "not" and isinstance(expected, Mapping) and "enum" in expected:
+        # Only propertyNames use `not`: the value is the name of an entry of `where`.
+        reason = RESERVED.get(str(error.absolute_path[-1]) if error.absolute_path else "", "")
+        return f"{where}.{value}: the name {value!r} is reserved{f' ({reason})' if reason else ''}; choose another"
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(value) - set(allowed))
@@ -50,7 +86,12 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return f"{where}: missing key(s) {', '.join(map(repr, missing))}"
     if kind == "type":
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"{where}: expected {expected}, got {value!r}"
+        hint = ""
+        if isinstance(value, str) and "number" in expected and (written := _yaml_float(value)):
+            hint = f" (YAML reads {value} as text: write {written})"
+        elif isinstance(value, float) and "integer" in expected and value.is_integer():
+            hint = f" (write {int(value)})"
+        return f"{where}: expected {expected}, got {value!r}{hint}"
     if kind in ("minimum", "maximum"):
         bounds = error.schema
         if "minimum" in bounds and "maximum" in bounds:
@@ -116,6 +157,10 @@ def domain_study(config: Mapping[str, Any]) -> DomainStudy | None:
 def training_runs(config: Mapping[str, Any]) -> list[Run]:
     """The trained models of every experiment: each strategy at each seed (hybridbatch.core.runs)."""
     return runs.training_runs(config["strategies"], config["training"]["seeds"])
+
+
+# Said with an unknown data set: until data sets can be declared in the config, they are code.
+DATASETS_DEFINED = "data sets are defined in src/hybridbatch/registry.py"
 
 
 def _known(kind: str, name: str, known: list[str]) -> str | None:
@@ -189,12 +234,12 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{where}.strategies[{index}]: {problem}")
         if problem := _known("data set", experiment.benchmark, names):
             hint = "" if "benchmark" in config["experiments"][experiment.name] else "; name the benchmark with `benchmark:`"
-            problems.append(f"{where}: benchmark: {problem}{hint}")
+            problems.append(f"{where}: benchmark: {problem}{hint}; {DATASETS_DEFINED}")
             continue
         benchmark = DATASETS[experiment.benchmark]
         for index, source in enumerate(experiment.train_sources):
             if problem := _known("training source", source, sorted(origins)):
-                problems.append(f"{where}.train_sources[{index}]: {problem} (built-in data sets and `sources:`)")
+                problems.append(f"{where}.train_sources[{index}]: {problem} (built-in data sets and `sources:`; {DATASETS_DEFINED})")
             elif origins[source] == benchmark.origin:
                 problems.append(
                     f"{where}.train_sources[{index}]: training source {source!r} shares its text "
@@ -213,7 +258,7 @@ def _domain_problems(config: Mapping[str, Any], origins: Mapping[str, str]) -> l
     for domain, names in study.benchmarks.items():
         for index, name in enumerate(names):
             if problem := _known("data set", name, sorted(DATASETS)):
-                problems.append(f"domains.benchmarks.{domain}[{index}]: {problem}")
+                problems.append(f"domains.benchmarks.{domain}[{index}]: {problem}; {DATASETS_DEFINED}")
     trained = {experiment.name: experiment for experiment in experiments(config) if experiment.trains}
     for index, name in enumerate(study.models):
         if problem := _known("training experiment", name, sorted(trained)):
@@ -222,6 +267,7 @@ def _domain_problems(config: Mapping[str, Any], origins: Mapping[str, str]) -> l
         problems.append(f"domains.general: {study.general!r} is not one of domains.models ({', '.join(study.models)})")
     if problems:
         return problems
+    problems += _domain_design_problems(config, study, trained)
     for name in study.models:
         for source in trained[name].train_sources:
             for benchmark in study.all_benchmarks:
@@ -230,6 +276,36 @@ def _domain_problems(config: Mapping[str, Any], origins: Mapping[str, str]) -> l
                         f"experiments.{name}.train_sources: training source {source!r} shares its text "
                         f"({DATASETS[benchmark].origin}) with the domain benchmark {benchmark!r}; every domain is evaluated zero-shot"
                     )
+    return problems
+
+
+def _domain_design_problems(config: Mapping[str, Any], study: DomainStudy, trained: Mapping[str, Experiment]) -> list[str]:
+    """Designs that cannot answer the domain question, found before a long run rather than after:
+    every difference starts from the general hybrid and ends at each domain's own hybrid, and the
+    general models must not have trained on a domain's training text."""
+    alphas = {name: float(entry["alpha"]) for name, entry in config["strategies"].items()}
+    problems = []
+    for name in study.models:
+        if name != study.general and name not in study.benchmarks:
+            continue
+        if not any(role_of(alphas[strategy]) == HYBRID for strategy in trained[name].strategies):
+            compared = "every difference starts from its hybrid" if name == study.general else f"it is compared with the general hybrid on {name}"
+            problems.append(
+                f"experiments.{name}.strategies: {', '.join(trained[name].strategies)} holds no hybrid strategy "
+                f"(0 < alpha < 1), but {compared}"
+            )
+    # The domain models' training text, and every training split cut out of a domain benchmark's corpus.
+    domain_text = {source: f"the training source of the {domain} model" for domain in study.benchmarks if domain in study.models
+                   for source in trained[domain].train_sources}  # fmt: skip
+    for name, spec in DATASETS.items():
+        if spec.view is not None and spec.view.split == "train":
+            domain_text.setdefault(name, "a domain's training split")
+    for index, source in enumerate(trained[study.general].train_sources):
+        if source in domain_text:
+            problems.append(
+                f"experiments.{study.general}.train_sources[{index}]: {source!r} is {domain_text[source]}; "
+                "the general models train on general data only"
+            )
     return problems
 
 
@@ -280,13 +356,29 @@ def _language_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> list[str]:
+    """Every NaN or infinite number in the configuration: YAML reads .nan and .inf as floats, and
+    no setting has a meaning for them (an infinite source weight empties the manifest)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{_where(path)}: {value} is not a finite number"]
+    if isinstance(value, Mapping):
+        return [problem for key, item in value.items() for problem in _non_finite(item, (*path, key))]
+    if isinstance(value, list):
+        return [problem for index, item in enumerate(value) for problem in _non_finite(item, (*path, index))]
+    return []
+
+
 def check(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     """Raise ConfigError listing every problem of `config`, one line each."""
-    validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
-    problems = list(dict.fromkeys(_schema_message(error) for error in errors))
-    if not problems:
-        problems = _semantic_problems(config)
+    errors = sorted(_VALIDATOR(schema).iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = list(dict.fromkeys([*_non_finite(config), *(_schema_message(error) for error in errors)]))
+    try:
+        problems += _semantic_problems(config)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        # The name checks read the shape the schema guarantees; where the schema failed they may
+        # not get far, and what they would say comes once its lines are mended.
+        if not problems:
+            raise
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
 
@@ -337,12 +429,22 @@ def load_overlays(paths: list[str | os.PathLike[str]]) -> dict[str, Any]:
     return config
 
 
+USAGE = """usage: python -m hybridbatch.config [OVERLAY.yaml ...]
+
+Check config/config.yaml with the overlays merged over it in order, as
+`snakemake --configfile OVERLAY.yaml ...` would use it: every problem is one line naming its key
+(a YAML error names file, line and column). Exit status 0: valid; 1: not."""
+
+
 def main(arguments: list[str]) -> int:
     """`python -m hybridbatch.config [OVERLAY ...]`: check the default configuration with the given
     overlays, as `snakemake --configfile OVERLAY ...` would use it. Snakemake reads --configfile
     before the workflow starts and does not name a file it cannot parse; this names file, line and
     column, then checks the merged configuration against the schema."""
     repository = Path(__file__).resolve().parents[2]
+    if {"-h", "--help"} & set(arguments):
+        print(USAGE)
+        return 0
     try:
         config = load_overlays([repository / "config" / "config.yaml", *arguments])
         check(config, load_yaml(repository / "workflow" / "schemas" / "config.schema.yaml"))
