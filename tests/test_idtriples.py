@@ -173,3 +173,21 @@ def test_the_config_refuses_what_id_triples_cannot_use(default_config, schema):
         "AttributeError(\"'str' object has no attribute 'nothing'\")"
         for lang, name in FIXTURE_LANGUAGES.items()
     ]
+
+
+def test_an_id_given_twice_with_different_texts_names_both_lines(tmp_path):
+    root = broken_copy(tmp_path, GERMAN_PASSAGES, lambda data: data.replace(b"614\t", "369\tAbschnitt doppelt\n614\t".encode(), 1))
+    with pytest.raises(DataError, match=r"german_collection.tsv: id 369 is given twice with different texts, line 1: 'Abschnitt 369: .*' and line 2: 'Abschnitt doppelt'; keep one"):
+        load_source_pairs("mmarco", paper_source(root))
+
+
+def test_an_id_given_twice_with_the_same_text_is_read_once(tmp_path):
+    first = (FIXTURE / GERMAN_PASSAGES).read_bytes().splitlines(keepends=True)[0]
+    root = broken_copy(tmp_path, GERMAN_PASSAGES, lambda data: first + data)
+    assert load_source_pairs("mmarco", paper_source(root)).equals(load_source_pairs("mmarco", paper_source(FIXTURE)))
+
+
+@pytest.mark.parametrize("relative", [GERMAN_PASSAGES, "data/google/queries/train/german_queries.train.tsv", "data/triples.train.ids.small.tsv"])
+def test_a_byte_order_mark_is_not_part_of_the_first_id(tmp_path, relative):
+    root = broken_copy(tmp_path, relative, lambda data: b"\xef\xbb\xbf" + data)
+    assert load_source_pairs("mmarco", paper_source(root)).equals(load_source_pairs("mmarco", paper_source(FIXTURE)))

@@ -59,7 +59,8 @@ def _lines(url: str) -> Iterator[tuple[int, str]]:
 
 def _decoded(raw: bytes, url: str, number: int) -> str:
     try:
-        return raw.decode("utf-8").rstrip("\r")
+        # A byte-order mark (Windows editors write one) starts the first line: not part of its id.
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r")
     except UnicodeDecodeError as error:
         raise DataError(f"{url}, line {number}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
@@ -80,24 +81,36 @@ def read_triples(url: str, max_rows: int) -> list[tuple[str, str, str]]:
 
 
 def read_texts(url: str, wanted: set[str]) -> dict[str, str]:
-    """id -> text for the `wanted` ids of an `id \\t text` file, reading no further than the last one."""
-    found: dict[str, str] = {}
+    """id -> text for the `wanted` ids of an `id \\t text` file, reading no further than the last one.
+
+    An id given twice with different texts in the lines read is an error naming both lines (the
+    first would silently win); the same text twice is accepted."""
+    found: dict[str, tuple[str, int]] = {}
     number = 0
     for number, line in _lines(url):
         identifier, tab, text = line.partition("\t")
         if not tab or not identifier:
             raise DataError(f"{url}, line {number}: expected an id and a text separated by a tab, got {line!r}")
-        if identifier in wanted and identifier not in found:
-            if not text.strip():
-                raise DataError(f"{url}, line {number}: id {identifier} has an empty text")
-            found[identifier] = text
-            if len(found) == len(wanted):
-                break
+        if identifier not in wanted:
+            continue
+        if identifier in found:
+            first_text, first_line = found[identifier]
+            if text != first_text:
+                raise DataError(
+                    f"{url}: id {identifier} is given twice with different texts, line {first_line}: {first_text!r} "
+                    f"and line {number}: {text!r}; keep one"
+                )
+            continue
+        if not text.strip():
+            raise DataError(f"{url}, line {number}: id {identifier} has an empty text")
+        found[identifier] = (text, number)
+        if len(found) == len(wanted):
+            break
     if missing := wanted - found.keys():
         examples = ", ".join(sorted(missing)[:5])
         raise DataError(f"{url}: {len(missing)} of the {len(wanted)} ids the triples need are missing (e.g. {examples})")
     log.info("%s: kept %d texts of the first %d lines", url, len(found), number)
-    return found
+    return {identifier: text for identifier, (text, _) in found.items()}
 
 
 def read_id_triples(
