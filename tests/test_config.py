@@ -377,3 +377,15 @@ def test_a_domain_study_that_cannot_answer_is_refused_at_start(default_config, s
     config = merged_overlay(default_config, "domains.yaml")
     change(config)
     assert problems(config, schema) == [expected]
+
+
+def test_a_source_weighted_out_of_every_batch_is_warned_about(default_config, schema):
+    from hybridbatch.config import warnings
+
+    assert warnings(default_config) == []
+    config = changed(default_config, lambda c: c["training"].update(source_weights={"ntrex": 0.0001}))
+    check(config, schema)
+    assert warnings(config) == [
+        "experiments.xquad_r: training source 'ntrex' gets no batch of the 40 training.steps (training.source_weights.ntrex: 0.0001); "
+        "raise its weight or drop it from train_sources"
+    ]

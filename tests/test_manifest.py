@@ -287,3 +287,9 @@ def test_validation_split_holds_out_whole_conflict_groups():
     assert validation_split(pairs, 0).empty and without_validation(pairs, validation_split(pairs, 0))["a"].equals(pairs["a"])
     with pytest.raises(ConfigError, match="source b: holding out 30 validation groups would leave nothing to train on"):
         validation_split(pairs, 30)
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), 0.0])
+def test_a_weight_that_is_not_positive_and_finite_is_refused(weight):
+    with pytest.raises(ConfigError, match=rf"source weight of a is {weight}; weights must be positive and finite"):
+        BatchPlan(0.5, 2, 10, 0, source_weights={"a": weight})

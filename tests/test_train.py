@@ -230,3 +230,12 @@ def test_litter_of_a_killed_run_is_cleared_and_a_damaged_checkpoint_named(tiny_m
     with pytest.raises(DataError, match=rf"^{checkpoints / CHECKPOINT}: cannot read this checkpoint .*: delete "
                                         rf"{checkpoints / CHECKPOINT} and run snakemake again"):  # fmt: skip
         train(tiny_model, manifest, pairs, tmp_path / "again", checkpoints, FAST)
+
+
+def test_a_manifest_without_batches_trains_nothing_and_says_so(tiny_model, toy, tmp_path):
+    pairs, manifest = toy
+    empty = tmp_path / "empty.parquet"
+    pd.read_parquet(manifest).head(0).to_parquet(empty, index=False)
+    with pytest.raises(DataError, match=rf"{empty}: the manifest holds no batch, so training would take no step"):
+        train(tiny_model, empty, pairs, tmp_path / "model", tmp_path / "checkpoints", FAST)
+    assert not (tmp_path / "model").exists()

@@ -21,6 +21,7 @@ from hybridbatch.core import runs
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.runs import HYBRID, Run, role_of
 from hybridbatch.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
+from hybridbatch.manifest import BatchPlan, starved_sources
 from hybridbatch.protocol import version_problem
 from hybridbatch.registry import DATASETS
 
@@ -381,6 +382,20 @@ def check(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
             raise
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def warnings(config: Mapping[str, Any]) -> list[str]:
+    """What a valid configuration does that its author may not mean: a training source whose weight
+    is too small for a single batch of training.steps is named in train_sources but never trained on."""
+    training = config["training"]
+    plan = BatchPlan(0.5, training["batch_size"], training["steps"], 0, source_weights=training["source_weights"])
+    return [
+        f"experiments.{experiment.name}: training source {source!r} gets no batch of the {training['steps']} training.steps "
+        f"(training.source_weights.{source}: {plan.weight(source)}); raise its weight or drop it from train_sources"
+        for experiment in experiments(config)
+        if experiment.trains
+        for source in starved_sources(experiment.train_sources, plan)
+    ]
 
 
 def resolve_mirror(config: Mapping[str, Any], repository_root: str | os.PathLike[str]) -> Path | None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -69,8 +70,8 @@ class BatchPlan:
             raise ConfigError(f"batch_size ({self.batch_size}) and steps ({self.steps}) must be positive")
         weights = tuple(sorted((str(source), float(weight)) for source, weight in dict(self.source_weights).items()))
         for source, weight in weights:
-            if not weight > 0:
-                raise ConfigError(f"source weight of {source} is {weight}; weights must be positive")
+            if not (weight > 0 and math.isfinite(weight)):
+                raise ConfigError(f"source weight of {source} is {weight}; weights must be positive and finite")
         object.__setattr__(self, "source_weights", weights)
 
     def weight(self, source: str) -> float:
@@ -280,6 +281,11 @@ def source_batch_counts(sources: Sequence[str], plan: BatchPlan) -> dict[str, in
     return dict(zip(names, counts.tolist(), strict=True))
 
 
+def starved_sources(sources: Sequence[str], plan: BatchPlan) -> list[str]:
+    """The sources whose weight is too small to give them a single one of `plan.steps` batches."""
+    return [source for source, count in source_batch_counts(sources, plan).items() if count == 0]
+
+
 def batch_sources(sources: Sequence[str], plan: BatchPlan) -> list[str]:
     """The source of each batch: the exact counts in a shuffled order that depends on the seed,
     the sources and their weights only (never on alpha)."""
@@ -318,6 +324,8 @@ def build_manifest(pairs: Mapping[str, pd.DataFrame], plan: BatchPlan) -> pd.Dat
             for row, group in enumerate(streams[source].take(plan.batch_size, None)):
                 query, passage = cross_pairs[source].pick(list(itertools.permutations(group.languages, 2)))
                 rows.append((batch, row, source, group.group_id, query, passage, "cross"))
+    if len({row[0] for row in rows}) != plan.steps:
+        raise ConfigError(f"the manifest holds {len({row[0] for row in rows})} batches, not the {plan.steps} training.steps ask for")
     return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
 
 

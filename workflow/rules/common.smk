@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 # The workflow runs the library of this checkout, also in job subprocesses (scripts, cluster jobs).
 REPOSITORY = Path(workflow.main_snakefile).resolve().parent
@@ -33,6 +34,10 @@ try:
     )
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+
+if workflow.is_main_process:
+    for _warning in hbconfig.warnings(config):
+        logger.warning(f"warning: {_warning}")
 
 MIRROR = hbconfig.resolve_mirror(config, REPOSITORY)
 LANGUAGES = config["data"]["languages"]

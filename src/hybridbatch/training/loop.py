@@ -135,6 +135,8 @@ def train(
     `process`: this process's rank among data-parallel processes (all of them call train)."""
     manifest = read_frame(manifest_path, "manifest")
     batches = ManifestBatches(manifest, pairs, settings.hard_negatives)
+    if not len(batches):
+        raise DataError(f"{manifest_path}: the manifest holds no batch, so training would take no step and save the base model as trained")
     if process.world > manifest.groupby("batch").size().min():
         raise ConfigError(f"{manifest_path}: {process.world} processes need at least as many rows per batch")
     encoder, forward = _trainable_model(base_model, settings, device, process)
