@@ -103,8 +103,10 @@ def test_tiny_model_shares_the_tokenizer_and_loads_with_sentence_transformers(ti
 
 
 def test_unusable_sources_are_refused(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match=rf"^model.base: local model folder {tmp_path / 'absent'} does not exist"):
         build_base_model(str(tmp_path / "absent"), tmp_path / "out")
+    with pytest.raises(ConfigError, match=r"^experiments.xquad_r.model: local model folder"):
+        build_base_model(str(tmp_path / "absent"), tmp_path / "out", key="experiments.xquad_r.model")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="cannot load"):
         build_base_model(str(tmp_path / "empty"), tmp_path / "out")

@@ -389,3 +389,15 @@ def test_a_source_weighted_out_of_every_batch_is_warned_about(default_config, sc
         "experiments.xquad_r: training source 'ntrex' gets no batch of the 40 training.steps (training.source_weights.ntrex: 0.0001); "
         "raise its weight or drop it from train_sources"
     ]
+
+
+def test_a_resource_naming_an_unset_variable_is_named():
+    from hybridbatch.config import unset_variables
+
+    resources = {"default-resources.slurm_partition": "$PART", "set-resources.train.slurm_account": "x${ACCOUNT}y", "default-resources.mem_mb": 4000}
+    assert unset_variables(resources, {"PART": "cpu", "ACCOUNT": "me"}) == []
+    assert unset_variables(resources, {"PART": "cpu"}) == ["environment variable ACCOUNT is not set (used by set-resources.train.slurm_account); export it before running snakemake"]
+    assert unset_variables(resources, {}) == [
+        "environment variable PART is not set (used by default-resources.slurm_partition); export it before running snakemake",
+        "environment variable ACCOUNT is not set (used by set-resources.train.slurm_account); export it before running snakemake",
+    ]

@@ -137,3 +137,53 @@ def test_remote_code_runs_only_when_the_source_says_so(tmp_path, monkeypatch, tr
     monkeypatch.setattr(datasets, "load_dataset", lambda path, **arguments: calls.append(arguments) or real(path, **arguments))
     assert len(load_source_pairs("mmarco", source)) == 6  # datasets 4 logs that it ignores the argument
     assert {arguments.get("trust_remote_code") for arguments in calls} == {True if trusted else None}
+
+
+def test_the_local_files_of_a_source_are_found(tmp_path, monkeypatch):
+    from hybridbatch.sources import local_files
+
+    monkeypatch.chdir(tmp_path)
+    source = row_aligned_parquet(tmp_path)
+    assert local_files(source) == [str(tmp_path / "en.parquet"), str(tmp_path / "de.parquet")]
+    (tmp_path / "shards").mkdir()
+    for name in ("b.parquet", "a.parquet", ".hidden.parquet"):
+        (tmp_path / "shards" / name).write_bytes(b"")
+    source["languages"] = {"en": {"data_files": {"train": ["shards/*.parquet"]}}, "de": {"data_files": "missing/*.parquet"}}
+    assert local_files(source) == ["shards/a.parquet", "shards/b.parquet", "missing/*.parquet"]
+    folder = {"path": str(tmp_path / "shards"), "origin": "x", "languages": {"en": {"name": "en"}}, "columns": {}}
+    assert local_files(folder) == [str(tmp_path / "shards" / "a.parquet"), str(tmp_path / "shards" / "b.parquet")]
+    triples = {"path": "triples", "id_triples": {"triples": "t.tsv", "queries": "{name}_q.tsv", "collection": "c_{name}.tsv"},
+               "languages": {"de": {"name": "german"}, "en": {"name": "english"}}}  # fmt: skip
+    assert local_files(triples) == ["triples/t.tsv", "triples/german_q.tsv", "triples/c_german.tsv", "triples/english_q.tsv", "triples/c_english.tsv"]
+    assert local_files({**triples, "path": "hf://datasets/unicamp-dl/mmarco"}) == []
+    assert local_files({"path": "unicamp-dl/mmarco", "languages": {"en": {"name": "english"}}}) == []
+
+
+def test_a_local_source_records_its_files_and_a_hub_source_its_commit(tmp_path, monkeypatch):
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    from hybridbatch.sources import PROVENANCE_KEY, provenance
+
+    source = row_aligned_parquet(tmp_path)
+    recorded = json.loads(load_source_pairs("mmarco", source).schema.metadata[PROVENANCE_KEY])
+    assert recorded == {"path": "parquet", "files": [source["languages"][lang]["data_files"] for lang in ("en", "de")]}
+
+    def unreachable(self, repo_id, revision=None):
+        raise OSError("offline")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", unreachable)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    hub = {"path": "unicamp-dl/mmarco", "languages": {"en": {"name": "english"}}}
+    assert provenance(hub) == {"path": "unicamp-dl/mmarco", "hub_repository": "unicamp-dl/mmarco", "revision": None, "commit": None}
+    refs = tmp_path / "hub" / "datasets--unicamp-dl--mmarco" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "v2").write_text("a" * 40)
+    assert provenance({**hub, "revision": "v2"})["commit"] == "a" * 40
+    assert provenance({"path": "hf://datasets/unicamp-dl/mmarco@v2", "id_triples": {}, "languages": {}})["commit"] == "a" * 40
+
+    class Info:
+        sha = "b" * 40
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", lambda self, repo_id, revision=None: Info())
+    assert provenance({**hub, "revision": "v2"})["commit"] == "b" * 40

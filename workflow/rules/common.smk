@@ -21,11 +21,12 @@ if not workflow.is_main_process:
 from hybridbatch import config as hbconfig
 from hybridbatch.core.contract import TABLES
 from hybridbatch.core.errors import ConfigError
-from hybridbatch.core.runs import BASE, BASE_RUN, strategy_alphas
+from hybridbatch.core.runs import BASE, BASE_RUN
 from hybridbatch.download import mirror_problem
 from hybridbatch.figures import FIGURES, figure_caption, figure_names
 from hybridbatch.fingerprint import code_fingerprint
 from hybridbatch.registry import DATASETS
+from hybridbatch.sources import local_files
 from hybridbatch.training.settings import train_job_section
 
 try:
@@ -39,11 +40,26 @@ if workflow.is_main_process:
     for _warning in hbconfig.warnings(config):
         logger.warning(f"warning: {_warning}")
 
+# A profile's resource naming an unset variable (profiles/slurm: the partitions, the account) would
+# reach sbatch as the literal text "$NAME": refuse it before any job.
+if workflow.is_main_process:
+    _resources = {
+        f"default-resources.{name}": resource.raw for name, resource in (workflow.resource_settings.default_resources or {}).items()
+    } | {
+        f"set-resources.{rule}.{name}": resource.raw
+        for rule, resources in workflow.resource_settings.overwrite_resources.items()
+        for name, resource in resources.items()
+    }
+    if _unset := hbconfig.unset_variables(_resources, os.environ):
+        raise WorkflowError("\n".join(_unset))
+
 MIRROR = hbconfig.resolve_mirror(config, REPOSITORY)
 LANGUAGES = config["data"]["languages"]
 EXPERIMENTS = {experiment.name: experiment for experiment in hbconfig.experiments(config)}
 # base_model builds "base" from model.base and "{experiment}/base" from an experiment's own model.
 BASE_MODELS = {experiment.base_dir: experiment.base_model for experiment in EXPERIMENTS.values()}
+# The config key each base model comes from: "model.base" or the experiment's own `model`.
+BASE_KEYS = {e.base_dir: "model.base" if e.base_dir == "base" else f"experiments.{e.name}.model" for e in EXPERIMENTS.values()}
 # Trained models: each strategy at each seed (hybridbatch.core.runs names them).
 RUNS = {run.name: run for run in hbconfig.training_runs(config)}
 MODELS = [BASE, *RUNS]
@@ -232,7 +248,23 @@ def training_pairs(wildcards):
 
 
 def manifests():
-    return [f"results/manifests/{experiment}/{run}.parquet" for experiment in TRAINING_EXPERIMENTS for run in experiment_runs(experiment)]
+    """Every trained run's manifest and its stats."""
+    return [
+        f"results/manifests/{experiment}/{run}.{ext}"
+        for experiment in TRAINING_EXPERIMENTS
+        for run in experiment_runs(experiment)
+        for ext in ("parquet", "stats.tsv")
+    ]
+
+
+def same_seed_manifests(experiment, run):
+    """The manifests of the experiment's other strategies at the run's seed, by strategy."""
+    seed = RUNS[run].seed
+    return {
+        RUNS[other].strategy: f"results/manifests/{experiment}/{other}.parquet"
+        for other in experiment_runs(experiment)
+        if other != run and RUNS[other].seed == seed
+    }
 
 
 def overlap_checks(experiment):

@@ -43,6 +43,9 @@ rule extract:
 
 
 rule load_source:
+    input:
+        # Local files are inputs: editing one reruns the load and what trains on it.
+        lambda wildcards: local_files(config["sources"][wildcards.source]),
     output:
         "results/data/{source}/pairs.parquet",
     params:

@@ -22,6 +22,9 @@ rule holdout:
         "../scripts/holdout.py"
 
 
+# A manifest depends on its own strategy's alpha only, so that changing or adding a strategy
+# rebuilds (and retrains) that strategy alone; the pairing of strategies comes from their shared
+# seeded draws (hybridbatch.manifest), not from building them together.
 rule manifest:
     wildcard_constraints:
         experiment=TRAINING_EXPERIMENT,
@@ -29,16 +32,12 @@ rule manifest:
         pairs=training_pairs,
         validation="results/manifests/{experiment}/validation.parquet",
     output:
-        manifest="results/manifests/{experiment}/{run}.parquet",
-        stats="results/manifests/{experiment}/{run}.stats.tsv",
+        "results/manifests/{experiment}/{run}.parquet",
     params:
         library=library_code("manifest.py"),
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         alpha=lambda wildcards: RUNS[wildcards.run].alpha,
         seed=lambda wildcards: RUNS[wildcards.run].seed,
-        strategy=lambda wildcards: RUNS[wildcards.run].strategy,
-        # Every strategy's alpha: the stats compare this manifest with the others of its seed.
-        strategy_alphas=strategy_alphas(RUNS.values()),
         training=training_settings("languages", "batch_size", "steps", "kind_draw", "source_weights"),
     log:
         "logs/manifest/{experiment}/{run}.log",
@@ -48,3 +47,25 @@ rule manifest:
         "../../environment.yml"
     script:
         "../scripts/manifest.py"
+
+
+rule manifest_stats:
+    wildcard_constraints:
+        experiment=TRAINING_EXPERIMENT,
+    input:
+        manifest="results/manifests/{experiment}/{run}.parquet",
+        # The other strategies' manifests of this seed: what the stats say this one shares with them.
+        others=lambda wildcards: list(same_seed_manifests(wildcards.experiment, wildcards.run).values()),
+    output:
+        "results/manifests/{experiment}/{run}.stats.tsv",
+    params:
+        library=library_code("manifest_stats.py"),
+        strategies=lambda wildcards: list(same_seed_manifests(wildcards.experiment, wildcards.run)),
+    log:
+        "logs/manifest_stats/{experiment}/{run}.log",
+    benchmark:
+        "benchmarks/manifest_stats/{experiment}/{run}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/manifest_stats.py"

@@ -5,6 +5,8 @@ rule base_model:
         library=library_code("base_model.py"),
         source=lambda wildcards: BASE_MODELS[wildcards.base_dir],
         prompts=config["model"]["prompts"],
+        # The key that set the source, for its errors.
+        key=lambda wildcards: BASE_KEYS[wildcards.base_dir],
     log:
         "logs/base_model/{base_dir}.log",
     benchmark:
