@@ -1,5 +1,5 @@
 """How often the verdicts are wrong, and how often right, measured by simulation through the
-pipeline's own code (hybridbatch.verdicts: `compare` on a per-query table, `decide` for the verdict).
+pipeline's own code (hybridbatch.results.verdicts: `compare` on a per-query table, `decide` for the verdict).
 
     python bench/calibration.py --quick     # 200 runs a design, about a minute on 2 cores
     python bench/calibration.py             # 2,000 runs a design
@@ -46,9 +46,19 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hybridbatch.protocol import Protocol
-from hybridbatch.verdicts import (
-    BETTER, EQUIVALENCE, EQUIVALENT, FOUR_WAY, SUPERIORITY, WORSE, Comparison, Estimate, Hypothesis, compare, decide,
+from hybridbatch.results.protocol import Protocol
+from hybridbatch.results.verdicts import (
+    BETTER,
+    EQUIVALENCE,
+    EQUIVALENT,
+    FOUR_WAY,
+    SUPERIORITY,
+    WORSE,
+    Comparison,
+    Estimate,
+    Hypothesis,
+    compare,
+    decide,
 )  # fmt: skip
 
 REPOSITORY = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Encoding throughput: hybridbatch.encode vs SentenceTransformer.encode, and the share of the
+"""Encoding throughput: hybridbatch.models.encode vs SentenceTransformer.encode, and the share of the
 machine's fp32 matmul rate that the encoder's FLOPs reach. Everything is measured in one run.
 
     python bench/encode.py --model results/models/base --data results/data/xquad_r
@@ -12,11 +12,11 @@ import time
 
 import pandas as pd
 import torch
-
-from hybridbatch.accelerator import use_threads
-from hybridbatch.encode import EncodeSettings, encode, load_encoder
-
 from flops import forward_flops, token_lengths  # bench/flops.py, beside this script
+
+from hybridbatch.models.accelerator import use_threads
+from hybridbatch.models.encode import EncodeSettings, encode
+from hybridbatch.models.folder import load_encoder
 
 
 def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:

@@ -1,4 +1,4 @@
-"""Evaluation speed: hybridbatch.evaluate (rank counting, no sorting) vs a straightforward loop that
+"""Evaluation speed: hybridbatch.evaluation.evaluate (rank counting, no sorting) vs a straightforward loop that
 sorts every query's pool and calls scikit-learn's average_precision_score, on the same embeddings,
 for every setting (mono, cross, multi). Both are run here, one after the other, and must agree.
 
@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from hybridbatch.accelerator import use_threads
 from hybridbatch.core.contract import macro_average
-from hybridbatch.evaluate import evaluate_files
+from hybridbatch.evaluation.evaluate import evaluate_files
+from hybridbatch.models.accelerator import use_threads
 
 
 def straightforward(queries, candidates, qrels, files) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """GPU throughput of the training and embedding code at paper scale (batch 100), bf16 against fp32.
 
-Runs hybridbatch.training.loop.train and hybridbatch.encode.encode on randomly initialised encoders of
+Runs hybridbatch.training.loop.train and hybridbatch.models.encode.encode on randomly initialised encoders of
 the real models' shapes, vocabulary included (training updates the token embeddings, so their size
 sets optimizer memory and time): multilingual-e5-small (12 layers, 384 wide, 250,037 tokens, 118M
 parameters), XLM-R base (768 wide, 250,002 tokens, 278M) and LaBSE (768 wide, 501,153 tokens, 471M).
@@ -32,14 +32,15 @@ if importlib.util.find_spec("faiss") is None:
     sys.modules["faiss"] = types.ModuleType("faiss")
 
 
-from hybridbatch.basemodel import save_encoder, sentence_transformer  # noqa: E402
-from hybridbatch.core.machine import claimed_gpus  # noqa: E402
-from hybridbatch.encode import EncodeSettings, encode, load_encoder, provenance  # noqa: E402
-from hybridbatch.manifest import BatchPlan, build_manifest  # noqa: E402
-from hybridbatch.training.loop import train  # noqa: E402
-from hybridbatch.training.settings import TrainSettings  # noqa: E402
-
 from flops import bf16_peak_flops, forward_flops, token_lengths  # noqa: E402  (bench/flops.py)
+
+from hybridbatch.core.machine import claimed_gpus  # noqa: E402
+from hybridbatch.models.base import sentence_transformer  # noqa: E402
+from hybridbatch.models.encode import EncodeSettings, encode  # noqa: E402
+from hybridbatch.models.folder import load_encoder, provenance, save_encoder  # noqa: E402
+from hybridbatch.training.loop import train  # noqa: E402
+from hybridbatch.training.manifest import BatchPlan, build_manifest  # noqa: E402
+from hybridbatch.training.settings import TrainSettings  # noqa: E402
 
 BASE_768 = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
 SHAPES = {

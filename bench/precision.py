@@ -2,8 +2,8 @@
 
     python bench/precision.py --model results/models/base --data results/data/xquad_r --languages en de zh --questions 300
 
-Embeds the chosen languages' queries and candidates of one benchmark with `hybridbatch.encode` in
-fp32 and in bf16 (autocast), times both, evaluates both with `hybridbatch.evaluate` on the same
+Embeds the chosen languages' queries and candidates of one benchmark with `hybridbatch.models.encode` in
+fp32 and in bf16 (autocast), times both, evaluates both with `hybridbatch.evaluation.evaluate` on the same
 pools, and prints JSON: texts/s of each, the speed-up, and per metric the macro difference
 (bf16 - fp32) per setting and the largest difference over the (query language, pool) pairs.
 Whether bf16 is faster depends on the CPU (native AVX512-BF16 / AMX); without it torch emulates
@@ -20,10 +20,11 @@ import time
 import pandas as pd
 import torch
 
-from hybridbatch.accelerator import use_threads
 from hybridbatch.core.contract import macro_average
-from hybridbatch.encode import EncodeSettings, embed_language, load_encoder
-from hybridbatch.evaluate import evaluate
+from hybridbatch.evaluation.evaluate import evaluate
+from hybridbatch.models.accelerator import use_threads
+from hybridbatch.models.encode import EncodeSettings, embed_language
+from hybridbatch.models.folder import load_encoder
 
 
 def main() -> None:

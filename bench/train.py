@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from hybridbatch.accelerator import use_threads
-from hybridbatch.manifest import read_training_pairs
+from hybridbatch.models.accelerator import use_threads
 from hybridbatch.training.batches import ManifestBatches
 from hybridbatch.training.loop import train
+from hybridbatch.training.manifest import read_training_pairs
 from hybridbatch.training.settings import TrainSettings
 
 

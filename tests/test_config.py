@@ -4,7 +4,7 @@ import pytest
 
 from hybridbatch.config import check, datasets_in_use, domain_study, experiments, load_yaml, overlaid, resolve_mirror, training_runs
 from hybridbatch.core.errors import ConfigError
-from hybridbatch.registry import DATASETS
+from hybridbatch.data.registry import DATASETS
 
 from conftest import REPOSITORY
 
@@ -83,7 +83,7 @@ def test_unknown_dataset_and_language(default_config, schema):
     assert problems(changed(default_config, change), schema) == [
         f"data.languages[1]: unknown language 'kl' (known: {KNOWN_LANGUAGES})",
         f"experiments.xquad_r.train_sources[1]: unknown training source 'mmarco' (known: {KNOWN_SOURCES}) "
-        "(built-in data sets and `sources:`; data sets are defined in src/hybridbatch/registry.py)",
+        "(built-in data sets and `sources:`; data sets are defined in src/hybridbatch/data/registry.py)",
     ]
 
 
@@ -261,7 +261,7 @@ def test_a_domain_the_data_does_not_have_is_named(default_config, schema):
     config["experiments"]["news"]["strategies"] = ["hybrid", "mixed"]
     assert problems(config, schema) == [
         "experiments.news.strategies[1]: unknown strategy 'mixed' (known: hybrid, x-x, x-y)",
-        f"domains.benchmarks.legal[0]: unknown data set 'tico19_legal' (known: {KNOWN_SOURCES}); data sets are defined in src/hybridbatch/registry.py",
+        f"domains.benchmarks.legal[0]: unknown data set 'tico19_legal' (known: {KNOWN_SOURCES}); data sets are defined in src/hybridbatch/data/registry.py",
         "domains.models[3]: unknown training experiment 'mlqa_r' (known: general, news, scientific, xquad_r)",
         "domains.general: 'wikipedia' is not one of domains.models (general, scientific, news, mlqa_r)",
     ]
@@ -340,8 +340,8 @@ def test_a_type_error_and_an_unknown_language_are_both_reported(default_config, 
 def test_an_unknown_data_set_says_where_data_sets_are_defined(default_config, schema):
     config = changed(default_config, lambda c: c["experiments"].update(mine={"train_sources": []}))
     (problem,) = problems(config, schema)
-    assert problem.endswith("name the benchmark with `benchmark:`; data sets are defined in src/hybridbatch/registry.py")
-    assert (REPOSITORY / "src" / "hybridbatch" / "registry.py").is_file()
+    assert problem.endswith("name the benchmark with `benchmark:`; data sets are defined in src/hybridbatch/data/registry.py")
+    assert (REPOSITORY / "src" / "hybridbatch" / "data" / "registry.py").is_file()
 
 
 def test_the_config_checker_gives_usage(capsys):

@@ -7,9 +7,9 @@ import threading
 import pytest
 import torch
 
-from hybridbatch.accelerator import job_device
 from hybridbatch.core.errors import DeviceError
 from hybridbatch.core.machine import claimed_gpus, default_lock_dir, gpu_names, usable_threads
+from hybridbatch.models.accelerator import job_device
 
 
 @pytest.fixture

@@ -8,16 +8,15 @@ import pyarrow as pa
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_train import WORDS, toy_pairs
 
 from hybridbatch.core.contract import SCHEMAS
 from hybridbatch.core.io import write_parquet
-from hybridbatch.distributed import Process
-from hybridbatch.manifest import BatchPlan, build_manifest
 from hybridbatch.training.checkpoints import restore_random_state
+from hybridbatch.training.distributed import Process
 from hybridbatch.training.launch import TrainJob, run_job
+from hybridbatch.training.manifest import BatchPlan, build_manifest
 from hybridbatch.training.settings import TrainSettings
-
-from test_train import WORDS, toy_pairs
 
 
 @pytest.mark.parametrize("rows,world", [(5, 2), (4, 2), (7, 3), (3, 1)])

@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from hybridbatch.core.errors import DataError
-from hybridbatch.splits import blocks, split_documents
-from hybridbatch.tatoeba import TATOEBA_CODES, pair_files, read_pair
-from hybridbatch.tico19 import TICO_CODES, read_corpus, read_tmx
+from hybridbatch.data.formats.tatoeba import TATOEBA_CODES, pair_files, read_pair
+from hybridbatch.data.formats.tico19 import TICO_CODES, read_corpus, read_tmx
+from hybridbatch.data.splits import blocks, split_documents
 
 from conftest import FIXTURES, MIRROR
 

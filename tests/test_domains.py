@@ -10,10 +10,10 @@ from PIL import Image
 from hybridbatch.core.contract import macro_average
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import Run
-from hybridbatch.domains import COLUMNS, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query
-from hybridbatch.figures import FigureOptions, domain_mrr, study_colours
-from hybridbatch.protocol import RULE_VERSION, Protocol
-from hybridbatch.verdicts import Comparison, compare
+from hybridbatch.results.domains import COLUMNS, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query
+from hybridbatch.results.figures import FigureOptions, domain_mrr, study_colours
+from hybridbatch.results.protocol import RULE_VERSION, Protocol
+from hybridbatch.results.verdicts import Comparison, compare
 
 PROTOCOL = Protocol(RULE_VERSION, 0.95, 0.01, 0.05, 499, 0, "cross", "mrr@10")
 OWN = {"scientific": "scientific/hybrid"}

@@ -1,8 +1,8 @@
 import pytest
 
 from hybridbatch.core.errors import DataError
-from hybridbatch.download import fetch, mirror_problem, sha256_of
-from hybridbatch.registry import DATASETS, RawFile, checksums, expected_sha256
+from hybridbatch.data.download import fetch, mirror_problem, sha256_of
+from hybridbatch.data.registry import DATASETS, RawFile, checksums, expected_sha256
 
 
 def test_every_registered_file_has_a_checksum_and_matches_the_mirror(mirror):
@@ -66,7 +66,7 @@ def test_swapped_records_pass_the_counts_and_only_the_checksum_catches_them(raw_
     import json
     import shutil
 
-    from hybridbatch.extract import extract
+    from hybridbatch.data.extract import extract
 
     raw = tmp_path / "raw"
     shutil.copytree(raw_root / "ntrex", raw / "ntrex")

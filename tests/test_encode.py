@@ -3,10 +3,11 @@ import pandas as pd
 import pytest
 import torch
 
-from hybridbatch.accelerator import autocast_dtype
 from hybridbatch.core.embeddings import embedding_files, load_embeddings, save_embeddings
 from hybridbatch.core.errors import DataError
-from hybridbatch.encode import EncodeSettings, embed_dataset, embed_language, encode, load_encoder, provenance
+from hybridbatch.models.accelerator import autocast_dtype
+from hybridbatch.models.encode import EncodeSettings, embed_dataset, embed_language, encode
+from hybridbatch.models.folder import load_encoder, provenance
 
 TEXTS = ["a short one", "a much longer sentence with many more words in it than the others", "mittel lang", "中文句子。"]
 
@@ -112,7 +113,7 @@ def test_embed_language_round_trip(tiny, tmp_path):
 
 
 def test_token_budget_batches():
-    from hybridbatch.encode import token_budget_batches
+    from hybridbatch.models.encode import token_budget_batches
 
     # Sorted longest first; 100-token texts fit 2 per 256 tokens, 10-token ones 25 (capped at 4).
     assert token_budget_batches([300, 100, 100, 100, 10, 10, 10, 10, 10], 4, 256) == [(0, 1), (1, 3), (3, 5), (5, 9)]

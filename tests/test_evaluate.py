@@ -7,10 +7,11 @@ from sklearn.metrics import average_precision_score
 from hybridbatch.core.contract import macro_average
 from hybridbatch.core.embeddings import LanguageEmbeddings, save_embeddings
 from hybridbatch.core.errors import DataError
-from hybridbatch.encode import EncodeSettings, embed_language, load_encoder
-from hybridbatch.evaluate import RUN_DEPTH, evaluate, evaluate_files, load_checked_embeddings
-from hybridbatch.extract import extract
-from hybridbatch.registry import DATASETS
+from hybridbatch.data.extract import extract
+from hybridbatch.data.registry import DATASETS
+from hybridbatch.evaluation.evaluate import RUN_DEPTH, evaluate, evaluate_files, load_checked_embeddings
+from hybridbatch.models.encode import EncodeSettings, embed_language
+from hybridbatch.models.folder import load_encoder
 
 LANGS = ["de", "en", "es"]
 

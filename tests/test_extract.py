@@ -6,8 +6,8 @@ import pytest
 
 from hybridbatch.core.contract import TABLES, read_table
 from hybridbatch.core.errors import DataError
-from hybridbatch.extract import check_counts, extract, subset, write
-from hybridbatch.registry import DATASETS
+from hybridbatch.data.extract import check_counts, extract, subset, write
+from hybridbatch.data.registry import DATASETS
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,6 @@ def test_the_workflow_scripts_run_the_modules_of_their_stage():
     def modules(script):
         return {path.stem for path in library_files(SCRIPTS / f"{script}.py", LIBRARY)}
 
-    assert {"figures", "results"} <= modules("figure") and not {"manifest", "evaluate"} & modules("figure")
+    assert {"figures", "tables"} <= modules("figure") and not {"manifest", "evaluate"} & modules("figure")
     assert "manifest" in modules("manifest") and "figures" not in modules("manifest")
     assert {"loop", "checkpoints", "launch", "distributed"} <= modules("train")

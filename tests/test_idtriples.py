@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from hybridbatch import idtriples
 from hybridbatch.config import check, load_yaml
 from hybridbatch.core.errors import ConfigError, DataError
-from hybridbatch.sources import load_source_pairs
+from hybridbatch.data.formats import idtriples
+from hybridbatch.data.sources import load_source_pairs
 
 from conftest import FIXTURES, REPOSITORY
 

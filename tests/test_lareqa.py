@@ -3,8 +3,8 @@ import json
 import pytest
 
 from hybridbatch.core.errors import DataError
-from hybridbatch.extract import extract_lareqa
-from hybridbatch.lareqa import read_language_file
+from hybridbatch.data.extract import extract_lareqa
+from hybridbatch.data.formats.lareqa import read_language_file
 
 
 def rows(table, *columns):

@@ -1,4 +1,5 @@
-"""The house's layers: a core that imports no stage, and result stages that never load torch or FAISS."""
+"""The library's layers: stage packages (data, models, training, evaluation, results) over a core
+that imports no stage; results import neither training nor models, and never load torch or FAISS."""
 
 import re
 import subprocess
@@ -37,12 +38,12 @@ def module_name(path):
 
 
 def test_the_blocker_blocks():
-    assert "torch is blocked" in importable_without(BLOCKED, ["hybridbatch.encode"])
+    assert "torch is blocked" in importable_without(BLOCKED, ["hybridbatch.models.encode"])
 
 
 def test_results_tables_figures_and_the_report_need_neither_torch_nor_faiss():
     modules = {module_name(path) for script in RESULT_SCRIPTS for path in library_files(SCRIPTS / f"{script}.py", LIBRARY)}
-    assert {"hybridbatch.documents", "hybridbatch.figures", "hybridbatch.results", "hybridbatch.core.runs"} <= modules
+    assert {"hybridbatch.results.documents", "hybridbatch.results.figures", "hybridbatch.results.tables", "hybridbatch.core.runs"} <= modules
     # The workflow itself (`snakemake --report` parses it in the main process) imports these.
     workflow = "".join(path.read_text() for path in (REPOSITORY / "workflow" / "rules").glob("*.smk"))
     for package, names in re.findall(r"^from (hybridbatch[\w.]*) import (.+)$", workflow, flags=re.M):
@@ -58,3 +59,37 @@ def test_the_core_imports_nothing_above_it():
     for path in core:
         above = [module_name(used) for used in library_files(path, LIBRARY) if used.parent != LIBRARY / "core" and used.name != "__init__.py"]
         assert not above, f"{path.name} imports {above}"
+
+
+STAGES = ("data", "models", "training", "evaluation", "results")
+# What each stage may import besides the core: the DAG's order, never backwards.
+MAY_IMPORT = {
+    "data": {"data"},
+    "models": {"models"},
+    "evaluation": {"evaluation"},
+    "training": {"training", "data", "models", "evaluation"},
+    "results": {"results", "data"},
+}
+
+
+def stage_of(path):
+    parts = path.relative_to(LIBRARY).parts
+    return parts[0] if len(parts) > 1 else None
+
+
+def test_the_package_folders_are_the_stages_of_the_dag():
+    folders = {path.name for path in LIBRARY.iterdir() if path.is_dir() and (path / "__init__.py").is_file()}
+    assert folders == {"core", *STAGES}
+    assert {path.name for path in LIBRARY.glob("*.py")} == {"__init__.py", "config.py", "fingerprint.py"}
+
+
+def test_each_stage_imports_only_the_stages_before_it():
+    for stage in STAGES:
+        for path in sorted((LIBRARY / stage).rglob("*.py")):
+            used = {stage_of(module) for module in library_files(path, LIBRARY)} - {None, "core"}
+            assert used <= MAY_IMPORT[stage], f"{path.relative_to(LIBRARY)} imports {sorted(used - MAY_IMPORT[stage])}"
+
+
+def test_the_architecture_page_is_drawn_from_the_present_imports():
+    result = subprocess.run([sys.executable, str(REPOSITORY / "docs" / "architecture.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hybridbatch.core.errors import ConfigError
-from hybridbatch.manifest import (
+from hybridbatch.training.manifest import (
     STATS_COLUMNS,
     BatchPlan,
     build_manifest,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from hybridbatch.metrics import query_metrics, rank_distance
+from hybridbatch.evaluation.metrics import query_metrics, rank_distance
 
 
 def ranks_from_scores(scores, relevant):

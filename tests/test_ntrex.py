@@ -3,8 +3,8 @@ import shutil
 import pytest
 
 from hybridbatch.core.errors import DataError
-from hybridbatch.extract import extract_ntrex
-from hybridbatch.registry import DATASETS
+from hybridbatch.data.extract import extract_ntrex
+from hybridbatch.data.registry import DATASETS
 
 from conftest import FIXTURES
 

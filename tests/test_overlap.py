@@ -1,4 +1,4 @@
-"""The text-overlap leak check (hybridbatch.overlap) on hand-made texts."""
+"""The text-overlap leak check (hybridbatch.data.overlap) on hand-made texts."""
 
 import subprocess
 import sys
@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hybridbatch import overlap
 from hybridbatch.core.contract import SCHEMAS
 from hybridbatch.core.errors import DataError
+from hybridbatch.data import overlap
 
 
 def test_normalise_folds_width_case_and_punctuation():
@@ -178,5 +178,5 @@ def test_the_largest_leak_is_named(tmp_path):
 
 def test_the_library_does_not_import_torch():
     """It runs on every CI run: importing torch alone would take seconds."""
-    code = "import sys, hybridbatch.overlap; print('torch' in sys.modules)"
+    code = "import sys, hybridbatch.data.overlap; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -6,10 +6,9 @@ import re
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from hybridbatch.overlap import COLUMNS
-
 from test_workflow import parquet_source_overlay, snakemake
+
+from hybridbatch.data.overlap import COLUMNS
 
 pytestmark = pytest.mark.workflow
 

@@ -6,11 +6,12 @@ from PIL import Image
 from hybridbatch.core.contract import METRICS, macro_average, setting_of
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import BASE_RUN, Run, strategy_roles
-from hybridbatch.documents import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
-from hybridbatch.figures import FIGURES, FigureOptions, draw, figure_caption, figure_names, strategy_colours
-from hybridbatch.protocol import RULE_VERSION, Protocol
-from hybridbatch.results import NOT_TESTABLE, check_complete, claim_plan, claim_tests, load_metrics, per_language, summary
-from hybridbatch.verdicts import Comparison, compare
+from hybridbatch.results.claims import NOT_TESTABLE, claim_plan, claim_tests
+from hybridbatch.results.documents import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
+from hybridbatch.results.figures import FIGURES, FigureOptions, draw, figure_caption, figure_names, strategy_colours
+from hybridbatch.results.protocol import RULE_VERSION, Protocol
+from hybridbatch.results.tables import check_complete, load_metrics, per_language, summary
+from hybridbatch.results.verdicts import Comparison, compare
 
 LANGS = ["de", "en"]
 RUNS = {

@@ -1,6 +1,6 @@
 import numpy as np
 
-from hybridbatch.search import relevant_ranks, top_k
+from hybridbatch.evaluation.search import relevant_ranks, top_k
 
 
 def unit(generator, shape):

@@ -6,8 +6,8 @@ import pytest
 
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.settings import settings_from
-from hybridbatch.encode import EncodeSettings
-from hybridbatch.figures import FigureOptions
+from hybridbatch.models.encode import EncodeSettings
+from hybridbatch.results.figures import FigureOptions
 from hybridbatch.training.settings import TrainSettings, train_job_section, train_settings
 
 from test_config import merged_overlay

@@ -14,6 +14,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import MIRROR, REPOSITORY, STAND_IN_MODEL, UNREACHABLE_HUB, prefill_hub_cache
 
 pytestmark = pytest.mark.slurm

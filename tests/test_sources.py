@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from hybridbatch.core.errors import DataError
-from hybridbatch.sources import load_source_pairs
+from hybridbatch.data.sources import load_source_pairs
 
 TRIPLES = {
     "en": [("what is a comet?", "A comet is an icy body.", "A planet orbits a star."),
@@ -140,7 +140,7 @@ def test_remote_code_runs_only_when_the_source_says_so(tmp_path, monkeypatch, tr
 
 
 def test_the_local_files_of_a_source_are_found(tmp_path, monkeypatch):
-    from hybridbatch.sources import local_files
+    from hybridbatch.data.sources import local_files
 
     monkeypatch.chdir(tmp_path)
     source = row_aligned_parquet(tmp_path)
@@ -163,7 +163,7 @@ def test_a_local_source_records_its_files_and_a_hub_source_its_commit(tmp_path, 
     import huggingface_hub
     from huggingface_hub import constants
 
-    from hybridbatch.sources import PROVENANCE_KEY, provenance
+    from hybridbatch.data.sources import PROVENANCE_KEY, provenance
 
     source = row_aligned_parquet(tmp_path)
     recorded = json.loads(load_source_pairs("mmarco", source).schema.metadata[PROVENANCE_KEY])

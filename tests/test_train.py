@@ -12,13 +12,13 @@ from safetensors.torch import load_file
 
 import hybridbatch.training.loop as training
 from hybridbatch.core.errors import ConfigError, DataError
-from hybridbatch.encode import provenance
-from hybridbatch.manifest import BatchPlan, build_manifest, validation_split, without_validation
+from hybridbatch.models.folder import provenance
 from hybridbatch.training.checkpoints import BEST, CHECKPOINT, Checkpoints
 from hybridbatch.training.loop import learning_rate_factor, train
 from hybridbatch.training.loss import info_nce
+from hybridbatch.training.manifest import BatchPlan, build_manifest, validation_split, without_validation
 from hybridbatch.training.settings import TrainSettings
-from hybridbatch.validation import HeldOut, validation_scores
+from hybridbatch.training.validation import HeldOut, validation_scores
 
 from conftest import REPOSITORY
 
@@ -158,7 +158,8 @@ def test_held_out_slice_as_a_benchmark(tiny_model):
     assert len(held_out.queries) == len(held_out.candidates) == 8
     # A query is relevant to its group's positive in each language.
     assert held_out.qrels.groupby("qid")["cid"].nunique().eq(2).all() and held_out.qrels["qid"].nunique() == 4
-    from hybridbatch.encode import EncodeSettings, load_encoder
+    from hybridbatch.models.encode import EncodeSettings
+    from hybridbatch.models.folder import load_encoder
 
     scores = validation_scores(load_encoder(tiny_model), held_out, EncodeSettings(precision="fp32"))
     assert set(scores) == {"mono", "cross", "multi", "score"}

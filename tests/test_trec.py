@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from hybridbatch.trec import qrels_text, run_text
+from hybridbatch.evaluation.trec import qrels_text, run_text
 
 QUERIES = pd.DataFrame({"qid": ["7", "7"], "lang": ["de", "en"]})
 CANDIDATES = pd.DataFrame({"cid": ["de:7", "en:7", "en:8"], "lang": ["de", "en", "en"]})

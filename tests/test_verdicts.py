@@ -1,4 +1,4 @@
-"""The statistical core (hybridbatch.verdicts) on planted per-query tables of known truth."""
+"""The statistical core (hybridbatch.results.verdicts) on planted per-query tables of known truth."""
 
 import json
 import math
@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from hybridbatch.core.errors import ConfigError, DataError
-from hybridbatch.protocol import RULE_VERSION, Protocol, version_problem
-from hybridbatch.verdicts import (
+from hybridbatch.results.protocol import RULE_VERSION, Protocol, version_problem
+from hybridbatch.results.verdicts import (
     BETTER,
     EQUIVALENCE,
     EQUIVALENT,
@@ -193,7 +193,7 @@ def test_rank_distance_p_values_turn_with_the_metric(factor):
 def test_the_pivot_of_one_component_is_students_t():
     """The pivot's quasi-random chi-squared points against the exact t quantiles it stands for,
     down to Holm's smallest levels."""
-    from hybridbatch.verdicts import _pivot_quantile
+    from hybridbatch.results.verdicts import _pivot_quantile
 
     for df in (1, 2, 4, 47):
         for level in (0.025, 0.0025, 2.5e-4):

@@ -191,9 +191,9 @@ def repository_copy(folder):
 @pytest.mark.parametrize(
     "module, rules",
     [
-        ("figures.py", {"figure"}),
+        ("results/figures.py", {"figure"}),
         # The manifest code runs in holdout and manifest; training and everything after read their outputs.
-        ("manifest.py", {"holdout", "manifest", "manifest_stats", "train", "embed", "evaluate", "significance", "aggregate", "figure"}),
+        ("training/manifest.py", {"holdout", "manifest", "manifest_stats", "train", "embed", "evaluate", "significance", "aggregate", "figure"}),
     ],
 )
 def test_a_library_edit_reruns_the_rules_that_run_it_and_their_descendants(workdir, tmp_path, module, rules):

@@ -20,10 +20,10 @@ import yaml
 from hybridbatch.core import runs
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.runs import HYBRID, Run, role_of
-from hybridbatch.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
-from hybridbatch.manifest import BatchPlan, starved_sources
-from hybridbatch.protocol import version_problem
-from hybridbatch.registry import DATASETS
+from hybridbatch.data.formats.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
+from hybridbatch.data.registry import DATASETS
+from hybridbatch.results.protocol import version_problem
+from hybridbatch.training.manifest import BatchPlan, starved_sources
 
 
 def load_yaml(path: str | os.PathLike[str]) -> Any:
@@ -161,7 +161,7 @@ def training_runs(config: Mapping[str, Any]) -> list[Run]:
 
 
 # Said with an unknown data set: until data sets can be declared in the config, they are code.
-DATASETS_DEFINED = "data sets are defined in src/hybridbatch/registry.py"
+DATASETS_DEFINED = "data sets are defined in src/hybridbatch/data/registry.py"
 
 
 def _known(kind: str, name: str, known: list[str]) -> str | None:

@@ -22,11 +22,11 @@ from hybridbatch import config as hbconfig
 from hybridbatch.core.contract import TABLES
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.runs import BASE, BASE_RUN
-from hybridbatch.download import mirror_problem
-from hybridbatch.figures import FIGURES, figure_caption, figure_names
+from hybridbatch.data.download import mirror_problem
+from hybridbatch.results.figures import FIGURES, figure_caption, figure_names
 from hybridbatch.fingerprint import code_fingerprint
-from hybridbatch.registry import DATASETS
-from hybridbatch.sources import local_files
+from hybridbatch.data.registry import DATASETS
+from hybridbatch.data.sources import local_files
 from hybridbatch.training.settings import train_job_section
 
 try:
@@ -211,7 +211,7 @@ def run_records():
 
 
 def figure_inputs(wildcards):
-    """What a figure reads (hybridbatch.figures.FIGURES): the experiment's metrics, its trained
+    """What a figure reads (hybridbatch.results.figures.FIGURES): the experiment's metrics, its trained
     models (for their logs) or its manifests."""
     experiment, figure = wildcards.experiment, FIGURES[wildcards.figure]
     if figure.needs_training:
@@ -298,7 +298,7 @@ def overlap_tables():
 
 def domain_evaluations():
     """Every (domain, benchmark, experiment, model) the domain study compares, with its per-query
-    file, as plain data for the scripts (hybridbatch.domains.Evaluation): the general experiment's
+    file, as plain data for the scripts (hybridbatch.results.domains.Evaluation): the general experiment's
     base model once, then each compared experiment's runs."""
     if DOMAINS is None:
         return []

@@ -24,7 +24,7 @@ rule holdout:
 
 # A manifest depends on its own strategy's alpha only, so that changing or adding a strategy
 # rebuilds (and retrains) that strategy alone; the pairing of strategies comes from their shared
-# seeded draws (hybridbatch.manifest), not from building them together.
+# seeded draws (hybridbatch.training.manifest), not from building them together.
 rule manifest:
     wildcard_constraints:
         experiment=TRAINING_EXPERIMENT,

@@ -1,4 +1,4 @@
-# The text-overlap leak check (hybridbatch.overlap): every training source of an experiment against
+# The text-overlap leak check (hybridbatch.data.overlap): every training source of an experiment against
 # the queries and candidates of its benchmark. A leak stops the run before training (holdout reads
 # the experiment's table); one check per experiment, so a new experiment retrains nothing else.
 

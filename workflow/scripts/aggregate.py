@@ -3,8 +3,8 @@ import pandas as pd
 from hybridbatch.core.io import read_frame_csv, write_frame_csv, write_text
 from hybridbatch.core.logs import logged
 from hybridbatch.core.runs import encoder_label, runs_by_name, strategy_alphas
-from hybridbatch.documents import build_documents, html_page, markdown
-from hybridbatch.results import check_complete, load_metrics
+from hybridbatch.results.documents import build_documents, html_page, markdown
+from hybridbatch.results.tables import check_complete, load_metrics
 
 with logged(snakemake.log[0]) as log:
     runs = runs_by_name(snakemake.params.runs)

@@ -1,6 +1,6 @@
-from hybridbatch.accelerator import use_threads
-from hybridbatch.basemodel import build_base_model
 from hybridbatch.core.logs import logged
+from hybridbatch.models.accelerator import use_threads
+from hybridbatch.models.base import build_base_model
 
 with logged(snakemake.log[0]):
     use_threads(snakemake.threads)

@@ -1,8 +1,8 @@
 from hybridbatch.core.io import write_frame_csv, write_text
 from hybridbatch.core.logs import logged
-from hybridbatch.documents import html_page, markdown
-from hybridbatch.domains import DOMAIN_TITLE, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query, study_runs
-from hybridbatch.protocol import Protocol
+from hybridbatch.results.documents import html_page, markdown
+from hybridbatch.results.domains import DOMAIN_TITLE, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query, study_runs
+from hybridbatch.results.protocol import Protocol
 
 with logged(snakemake.log[0]) as log:
     runs = study_runs(snakemake.params.runs)

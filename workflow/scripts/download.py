@@ -1,6 +1,6 @@
 from hybridbatch.core.logs import logged
-from hybridbatch.download import fetch
-from hybridbatch.registry import dataset, expected_sha256
+from hybridbatch.data.download import fetch
+from hybridbatch.data.registry import dataset, expected_sha256
 
 with logged(snakemake.log[0]):
     raw = dataset(snakemake.wildcards.dataset).file(snakemake.wildcards.filename)

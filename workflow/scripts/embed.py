@@ -1,9 +1,10 @@
-from hybridbatch.accelerator import job_device, use_threads
 from hybridbatch.core.contract import read_table
 from hybridbatch.core.logs import logged
 from hybridbatch.core.machine import claimed_gpus
 from hybridbatch.core.settings import settings_from
-from hybridbatch.encode import EncodeSettings, embed_dataset, load_encoder
+from hybridbatch.models.accelerator import job_device, use_threads
+from hybridbatch.models.encode import EncodeSettings, embed_dataset
+from hybridbatch.models.folder import load_encoder
 
 with logged(snakemake.log[0]), claimed_gpus(snakemake.resources.gpu):
     use_threads(snakemake.threads)

@@ -1,11 +1,11 @@
-from hybridbatch.accelerator import use_threads
 from hybridbatch.core.contract import macro_average, read_table
 from hybridbatch.core.embeddings import embedding_files
 from hybridbatch.core.io import write_frame, write_text
 from hybridbatch.core.logs import logged
-from hybridbatch.evaluate import evaluate_files
-from hybridbatch.registry import dataset
-from hybridbatch.trec import run_text
+from hybridbatch.data.registry import dataset
+from hybridbatch.evaluation.evaluate import evaluate_files
+from hybridbatch.evaluation.trec import run_text
+from hybridbatch.models.accelerator import use_threads
 
 with logged(snakemake.log[0]) as log:
     use_threads(snakemake.threads)

@@ -1,7 +1,7 @@
 from hybridbatch.core.logs import logged
-from hybridbatch.download import origin_of
-from hybridbatch.extract import extract, write
-from hybridbatch.registry import dataset
+from hybridbatch.data.download import origin_of
+from hybridbatch.data.extract import extract, write
+from hybridbatch.data.registry import dataset
 
 with logged(snakemake.log[0]):
     spec = dataset(snakemake.wildcards.dataset)

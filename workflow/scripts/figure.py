@@ -1,6 +1,6 @@
 from hybridbatch.core.logs import logged
 from hybridbatch.core.settings import settings_from
-from hybridbatch.figures import FigureOptions, draw
+from hybridbatch.results.figures import FigureOptions, draw
 
 with logged(snakemake.log[0]) as log:
     draw(

@@ -1,6 +1,6 @@
 from hybridbatch.core.io import write_frame
 from hybridbatch.core.logs import logged
-from hybridbatch.manifest import read_training_pairs, validation_split
+from hybridbatch.training.manifest import read_training_pairs, validation_split
 
 with logged(snakemake.log[0]) as log:
     pairs = read_training_pairs(dict(zip(snakemake.params.sources, snakemake.input.pairs, strict=True)), snakemake.params.languages)

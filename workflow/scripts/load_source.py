@@ -1,6 +1,6 @@
 from hybridbatch.core.io import write_parquet
 from hybridbatch.core.logs import logged
-from hybridbatch.sources import load_source_pairs
+from hybridbatch.data.sources import load_source_pairs
 
 with logged(snakemake.log[0]) as log:
     pairs = load_source_pairs(snakemake.wildcards.source, snakemake.params.source)

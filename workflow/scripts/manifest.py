@@ -1,6 +1,6 @@
 from hybridbatch.core.io import read_frame, write_frame
 from hybridbatch.core.logs import logged
-from hybridbatch.manifest import BatchPlan, build_manifest, read_training_pairs, without_validation
+from hybridbatch.training.manifest import BatchPlan, build_manifest, read_training_pairs, without_validation
 
 with logged(snakemake.log[0]) as log:
     training = snakemake.params.training

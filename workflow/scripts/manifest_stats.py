@@ -1,6 +1,6 @@
 from hybridbatch.core.io import read_frame, write_frame_csv
 from hybridbatch.core.logs import logged
-from hybridbatch.manifest import manifest_stats
+from hybridbatch.training.manifest import manifest_stats
 
 with logged(snakemake.log[0]) as log:
     others = {strategy: read_frame(path, "manifest") for strategy, path in zip(snakemake.params.strategies, snakemake.input.others, strict=True)}

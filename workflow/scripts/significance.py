@@ -1,8 +1,9 @@
 from hybridbatch.core.io import write_frame_csv
 from hybridbatch.core.logs import logged
 from hybridbatch.core.runs import runs_by_name, strategy_alphas
-from hybridbatch.protocol import Protocol
-from hybridbatch.results import claim_tests, read_per_query
+from hybridbatch.results.claims import claim_tests
+from hybridbatch.results.protocol import Protocol
+from hybridbatch.results.tables import read_per_query
 
 with logged(snakemake.log[0]) as log:
     runs = runs_by_name(snakemake.params.runs)

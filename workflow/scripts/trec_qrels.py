@@ -1,7 +1,7 @@
 from hybridbatch.core.contract import read_table
 from hybridbatch.core.io import write_text
 from hybridbatch.core.logs import logged
-from hybridbatch.trec import qrels_text
+from hybridbatch.evaluation.trec import qrels_text
 
 with logged(snakemake.log[0]) as log:
     tables = {name: read_table(snakemake.input[name], name).to_pandas() for name in ("queries", "candidates", "qrels")}

@@ -23,7 +23,7 @@ import torch
 
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.io import atomic_path, reading, remove_stale_temporaries
-from hybridbatch.distributed import Process
+from hybridbatch.training.distributed import Process
 from hybridbatch.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)

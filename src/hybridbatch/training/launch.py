@@ -1,5 +1,5 @@
 """A training job as plain data, run in this process or, on several GPUs, in one torchrun process per
-GPU (`python -m hybridbatch.training.launch job.json`, see hybridbatch.distributed)."""
+GPU (`python -m hybridbatch.training.launch job.json`, see hybridbatch.training.distributed)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from hybridbatch import distributed
-from hybridbatch.accelerator import job_device, use_threads
 from hybridbatch.core.io import atomic_path, read_frame
-from hybridbatch.distributed import Process
-from hybridbatch.manifest import read_training_pairs
+from hybridbatch.models.accelerator import job_device, use_threads
+from hybridbatch.training import distributed
+from hybridbatch.training.distributed import Process
 from hybridbatch.training.loop import train
+from hybridbatch.training.manifest import read_training_pairs
 from hybridbatch.training.settings import TrainSettings
 
 MODULE = "hybridbatch.training.launch"

@@ -3,10 +3,10 @@ to 0, gradient clipping, bf16 autocast where `precision` resolves to it (`auto`:
 InfoNCE loss of hybridbatch.training.loss on each manifest batch in order.
 
 A non-finite loss stops the run, keeping the last good checkpoint. With a held-out slice
-(`validation`), the model is scored on it every `validation_every` steps (hybridbatch.validation);
+(`validation`), the model is scored on it every `validation_every` steps (hybridbatch.training.validation);
 after `patience` scores without a gain training stops early, and the best-scoring weights are the
 ones saved. Under torchrun every process runs `train` on its share of each batch (see
-hybridbatch.distributed); rank 0 validates, checkpoints and saves.
+hybridbatch.training.distributed); rank 0 validates, checkpoints and saves.
 """
 
 from __future__ import annotations
@@ -22,19 +22,19 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from hybridbatch import distributed
-from hybridbatch.accelerator import autocast_dtype, pad_multiple
-from hybridbatch.basemodel import save_encoder
 from hybridbatch.core.contract import SETTINGS
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.core.io import read_frame, write_frame_csv
-from hybridbatch.distributed import Process
-from hybridbatch.encode import EncodeSettings, load_encoder, provenance
+from hybridbatch.models.accelerator import autocast_dtype, pad_multiple
+from hybridbatch.models.encode import EncodeSettings
+from hybridbatch.models.folder import load_encoder, provenance, save_encoder
+from hybridbatch.training import distributed
 from hybridbatch.training.batches import ManifestBatches
 from hybridbatch.training.checkpoints import Checkpoints, Progress, random_state, run_stamp
+from hybridbatch.training.distributed import Process
 from hybridbatch.training.loss import info_nce
 from hybridbatch.training.settings import TrainSettings
-from hybridbatch.validation import HeldOut, validation_scores
+from hybridbatch.training.validation import HeldOut, validation_scores
 
 log = logging.getLogger(__name__)
 

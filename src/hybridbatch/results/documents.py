@@ -1,4 +1,4 @@
-"""Render the result tables (hybridbatch.results) as documents: Markdown, for the repository
+"""Render the result tables (hybridbatch.results.tables) as documents: Markdown, for the repository
 and terminals, and HTML, for the Snakemake report. Each document is a list of blocks (heading, table, notes)
 rendered by one of two small writers, so the two formats always show the same content.
 """
@@ -14,7 +14,8 @@ import pandas as pd
 
 from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, PROVENANCE, SETTINGS
 from hybridbatch.core.runs import BASE, ROLE_TITLES, strategy_roles
-from hybridbatch.results import CLAIMS, per_language, summary
+from hybridbatch.results.claims import CLAIMS
+from hybridbatch.results.tables import per_language, summary
 
 SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
 NO_CLAIM_TESTS = "No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines: no claim to test."

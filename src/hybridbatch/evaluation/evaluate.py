@@ -17,8 +17,8 @@ import pandas as pd
 from hybridbatch.core.contract import METRIC_COLUMNS, MULTI, PROVENANCE, RANK_DISTANCE, setting_of
 from hybridbatch.core.embeddings import LanguageEmbeddings, load_embeddings
 from hybridbatch.core.errors import DataError
-from hybridbatch.metrics import query_metrics, rank_distance
-from hybridbatch.search import relevant_ranks, top_k
+from hybridbatch.evaluation.metrics import query_metrics, rank_distance
+from hybridbatch.evaluation.search import relevant_ranks, top_k
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 from hybridbatch.core.contract import MULTI, SETTINGS, macro_average  # noqa: E402
 from hybridbatch.core.io import atomic_path, read_frame, read_frame_csv  # noqa: E402
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run, role_of, runs_by_name, strategy_alphas, strategy_roles  # noqa: E402
-from hybridbatch.results import load_metrics  # noqa: E402
+from hybridbatch.results.tables import load_metrics  # noqa: E402
 
 # Fixed colours by role; a second strategy of one role takes a spare colour.
 ROLE_COLOURS = {BASE: "#7f7f7f", X_X: "#1f77b4", X_Y: "#ff7f0e", HYBRID: "#2ca02c"}
@@ -215,7 +215,7 @@ def study_colours(general: str, runs: Mapping[str, Sequence[Run]]) -> dict[str, 
 
 def domain_mrr(table: pd.DataFrame, colours: Mapping[str, str], target, options: FigureOptions) -> None:
     """The domain study at a glance: MRR@10 of each model per domain (x axis), Cross and Multi side
-    by side, with the interval of each value (`table`: hybridbatch.domains.domain_table;
+    by side, with the interval of each value (`table`: hybridbatch.results.domains.domain_table;
     `colours`: study_colours)."""
     rows = table[(table["kind"] == "model") & (table["metric"] == "mrr@10")]
     domains, models = list(dict.fromkeys(rows["domain"])), list(dict.fromkeys(rows["name"]))

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 from hybridbatch.core.contract import LOWER_IS_BETTER
 
-# The verdict rule the code implements (hybridbatch.verdicts); `report.protocol.version` must name it.
+# The verdict rule the code implements (hybridbatch.results.verdicts); `report.protocol.version` must name it.
 RULE_VERSION = 2
 
 

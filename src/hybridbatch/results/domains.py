@@ -1,6 +1,6 @@
 """The domain study's table: per domain, each model's retrieval quality with an interval, and the
 pre-stated differences between models with paired intervals and the four-word verdicts
-(hybridbatch.verdicts; rules in docs/protocol.md).
+(hybridbatch.results.verdicts; rules in docs/protocol.md).
 
 Input: per-query values with `experiment` = the domain, `strategy` = the model's name (a model is a
 strategy of a training experiment, e.g. "general/hybrid") and `stratum` = the benchmark, as
@@ -25,11 +25,11 @@ import pandas as pd
 
 from hybridbatch.core.contract import MULTI, RANK_DISTANCE, setting_of
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
-from hybridbatch.documents import Block
-from hybridbatch.protocol import Protocol
-from hybridbatch.results import read_per_query_file
-from hybridbatch.registry import DATASETS
-from hybridbatch.verdicts import EXPLORATORY, FOUR_WAY, PRIMARY, Comparison, Hypothesis, compare, decide
+from hybridbatch.data.registry import DATASETS
+from hybridbatch.results.documents import Block
+from hybridbatch.results.protocol import Protocol
+from hybridbatch.results.tables import read_per_query_file
+from hybridbatch.results.verdicts import EXPLORATORY, FOUR_WAY, PRIMARY, Comparison, Hypothesis, compare, decide
 
 DOMAIN_SETTINGS = ("cross", MULTI)
 DOMAIN_METRICS = ("mrr@10", "map", "recall@1")

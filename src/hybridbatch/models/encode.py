@@ -2,7 +2,7 @@
 
 The model folder defines the forward pass (transformer, pooling, normalisation) and the text
 prefixes (its `prompts`); this module adds the batching. The device and precision come from
-hybridbatch.accelerator, the file format from hybridbatch.core.embeddings. Vectors are always
+hybridbatch.models.accelerator, the file format from hybridbatch.core.embeddings. Vectors are always
 returned L2-normalised in float32.
 """
 
@@ -17,14 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import transformers
-from sentence_transformers import SentenceTransformer
 from tqdm import tqdm
 
-from hybridbatch.accelerator import autocast_dtype, default_device, pad_multiple, resolved_precision
 from hybridbatch.core.embeddings import LanguageEmbeddings, embedding_files, save_embeddings
 from hybridbatch.core.errors import DataError
-from hybridbatch.core.io import reading
+from hybridbatch.models.accelerator import autocast_dtype, pad_multiple
+from hybridbatch.models.folder import provenance
 
 log = logging.getLogger(__name__)
 
@@ -41,37 +39,6 @@ class EncodeSettings:
 
     def max_length(self, kind: str) -> int:
         return self.query_max_length if kind == "query" else self.passage_max_length
-
-
-def provenance(precision: str, device: torch.device) -> dict[str, str]:
-    """What made a number (hybridbatch.core.contract.PROVENANCE): the resolved precision, the
-    device (with the GPU's name) and the versions of torch and transformers."""
-    where = f"{device.type} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
-    return {
-        "precision": resolved_precision(precision, device),
-        "device": where,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-    }
-
-
-def load_encoder(folder: str | os.PathLike[str], device: torch.device | None = None):
-    """Load a sentence-transformers folder, refusing anything that is not a usable model folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: model folder does not exist")
-    if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
-        raise DataError(f"{folder}: not a model folder (no config.json or modules.json)")
-    with reading(folder, "model folder"):
-        encoder = SentenceTransformer(str(folder), device=str(device or default_device()), local_files_only=True)
-    rows = encoder[0].auto_model.get_input_embeddings().num_embeddings
-    if len(encoder.tokenizer) > rows:
-        raise DataError(
-            f"{folder}: the tokenizer has {len(encoder.tokenizer)} tokens but the model embeds only {rows}: "
-            "tokenizer and weights do not belong together"
-        )
-    encoder.eval()
-    return encoder
 
 
 def token_budget_batches(lengths: list[int], max_texts: int, max_tokens: int, multiple: int = 1) -> list[tuple[int, int]]:

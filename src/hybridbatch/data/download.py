@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import atomic_path
-from hybridbatch.registry import RawFile
+from hybridbatch.data.registry import RawFile
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 A source names either `datasets.load_dataset`'s path (a hub id, or the parquet / json / csv
 builders over local files) and per language the arguments that select that language's table, or,
 with `id_triples`, a folder of id triples and per-language id-to-text files (the MS MARCO / mMARCO
-layout, read by hybridbatch.idtriples, local or on the hub). It says which columns hold the query,
+layout, read by hybridbatch.data.formats.idtriples, local or on the hub). It says which columns hold the query,
 the positive passage and optionally the parallel group id, the conflict key and hard negatives.
 The result is the pairs table of the artifact contract, so manifests and training treat it like a
 built-in data set.
@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from hybridbatch.core.contract import contract_table, empty_columns
 from hybridbatch.core.errors import DataError
-from hybridbatch.idtriples import read_id_triples
+from hybridbatch.data.formats.idtriples import read_id_triples
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The statistical core of every verdict: design-aware intervals, p-values, Holm, and the four words.
 
-Used by the claim table (hybridbatch.results) and the domain table (hybridbatch.domains); the rules
+Used by the claim table (hybridbatch.results.tables) and the domain table (hybridbatch.results.domains); the rules
 and their history are in docs/protocol.md, the protocol's numbers in the config (`report.protocol`).
 
 What is estimated: a macro average (per (query language, pool) pair over its questions, then over

@@ -15,8 +15,8 @@ import pandas as pd
 
 from hybridbatch.core.contract import SETTINGS, macro_average
 from hybridbatch.core.embeddings import LanguageEmbeddings
-from hybridbatch.encode import EncodeSettings, encode
-from hybridbatch.evaluate import evaluate
+from hybridbatch.evaluation.evaluate import evaluate
+from hybridbatch.models.encode import EncodeSettings, encode
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-from hybridbatch import tico19
-from hybridbatch.tatoeba import TATOEBA_CODES, pair_files
-from hybridbatch.tico19 import TICO_CODES
+from hybridbatch.data.formats import tico19
+from hybridbatch.data.formats.tatoeba import TATOEBA_CODES, pair_files
+from hybridbatch.data.formats.tico19 import TICO_CODES
 
 LAREQA_URL = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 # MLQA-R was later removed from LAReQA's master branch: pin the last commit that has it.
@@ -43,7 +43,7 @@ class RawFile:
 class DocumentView:
     """A slice of a parallel corpus by whole documents: those of `domain` (None: all), and of them
     the `split` side ("test" or "train") of a seeded split that puts at least `test_share` of the
-    sentences in the test side (hybridbatch.splits), or "all" of them."""
+    sentences in the test side (hybridbatch.data.splits), or "all" of them."""
 
     domain: str | None
     split: str
@@ -190,7 +190,7 @@ def dataset(name: str) -> DatasetSpec:
 @cache
 def checksums() -> dict[str, str]:
     """sha256 of every raw file, keyed by its path inside the mirror."""
-    text = resources.files("hybridbatch").joinpath("sha256sums.txt").read_text(encoding="utf-8")
+    text = resources.files("hybridbatch.data").joinpath("sha256sums.txt").read_text(encoding="utf-8")
     table = {}
     for line in text.splitlines():
         if line.strip():

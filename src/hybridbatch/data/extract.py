@@ -12,12 +12,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hybridbatch import lareqa, ntrex, tatoeba, tico19
 from hybridbatch.core.contract import TABLES, contract_table, empty_columns
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import write_parquet
-from hybridbatch.registry import NTREX_DOCUMENT_IDS, DatasetSpec, DocumentView
-from hybridbatch.splits import blocks, split_documents
+from hybridbatch.data.formats import lareqa, ntrex, tatoeba, tico19
+from hybridbatch.data.registry import NTREX_DOCUMENT_IDS, DatasetSpec, DocumentView
+from hybridbatch.data.splits import blocks, split_documents
 
 log = logging.getLogger(__name__)
 

