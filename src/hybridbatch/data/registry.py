@@ -161,14 +161,14 @@ def _tatoeba(lang: str, pairs: int) -> DatasetSpec:
     return DatasetSpec(f"tatoeba_{lang}", "tatoeba", tuple(sorted((lang, "en"))), "tatoeba", files, counts, counts, pairs, True)
 
 
-# The domain study's benchmarks and training splits (README "Does it transfer across domains?"):
+# The domain study's benchmarks and training splits (docs/domains.md):
 # test sides by whole documents, pinned at seed 0 and half the sentences; a training side has an
 # origin of its own, so that the leak guard lets it train for its test side (they share no document).
 DOMAIN_DATASETS = {
     spec.name: spec
     for spec in (
         _tico19("tico19_scientific", "scientific", "test", 539, 3, origin="tico19"),
-        # 3 documents in 8-sentence blocks: 52 contexts, enough for batches of 32 (README).
+        # 3 documents in 8-sentence blocks: 52 contexts, enough for batches of 32 (docs/data.md).
         _tico19("tico19_scientific_train", "scientific", "train", 400, 52, origin="tico19-train", block=8),
         _tico19("tico19_news", "news", "all", 88, 6, origin="tico19"),
         _tico19("tico19_conversational", "conversational", "all", 141, 1, origin="tico19"),
