@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPOSITORY
 
-PAGES = ["README.md", "profiles/slurm/README.md", "bench/README.md", *sorted(str(p.relative_to(REPOSITORY)) for p in (REPOSITORY / "docs").glob("*.md"))]
+PAGES = ["README.md", "CONTRIBUTING.md", "config/README.md", "profiles/slurm/README.md", "bench/README.md", *sorted(str(p.relative_to(REPOSITORY)) for p in (REPOSITORY / "docs").glob("*.md"))]
 README_LIMIT = 12_500
 FRONT_COMMANDS = [
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && snakemake --cores 8 all",
