@@ -70,7 +70,7 @@ def main() -> None:
         runs["ours_fp32"].append(timed(lambda: encode(encoder, texts, "passage", EncodeSettings(args.batch_size, args.batch_tokens, precision="fp32"))))
         runs["sentence_transformers_fp32"].append(
             min(
-                timed(lambda: encoder.encode(texts, prompt_name="passage", batch_size=size, normalize_embeddings=True))
+                timed(lambda size=size: encoder.encode(texts, prompt_name="passage", batch_size=size, normalize_embeddings=True))
                 for size in args.st_batch_sizes
             )
         )

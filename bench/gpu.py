@@ -32,20 +32,20 @@ if importlib.util.find_spec("faiss") is None:
     sys.modules["faiss"] = types.ModuleType("faiss")
 
 
-from flops import bf16_peak_flops, forward_flops, token_lengths  # noqa: E402  (bench/flops.py)
+from flops import bf16_peak_flops, forward_flops, token_lengths
 
-from hybridbatch.core.machine import claimed_gpus  # noqa: E402
-from hybridbatch.models.base import sentence_transformer  # noqa: E402
-from hybridbatch.models.encode import EncodeSettings, encode  # noqa: E402
-from hybridbatch.models.folder import load_encoder, provenance, save_encoder  # noqa: E402
-from hybridbatch.training.loop import train  # noqa: E402
-from hybridbatch.training.manifest import BatchPlan, build_manifest  # noqa: E402
-from hybridbatch.training.settings import TrainSettings  # noqa: E402
+from hybridbatch.core.machine import claimed_gpus
+from hybridbatch.models.base import sentence_transformer
+from hybridbatch.models.encode import EncodeSettings, encode
+from hybridbatch.models.folder import load_encoder, provenance, save_encoder
+from hybridbatch.training.loop import train
+from hybridbatch.training.manifest import BatchPlan, build_manifest
+from hybridbatch.training.settings import TrainSettings
 
-BASE_768 = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+BASE_768 = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
 SHAPES = {
-    "e5-small shape (118M)": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536, vocab_size=250_037),
-    "XLM-R base shape (278M)": dict(BASE_768, vocab_size=250_002),
+    "e5-small shape (118M)": {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 1536, "vocab_size": 250_037},
+    "XLM-R base shape (278M)": {**BASE_768, "vocab_size": 250_002},
     "LaBSE shape (471M)": dict(BASE_768, vocab_size=501_153),
 }
 

@@ -31,7 +31,7 @@ import pandas as pd
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "src"))
 
-from hybridbatch.config import experiments, load_overlays, training_runs  # noqa: E402
+from hybridbatch.config import experiments, load_overlays, training_runs
 
 PER_TRAINING_RUN = ("manifest", "train")
 # One job per evaluated model: embed per data set (benchmarks/embed/{dataset}/...), evaluate per

@@ -36,9 +36,9 @@ def documented_commands() -> list[tuple[str, str]]:
     found = []
     for name in MARKDOWN:
         text = (REPOSITORY / name).read_text(encoding="utf-8")
-        blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.M | re.S)
+        blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
         codes = [line for block in blocks for line in block.splitlines()]
-        prose = re.sub(r"^```[a-z]*\n.*?^```", "", text, flags=re.M | re.S)
+        prose = re.sub(r"^```[a-z]*\n.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
         found += [(name, command) for code in [*codes, *_spans(prose)] if (command := _command(code))]
     for name in YAML_HEADERS:
         comments = [line[1:] for line in (REPOSITORY / name).read_text(encoding="utf-8").splitlines() if line.startswith("#")]
@@ -49,7 +49,7 @@ def documented_commands() -> list[tuple[str, str]]:
 def exported_variables() -> dict[str, str]:
     """The variables the documentation's code blocks `export` (the SLURM profile's)."""
     text = "\n".join((REPOSITORY / name).read_text(encoding="utf-8") for name in MARKDOWN)
-    return dict(pair.split("=", 1) for line in re.findall(r"^export (.+)$", text, flags=re.M) for pair in shlex.split(line))
+    return dict(pair.split("=", 1) for line in re.findall(r"^export (.+)$", text, flags=re.MULTILINE) for pair in shlex.split(line))
 
 
 COMMANDS = documented_commands()

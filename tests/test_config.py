@@ -82,8 +82,8 @@ def test_unknown_dataset_and_language(default_config, schema):
 
     assert problems(changed(default_config, change), schema) == [
         f"data.languages[1]: unknown language 'kl' (known: {KNOWN_LANGUAGES})",
-        f"experiments.xquad_r.train_sources[1]: unknown training source 'mmarco' (known: {KNOWN_SOURCES}) "
-        "(built-in data sets and `sources:`; data sets are defined in src/hybridbatch/data/registry.py)",
+        (f"experiments.xquad_r.train_sources[1]: unknown training source 'mmarco' (known: {KNOWN_SOURCES}) "
+        "(built-in data sets and `sources:`; data sets are defined in src/hybridbatch/data/registry.py)"),
     ]
 
 
@@ -165,8 +165,8 @@ def with_source(config, name, **changes):
 def test_loaded_sources_are_checked_like_data_sets(default_config, schema):
     config = changed(default_config, lambda c: with_source(c, "squad_tr", origin="squad"))
     assert problems(config, schema) == [
-        "experiments.xquad_r.train_sources[2]: training source 'squad_tr' shares its text (squad) with the "
-        "benchmark 'xquad_r'; a zero-shot evaluation must never train on its benchmark's data"
+        ("experiments.xquad_r.train_sources[2]: training source 'squad_tr' shares its text (squad) with the "
+        "benchmark 'xquad_r'; a zero-shot evaluation must never train on its benchmark's data")
     ]
     config = changed(default_config, lambda c: with_source(c, "ntrex", languages={"xx": {"name": "x"}}))
     assert problems(config, schema) == [
@@ -190,14 +190,14 @@ def test_a_language_selection_that_empties_a_benchmark_is_refused(default_config
     # is no training language (the default mlqa_r experiment trains nothing).
     config = changed(default_config, lambda c: c["data"].update(languages=["el"]))
     assert problems(config, schema) == [
-        "data.languages: ['el'] leaves the benchmark 'xquad_r' of experiment xquad_r with only el, so it has no "
-        "cross-lingual setting (it has ar, de, el, en, es, hi, ru, th, tr, vi, zh)",
-        "data.languages and training.languages: the training source 'mlqa_r' of experiment xquad_r is left without "
-        "any language (it offers none of data.languages; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
-        "data.languages and training.languages: the training source 'ntrex' of experiment xquad_r is left without "
-        "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])",
-        "data.languages: ['el'] leaves the benchmark 'mlqa_r' of experiment mlqa_r without any of its languages "
-        "(it has ar, de, en, es, hi, vi, zh)",
+        ("data.languages: ['el'] leaves the benchmark 'xquad_r' of experiment xquad_r with only el, so it has no "
+        "cross-lingual setting (it has ar, de, el, en, es, hi, ru, th, tr, vi, zh)"),
+        ("data.languages and training.languages: the training source 'mlqa_r' of experiment xquad_r is left without "
+        "any language (it offers none of data.languages; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])"),
+        ("data.languages and training.languages: the training source 'ntrex' of experiment xquad_r is left without "
+        "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])"),
+        ("data.languages: ['el'] leaves the benchmark 'mlqa_r' of experiment mlqa_r without any of its languages "
+        "(it has ar, de, en, es, hi, vi, zh)"),
     ]
 
 
@@ -271,8 +271,8 @@ def test_a_domain_benchmark_left_without_its_languages_is_refused(default_config
     config = merged_overlay(default_config, "domains.yaml")
     config["domains"]["benchmarks"]["conversational"].append("tatoeba_th")
     assert problems(config, schema) == [
-        "data.languages: ['ar', 'en', 'es', 'ru', 'zh'] leaves the benchmark 'tatoeba_th' of domain conversational with only en, "
-        "so it has no cross-lingual setting (it has en, th)"
+        ("data.languages: ['ar', 'en', 'es', 'ru', 'zh'] leaves the benchmark 'tatoeba_th' of domain conversational with only en, "
+        "so it has no cross-lingual setting (it has en, th)")
     ]
 
 
@@ -281,8 +281,8 @@ def test_a_compared_model_trained_on_a_domain_benchmark_s_text_is_refused(defaul
     config = merged_overlay(default_config, "domains.yaml")
     config["experiments"]["general"]["train_sources"] = ["mlqa_r", "ntrex"]
     assert problems(config, schema) == [
-        "experiments.general.train_sources: training source 'ntrex' shares its text (wmt19-news) with the domain "
-        "benchmark 'ntrex_news'; every domain is evaluated zero-shot"
+        ("experiments.general.train_sources: training source 'ntrex' shares its text (wmt19-news) with the domain "
+        "benchmark 'ntrex_news'; every domain is evaluated zero-shot")
     ]
 
 
@@ -364,8 +364,8 @@ def test_the_config_checker_gives_usage(capsys):
         ),
         (
             lambda c: c["experiments"]["general"].update(train_sources=["mlqa_r", "tico19_scientific_train"]),
-            "experiments.general.train_sources[1]: 'tico19_scientific_train' is the training source of the scientific model; "
-            "the general models train on general data only",
+            ("experiments.general.train_sources[1]: 'tico19_scientific_train' is the training source of the scientific model; "
+            "the general models train on general data only"),
         ),
         (
             lambda c: (c["experiments"]["general"].update(train_sources=["mlqa_r", "ntrex_news_train"]), c["domains"]["models"].remove("news")),
@@ -386,8 +386,8 @@ def test_a_source_weighted_out_of_every_batch_is_warned_about(default_config, sc
     config = changed(default_config, lambda c: c["training"].update(source_weights={"ntrex": 0.0001}))
     check(config, schema)
     assert warnings(config) == [
-        "experiments.xquad_r: training source 'ntrex' gets no batch of the 40 training.steps (training.source_weights.ntrex: 0.0001); "
-        "raise its weight or drop it from train_sources"
+        ("experiments.xquad_r: training source 'ntrex' gets no batch of the 40 training.steps (training.source_weights.ntrex: 0.0001); "
+        "raise its weight or drop it from train_sources")
     ]
 
 

@@ -16,14 +16,14 @@ FRONT_COMMANDS = [
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && snakemake --cores 8 all",
     'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest',
 ]
-FENCE = re.compile(r"^```[^\n]*\n(.*?)^```[ \t]*$", flags=re.M | re.S)
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```[ \t]*$", flags=re.MULTILINE | re.DOTALL)
 
 
 def without_code(text: str) -> str:
     """The text with fenced blocks, indented blocks and inline code spans removed (links there are not links)."""
     text = FENCE.sub("", text)
-    text = re.sub(r"^(?: {4}|\t).*$", "", text, flags=re.M)
-    return re.sub(r"(`+).*?\1", "", text, flags=re.S)
+    text = re.sub(r"^(?: {4}|\t).*$", "", text, flags=re.MULTILINE)
+    return re.sub(r"(`+).*?\1", "", text, flags=re.DOTALL)
 
 
 def links(text: str) -> list[str]:
@@ -44,7 +44,7 @@ def anchors(path: Path) -> set[str]:
     """The anchors of a Markdown file's headings (a repeated heading gets `_1`, `_2`, ... in mkdocs)."""
     found: set[str] = set()
     repeats: dict[str, int] = {}
-    for heading in re.findall(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", FENCE.sub("", path.read_text(encoding="utf-8")), flags=re.M):
+    for heading in re.findall(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", FENCE.sub("", path.read_text(encoding="utf-8")), flags=re.MULTILINE):
         base = slug(heading)
         if base in repeats:
             repeats[base] += 1
@@ -101,7 +101,7 @@ def test_the_pages_link_to_each_other():
 
 
 def test_the_site_lists_every_page():
-    nav = re.findall(r"^\s*-\s[^:\n]+:\s*(\S+\.md)\s*$", (REPOSITORY / "mkdocs.yml").read_text(encoding="utf-8"), flags=re.M)
+    nav = re.findall(r"^\s*-\s[^:\n]+:\s*(\S+\.md)\s*$", (REPOSITORY / "mkdocs.yml").read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert sorted(nav) == sorted(p.name for p in (REPOSITORY / "docs").glob("*.md"))
 
 

@@ -46,7 +46,7 @@ def test_results_tables_figures_and_the_report_need_neither_torch_nor_faiss():
     assert {"hybridbatch.results.documents", "hybridbatch.results.figures", "hybridbatch.results.tables", "hybridbatch.core.runs"} <= modules
     # The workflow itself (`snakemake --report` parses it in the main process) imports these.
     workflow = "".join(path.read_text() for path in (REPOSITORY / "workflow" / "rules").glob("*.smk"))
-    for package, names in re.findall(r"^from (hybridbatch[\w.]*) import (.+)$", workflow, flags=re.M):
+    for package, names in re.findall(r"^from (hybridbatch[\w.]*) import (.+)$", workflow, flags=re.MULTILINE):
         # `from hybridbatch import config as hbconfig` names a module.
         modules |= {f"{package}.{name.split()[0]}" for name in names.split(",")} if package == "hybridbatch" else {package}
     assert "hybridbatch.config" in modules

@@ -70,7 +70,8 @@ def default_lock_dir() -> Path:
 
 def _try_lock(path: Path):
     """An open file holding an exclusive lock on `path`, or None when another process holds it."""
-    handle = open(path, "w")
+    # Kept open past this function: the lock lasts as long as the handle (the job's life).
+    handle = open(path, "w")  # noqa: SIM115
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -38,6 +38,7 @@ real data) could only add a shared n-gram, never hide one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -108,7 +109,7 @@ def tokens(normalised: str) -> list[str]:
 def _joined(ngram: Sequence[str]) -> str:
     """An n-gram as text: a space between tokens unless both are unspaced-script characters."""
     parts = [ngram[0]]
-    for before, token in zip(ngram, ngram[1:]):
+    for before, token in itertools.pairwise(ngram):
         unspaced = _UNSPACED_CHARACTER.fullmatch(before) and _UNSPACED_CHARACTER.fullmatch(token)
         parts.append(token if unspaced else " " + token)
     return "".join(parts)

@@ -87,7 +87,7 @@ def hub_commit(repo_id: str, revision: str | None) -> str | None:
 
     try:
         return HfApi().dataset_info(repo_id, revision=revision).sha
-    except Exception:  # offline, unreachable, unknown repository: the cache may still know
+    except Exception:  # noqa: BLE001 - offline, unreachable, unknown repository: the cache may still know
         ref = Path(constants.HF_HUB_CACHE) / f"datasets--{repo_id.replace('/', '--')}" / "refs" / (revision or "main")
         return ref.read_text(encoding="utf-8").strip() if ref.is_file() else None
 
@@ -127,7 +127,7 @@ def _load_language(name: str, source: Mapping[str, Any], lang: str) -> pd.DataFr
         if streaming and isinstance(table, datasets.IterableDataset):
             # Streaming reads only the first max_rows rows instead of downloading the whole set.
             table = datasets.Dataset.from_list(list(table.take(source["max_rows"])), features=table.features)
-    except Exception as error:  # datasets raises many types (network, missing files, bad format)
+    except Exception as error:  # noqa: BLE001 - datasets raises many types (network, missing files, bad format)
         raise DataError(f"{described} failed: {type(error).__name__}: {error}") from None
     if not isinstance(table, datasets.Dataset):
         raise DataError(f"{described} gave {type(table).__name__}, not one table: name a `split`")

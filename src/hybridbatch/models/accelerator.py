@@ -38,7 +38,7 @@ def _cuda_problem() -> str:
         return "it is a CPU-only build"
     try:
         torch.cuda.init()
-    except Exception as error:  # torch raises RuntimeError or AssertionError with the driver's words
+    except Exception as error:  # noqa: BLE001 - torch raises RuntimeError or AssertionError with the driver's words
         return f"CUDA {torch.version.cuda} build, {' '.join(str(error).split())}"
     return f"CUDA {torch.version.cuda} build, but CUDA reports no usable device"
 

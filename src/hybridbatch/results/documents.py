@@ -51,9 +51,9 @@ def html_page(title: str, blocks: Sequence[Block]) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+        ("<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
         "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
-        "td:first-child,td:nth-child(2){text-align:left}</style></head><body>",
+        "td:first-child,td:nth-child(2){text-align:left}</style></head><body>"),
         f"<h1>{html.escape(title)}</h1>",
     ]
     for block in blocks:
@@ -187,24 +187,24 @@ def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
         row = tests[bias].iloc[0]
         margins.append(f"{row['margin'] / row['baseline_value']:.0%} of the baseline's rank distance")
     return [
-        f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; rules and history in docs/protocol.md), "
+        (f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; rules and history in docs/protocol.md), "
         "fixed before the run. Each claim is a test of d = hybrid − baseline (macro averages: per (query language, pool) "
         f"pair, then over the setting's pairs; mean over seeds) with a margin of {' and '.join(margins)}. Claims 1–3 "
         "(\"matches\") are equivalence tests (TOST, H1: |d| < margin); claim 4 (\"lowest bias\") is superiority over each "
-        "baseline by more than the margin.",
-        "Verdicts, read from the interval of d (for rank distance lower is better, so the sides turn): **better** above "
+        "baseline by more than the margin."),
+        ("Verdicts, read from the interval of d (for rank distance lower is better, so the sides turn): **better** above "
         "+margin, **equivalent** within ±margin, **worse** below −margin, else **inconclusive**; the four do not overlap. "
-        "A claim holds where its verdict is the one its hypothesis names (in bold).",
-        "Claims 1–3 presuppose a trade-off between the baselines on the same metric: X-X above X-Y on Mono (claim 1), X-Y "
+        "A claim holds where its verdict is the one its hypothesis names (in bold)."),
+        ("Claims 1–3 presuppose a trade-off between the baselines on the same metric: X-X above X-Y on Mono (claim 1), X-Y "
         f"above X-X on Cross and Multi (claims 2, 3), by more than the margin: the one-sided bound at {(1 + confidence) / 2:.1%} "
-        "must lie above it, otherwise the claim is **not testable here** and the gap is shown.",
-        f"Holm-Bonferroni adjusts over one family: the {family} testable claim tests of significance.csv (all experiments, "
+        "must lie above it, otherwise the claim is **not testable here** and the gap is shown."),
+        (f"Holm-Bonferroni adjusts over one family: the {family} testable claim tests of significance.csv (all experiments, "
         "hybrids, metrics and claims). p-values come from Student's t (one variance component) or the pivot of several "
         "(articles and seeds), analytic, with no resampling floor; "
         "each interval is at the level Holm's step-down decided its test at (shown beside it), so the verdict and the "
-        f"adjusted p agree. Not testable rows keep the nominal {confidence:.0%}.",
-        f"Standard errors: {first['clusters']} clusters of {first['questions']} questions (articles, each with all its "
-        f"questions' translations) resampled {first['samples']} times; {first['scope']}.",
+        f"adjusted p agree. Not testable rows keep the nominal {confidence:.0%}."),
+        (f"Standard errors: {first['clusters']} clusters of {first['questions']} questions (articles, each with all its "
+        f"questions' translations) resampled {first['samples']} times; {first['scope']}."),
     ]
 
 
@@ -227,8 +227,8 @@ def summary_blocks(
         more = pd.concat([table[["strategy"]], _best_marked(table, other)], axis=1)
         more.columns = ["model", *(f"{m} {SETTING_TITLES[s]}" for m in METRICS if m != "map" for s in SETTINGS)]
         notes = [
-            "Macro averages: per (query language, pool) pair first, then over a setting's pairs. "
-            "Best per column in bold (lowest rank distance). ± is the standard deviation over seeds.",
+            ("Macro averages: per (query language, pool) pair first, then over a setting's pairs. "
+            "Best per column in bold (lowest rank distance). ± is the standard deviation over seeds."),
             provenance[experiment],
         ]
         tests = significance[significance["experiment"] == experiment]
@@ -236,10 +236,12 @@ def summary_blocks(
             Block(f"{experiment}: mAP and language bias", main, notes),
             Block(f"{experiment}: recall, MRR and nDCG", more),
             claims_block(
-                experiment, tests, roles,
+                experiment,
+                tests,
+                roles,
                 ["Margins, levels, the Holm family and the trade-off each claim presupposes: see the comparison with the paper."],
                 experiment in trained,
-            ),  # fmt: skip
+            ),
         ]
     return blocks
 

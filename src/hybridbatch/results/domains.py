@@ -186,19 +186,19 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], 
         first = rows.iloc[0]
         in_domain = sorted({name for name in rows["name"] if name.startswith(f"{domain}/")})
         notes = [
-            f"Benchmarks: {', '.join(benchmarks.get(domain, []))}, each macro-averaged over its language pairs, then averaged; "
+            (f"Benchmarks: {', '.join(benchmarks.get(domain, []))}, each macro-averaged over its language pairs, then averaged; "
             f"{first['questions']} sentences in {first['clusters']} clusters (documents; a Tatoeba sentence is its own), "
-            f"{int(rows['seeds'].max())} seed(s). Intervals: {first['scope']}.",
+            f"{int(rows['seeds'].max())} seed(s). Intervals: {first['scope']}."),
             f"Fine-tuned on this domain (in-domain): {', '.join(in_domain)}; every other model is zero-shot here." if in_domain
             else "No model was fine-tuned on this domain: every model is zero-shot here.",
-            f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; docs/protocol.md), fixed before the run. "
+            (f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; docs/protocol.md), fixed before the run. "
             "A difference a − b is a's gain (for rank distance, lower is better); its verdict is read from its interval: "
             f"**better** above +{protocol.margin:g} (rank distance: {protocol.relative_margin:.0%} of b's value), **worse** "
-            "below the negative margin, **equivalent** within ±margin, else **inconclusive**.",
-            f"Primary endpoints: {protocol.primary_metric} ({protocol.primary_setting}), the general hybrid minus each domain's "
+            "below the negative margin, **equivalent** within ±margin, else **inconclusive**."),
+            (f"Primary endpoints: {protocol.primary_metric} ({protocol.primary_setting}), the general hybrid minus each domain's "
             f"own hybrid; Holm over the study's {primary_count} at {1 - protocol.confidence:g} (a four-way p counts both sides: "
             "twice the smallest one-sided p), each interval at the level Holm decided it at. Every other difference is "
-            f"exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own.",
+            f"exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own."),
         ]
         blocks.append(Block(domain, shown, notes))
     return blocks

@@ -17,14 +17,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from hybridbatch.core.contract import MULTI, SETTINGS, macro_average  # noqa: E402
-from hybridbatch.core.io import atomic_path, read_frame, read_frame_csv  # noqa: E402
-from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run, role_of, runs_by_name, strategy_alphas, strategy_roles  # noqa: E402
-from hybridbatch.results.tables import load_metrics  # noqa: E402
+from hybridbatch.core.contract import MULTI, SETTINGS, macro_average
+from hybridbatch.core.io import atomic_path, read_frame, read_frame_csv
+from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run, role_of, runs_by_name, strategy_alphas, strategy_roles
+from hybridbatch.results.tables import load_metrics
 
 # Fixed colours by role; a second strategy of one role takes a spare colour.
 ROLE_COLOURS = {BASE: "#7f7f7f", X_X: "#1f77b4", X_Y: "#ff7f0e", HYBRID: "#2ca02c"}

@@ -53,7 +53,7 @@ def _lines(url: str) -> Iterator[tuple[int, str]]:
                     yield number + 1, _decoded(rest, url, number + 1)
     except DataError:
         raise
-    except Exception as error:  # fsspec raises many types (missing file, network, unknown protocol)
+    except Exception as error:  # noqa: BLE001 - fsspec raises many types (missing file, network, unknown protocol)
         raise DataError(f"{url}: cannot be read: {type(error).__name__}: {error}") from None
 
 
