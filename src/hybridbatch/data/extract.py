@@ -22,8 +22,9 @@ from hybridbatch.data.splits import blocks, split_documents
 log = logging.getLogger(__name__)
 
 
-# Scripts written without spaces between sentences.
-UNSPACED_LANGUAGES = frozenset({"zh", "ja"})
+# Languages whose sentences follow one another without a space (Thai puts one between sentences,
+# though not between words: hybridbatch.data.overlap's set is another one).
+SENTENCES_WITHOUT_SPACES = frozenset({"zh", "ja"})
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _translation_tables(ids: Sequence[str], documents: Sequence[str], sentences:
     clusters = documents if clusters is None else clusters
     queries, candidates, qrels, pairs = (empty_columns(name) for name in TABLES)
     for lang, texts in sentences.items():
-        separator = "" if lang in UNSPACED_LANGUAGES else " "
+        separator = "" if lang in SENTENCES_WITHOUT_SPACES else " "
         for index, sentence in enumerate(texts):
             queries["qid"].append(ids[index])
             queries["lang"].append(lang)

@@ -63,7 +63,7 @@ WORD_NGRAM = 8
 MIN_IDENTICAL_TOKENS = 3
 # Languages written without spaces between words, and their n (in characters, see above).
 NGRAM_SIZES: dict[str, int] = {"zh": 12, "ja": 12, "th": 32, "lo": 32, "km": 32, "my": 32}
-UNSPACED_LANGUAGES = frozenset(NGRAM_SIZES)
+WORDS_WITHOUT_SPACES = frozenset(NGRAM_SIZES)
 # Thai, Lao, Burmese, Khmer, CJK radicals to kana and bopomofo, CJK ideographs (and extensions).
 _UNSPACED_SCRIPTS = (
     "\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u2E80-\u2FDF\u3005-\u3007\u3040-\u31FF"
@@ -84,7 +84,7 @@ def ngram_size(lang: str) -> int:
 
 def ngram_name(lang: str) -> str:
     """How a message names the n-grams of a language: "word 8-gram", "character 12-gram"."""
-    return f"{'character' if lang in UNSPACED_LANGUAGES else 'word'} {ngram_size(lang)}-gram"
+    return f"{'character' if lang in WORDS_WITHOUT_SPACES else 'word'} {ngram_size(lang)}-gram"
 
 
 @cache
