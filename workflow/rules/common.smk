@@ -36,13 +36,12 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
+# Said once, by the main process (cluster jobs read this file again). A profile's resource naming
+# an unset variable (profiles/slurm: the partitions, the account) would reach sbatch as the literal
+# text "$NAME": refused before any job.
 if workflow.is_main_process:
     for _warning in hbconfig.warnings(config):
         logger.warning(f"warning: {_warning}")
-
-# A profile's resource naming an unset variable (profiles/slurm: the partitions, the account) would
-# reach sbatch as the literal text "$NAME": refuse it before any job.
-if workflow.is_main_process:
     _resources = {
         f"default-resources.{name}": resource.raw for name, resource in (workflow.resource_settings.default_resources or {}).items()
     } | {
