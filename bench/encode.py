@@ -15,8 +15,9 @@ import torch
 from flops import forward_flops, token_lengths  # bench/flops.py, beside this script
 
 from hybridbatch.models.accelerator import use_threads
-from hybridbatch.models.encode import EncodeSettings, encode
+from hybridbatch.models.encode import encode
 from hybridbatch.models.folder import load_encoder
+from hybridbatch.models.settings import EncodeSettings
 
 
 def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:

@@ -36,8 +36,9 @@ from flops import bf16_peak_flops, forward_flops, token_lengths
 
 from hybridbatch.core.machine import claimed_gpus
 from hybridbatch.models.base import sentence_transformer
-from hybridbatch.models.encode import EncodeSettings, encode
+from hybridbatch.models.encode import encode
 from hybridbatch.models.folder import load_encoder, provenance, save_encoder
+from hybridbatch.models.settings import EncodeSettings
 from hybridbatch.training.loop import train
 from hybridbatch.training.manifest import BatchPlan, build_manifest
 from hybridbatch.training.settings import TrainSettings

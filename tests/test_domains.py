@@ -11,7 +11,8 @@ from hybridbatch.core.contract import macro_average
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import Run
 from hybridbatch.results.domains import COLUMNS, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query
-from hybridbatch.results.figures import FigureOptions, domain_mrr, study_colours
+from hybridbatch.results.figure_catalog import FigureOptions
+from hybridbatch.results.figures import domain_mrr, study_colours
 from hybridbatch.results.protocol import RULE_VERSION, Protocol
 from hybridbatch.results.verdicts import Comparison, compare
 

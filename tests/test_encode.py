@@ -6,8 +6,9 @@ import torch
 from hybridbatch.core.embeddings import embedding_files, load_embeddings, save_embeddings
 from hybridbatch.core.errors import DataError
 from hybridbatch.models.accelerator import autocast_dtype
-from hybridbatch.models.encode import EncodeSettings, embed_dataset, embed_language, encode
+from hybridbatch.models.encode import embed_dataset, embed_language, encode
 from hybridbatch.models.folder import load_encoder, provenance
+from hybridbatch.models.settings import EncodeSettings
 
 TEXTS = ["a short one", "a much longer sentence with many more words in it than the others", "mittel lang", "中文句子。"]
 

@@ -10,8 +10,9 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.data.extract import extract
 from hybridbatch.data.registry import DATASETS
 from hybridbatch.evaluation.evaluate import RUN_DEPTH, evaluate, evaluate_files, load_checked_embeddings
-from hybridbatch.models.encode import EncodeSettings, embed_language
+from hybridbatch.models.encode import embed_language
 from hybridbatch.models.folder import load_encoder
+from hybridbatch.models.settings import EncodeSettings
 
 LANGS = ["de", "en", "es"]
 

@@ -44,13 +44,23 @@ def test_the_blocker_blocks():
 def test_results_tables_figures_and_the_report_need_neither_torch_nor_faiss():
     modules = {module_name(path) for script in RESULT_SCRIPTS for path in library_files(SCRIPTS / f"{script}.py", LIBRARY)}
     assert {"hybridbatch.results.documents", "hybridbatch.results.figures", "hybridbatch.results.tables", "hybridbatch.core.runs"} <= modules
-    # The workflow itself (`snakemake --report` parses it in the main process) imports these.
+    assert importable_without(BLOCKED, sorted(modules | workflow_modules())) == ""
+
+
+def workflow_modules():
+    """The library modules the workflow imports while it parses (every run, every cluster job)."""
     workflow = "".join(path.read_text() for path in (REPOSITORY / "workflow" / "rules").glob("*.smk"))
+    modules = set()
     for package, names in re.findall(r"^from (hybridbatch[\w.]*) import (.+)$", workflow, flags=re.MULTILINE):
         # `from hybridbatch import config as hbconfig` names a module.
         modules |= {f"{package}.{name.split()[0]}" for name in names.split(",")} if package == "hybridbatch" else {package}
-    assert "hybridbatch.config" in modules
-    assert importable_without(BLOCKED, sorted(modules)) == ""
+    return modules
+
+
+def test_parsing_the_workflow_loads_neither_torch_nor_faiss_nor_matplotlib():
+    modules = workflow_modules()
+    assert {"hybridbatch.config", "hybridbatch.results.figure_catalog", "hybridbatch.training.settings"} <= modules
+    assert importable_without((*BLOCKED, "matplotlib"), sorted(modules)) == ""
 
 
 def test_the_core_imports_nothing_above_it():

@@ -8,7 +8,8 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import BASE_RUN, Run, strategy_roles
 from hybridbatch.results.claims import NOT_TESTABLE, claim_plan, claim_tests
 from hybridbatch.results.documents import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
-from hybridbatch.results.figures import FIGURES, FigureOptions, draw, figure_caption, figure_names, strategy_colours
+from hybridbatch.results.figure_catalog import FIGURES, FigureOptions, figure_caption, figure_names
+from hybridbatch.results.figures import DRAWERS, draw, strategy_colours
 from hybridbatch.results.protocol import RULE_VERSION, Protocol
 from hybridbatch.results.tables import check_complete, load_metrics, per_language, summary
 from hybridbatch.results.verdicts import Comparison, compare
@@ -339,7 +340,7 @@ def test_every_figure_draws(metric_files, tmp_path):
                       "kind": ["cross", "cross", "mono", "mono"]}).to_parquet(path)  # fmt: skip
         manifests.append(str(path))
     inputs = {"metrics": list(metric_files.values()), "models": models, "manifests": manifests}
-    assert figure_names(trains=True) == list(FIGURES)
+    assert figure_names(trains=True) == list(FIGURES) == list(DRAWERS)
     for figure, spec in FIGURES.items():
         target = tmp_path / f"{figure}.png"
         draw(figure, "toy", inputs[spec.reads], runs, FigureOptions(dpi=60), target)

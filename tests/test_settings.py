@@ -6,8 +6,8 @@ import pytest
 
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.settings import settings_from
-from hybridbatch.models.encode import EncodeSettings
-from hybridbatch.results.figures import FigureOptions
+from hybridbatch.models.settings import EncodeSettings
+from hybridbatch.results.figure_catalog import FigureOptions
 from hybridbatch.training.settings import TrainSettings, train_job_section, train_settings
 
 from test_config import merged_overlay
@@ -22,9 +22,8 @@ def test_every_shipped_config_gives_the_trainer_exactly_what_it_reads(default_co
     assert set(section["validation"]) == {"every", "patience"}
     settings, languages = train_settings(section, seed=3)
     assert languages == config["training"]["languages"] and settings.seed == 3
-    assert settings.validation_every == config["training"]["validation"]["every"]
-    assert settings.patience == config["training"]["validation"]["patience"]
-    read = {field.name for field in dataclasses.fields(TrainSettings)} - {"seed", "validation_every", "patience"}
+    assert dataclasses.asdict(settings.validation) == section["validation"]
+    read = {field.name for field in dataclasses.fields(TrainSettings)} - {"seed", "validation"}
     assert {name: getattr(settings, name) for name in read} == {name: config["training"][name] for name in read}
     assert settings_from(EncodeSettings, {k: v for k, v in config["encode"].items() if k not in ("threads", "gpus")}, "encode")
     assert settings_from(FigureOptions, config["report"]["figures"], "report.figures")
@@ -34,12 +33,16 @@ def test_a_key_nobody_reads_is_refused_by_name(default_config):
     section = train_job_section(default_config["training"])
     with pytest.raises(ConfigError, match=r"^training: no setting named 'learning_rat' \(known: "):
         train_settings({**section, "learning_rat": 1e-4}, seed=0)
-    with pytest.raises(ConfigError, match=r"^training.validation: the trainer reads no setting named 'groups'"):
+    with pytest.raises(ConfigError, match=r"^training.validation: no setting named 'groups' \(known: every, patience\)"):
         train_settings({**section, "validation": {"every": 5, "patience": 1, "groups": 4}}, seed=0)
-    with pytest.raises(ConfigError, match=r"^training: 'patience', 'seed' cannot be set here"):
-        train_settings({**section, "seed": 9, "patience": 5}, seed=0)
+    with pytest.raises(ConfigError, match=r"^training: 'seed' cannot be set here \(the run's own\)"):
+        train_settings({**section, "seed": 9}, seed=0)
+    with pytest.raises(ConfigError, match=r"^training: no setting named 'patience'"):
+        train_settings({**section, "patience": 5}, seed=0)
     with pytest.raises(ConfigError, match=r"^training.validation: patience missing"):
         train_settings({**section, "validation": {"every": 5}}, seed=0)
+    with pytest.raises(ConfigError, match=r"^training: temperature missing"):
+        train_settings({key: value for key, value in section.items() if key != "temperature"}, seed=0)
     with pytest.raises(ConfigError, match=r"^training: languages is missing"):
         train_settings({key: value for key, value in section.items() if key != "languages"}, seed=0)
     with pytest.raises(ConfigError, match=r"^encode: no setting named 'batch_tokenz'"):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ from hybridbatch.training.checkpoints import BEST, CHECKPOINT, Checkpoints
 from hybridbatch.training.loop import learning_rate_factor, train
 from hybridbatch.training.loss import info_nce
 from hybridbatch.training.manifest import BatchPlan, build_manifest, validation_split, without_validation
-from hybridbatch.training.settings import TrainSettings
+from hybridbatch.training.settings import TrainSettings, ValidationSchedule
 from hybridbatch.training.validation import HeldOut, validation_scores
 
 from conftest import REPOSITORY
@@ -81,7 +82,6 @@ def test_frozen_token_embeddings_stay_put(tiny_model, toy, tmp_path):
 RUN = """
 import sys, pandas as pd
 from hybridbatch.training.loop import train
-from hybridbatch.training.settings import TrainSettings
 sys.path.insert(0, {tests!r})
 from test_train import FAST, toy_pairs
 train({model!r}, {manifest!r}, {{"toy": toy_pairs()}}, {target!r}, {checkpoints!r}, FAST)
@@ -130,7 +130,7 @@ def test_checkpoint_from_another_configuration_is_refused(tiny_model, toy, tmp_p
     assert torch.load(tmp_path / "checkpoints" / CHECKPOINT, weights_only=False)["step"] == 5
     assert not (tmp_path / "model").exists()
     monkeypatch.setattr(training, "info_nce", original)
-    changed = TrainSettings(**{**FAST.__dict__, "learning_rate": 5e-4})
+    changed = dataclasses.replace(FAST, learning_rate=5e-4)
     with pytest.raises(ConfigError, match="checkpoint from a different configuration"):
         train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", changed)
 
@@ -158,8 +158,8 @@ def test_held_out_slice_as_a_benchmark(tiny_model):
     assert len(held_out.queries) == len(held_out.candidates) == 8
     # A query is relevant to its group's positive in each language.
     assert held_out.qrels.groupby("qid")["cid"].nunique().eq(2).all() and held_out.qrels["qid"].nunique() == 4
-    from hybridbatch.models.encode import EncodeSettings
     from hybridbatch.models.folder import load_encoder
+    from hybridbatch.models.settings import EncodeSettings
 
     scores = validation_scores(load_encoder(tiny_model), held_out, EncodeSettings(precision="fp32"))
     assert set(scores) == {"mono", "cross", "multi", "score"}
@@ -193,9 +193,9 @@ def assert_model_equals(folder, state):
 
 def test_early_stopping_keeps_the_best_weights(tiny_model, toy_with_validation, tmp_path, monkeypatch):
     pairs, manifest, validation = toy_with_validation
-    settings = TrainSettings(**{**FAST.__dict__, "validation_every": 8, "patience": 2})
+    settings = dataclasses.replace(FAST, validation=ValidationSchedule(every=8, patience=2))
     seen = weights_per_step(monkeypatch)
-    train(tiny_model, manifest, pairs, tmp_path / "reference", tmp_path / "reference-checkpoints", TrainSettings(**{**FAST.__dict__, "checkpoint_every": 8}))
+    train(tiny_model, manifest, pairs, tmp_path / "reference", tmp_path / "reference-checkpoints", dataclasses.replace(FAST, checkpoint_every=8))
     reference = dict(seen)
 
     scripted_scores(monkeypatch, [0.1, 0.5, 0.3, 0.2, 0.9])
@@ -208,7 +208,7 @@ def test_early_stopping_keeps_the_best_weights(tiny_model, toy_with_validation, 
 
 def test_validation_without_patience_runs_every_step(tiny_model, toy_with_validation, tmp_path, monkeypatch):
     pairs, manifest, validation = toy_with_validation
-    settings = TrainSettings(**{**FAST.__dict__, "validation_every": 15, "patience": 0})
+    settings = dataclasses.replace(FAST, validation=ValidationSchedule(every=15, patience=0))
     scripted_scores(monkeypatch, [0.1, 0.2, 0.3])
     log = train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", settings, validation)
     assert len(log) == 40 and log.dropna(subset=["val_score"])["step"].tolist() == [15, 30, 40]  # and the last step

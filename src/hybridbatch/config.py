@@ -23,7 +23,7 @@ from hybridbatch.core.runs import HYBRID, Run, role_of
 from hybridbatch.data.formats.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
 from hybridbatch.data.registry import DATASETS
 from hybridbatch.results.protocol import version_problem
-from hybridbatch.training.manifest import BatchPlan, starved_sources
+from hybridbatch.training.manifest import PLAN_KEYS, batch_plan, starved_sources
 
 
 def load_yaml(path: str | os.PathLike[str]) -> Any:
@@ -388,7 +388,7 @@ def warnings(config: Mapping[str, Any]) -> list[str]:
     """What a valid configuration does that its author may not mean: a training source whose weight
     is too small for a single batch of training.steps is named in train_sources but never trained on."""
     training = config["training"]
-    plan = BatchPlan(0.5, training["batch_size"], training["steps"], 0, source_weights=training["source_weights"])
+    plan = batch_plan({key: training[key] for key in PLAN_KEYS}, alpha=0.5, seed=0)
     return [
         f"experiments.{experiment.name}: training source {source!r} gets no batch of the {training['steps']} training.steps "
         f"(training.source_weights.{source}: {plan.weight(source)}); raise its weight or drop it from train_sources"

@@ -23,10 +23,11 @@ from hybridbatch.core.contract import TABLES
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.runs import BASE, BASE_RUN
 from hybridbatch.data.download import mirror_problem
-from hybridbatch.results.figures import FIGURES, figure_caption, figure_names
+from hybridbatch.results.figure_catalog import FIGURES, figure_caption, figure_names
 from hybridbatch.fingerprint import code_fingerprint
 from hybridbatch.data.registry import DATASETS
 from hybridbatch.data.sources import local_files
+from hybridbatch.training.manifest import PLAN_KEYS
 from hybridbatch.training.settings import train_job_section
 
 try:
@@ -210,7 +211,7 @@ def run_records():
 
 
 def figure_inputs(wildcards):
-    """What a figure reads (hybridbatch.results.figures.FIGURES): the experiment's metrics, its trained
+    """What a figure reads (hybridbatch.results.figure_catalog.FIGURES): the experiment's metrics, its trained
     models (for their logs) or its manifests."""
     experiment, figure = wildcards.experiment, FIGURES[wildcards.figure]
     if figure.needs_training:

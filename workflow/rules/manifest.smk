@@ -38,7 +38,8 @@ rule manifest:
         sources=lambda wildcards: EXPERIMENTS[wildcards.experiment].train_sources,
         alpha=lambda wildcards: RUNS[wildcards.run].alpha,
         seed=lambda wildcards: RUNS[wildcards.run].seed,
-        training=training_settings("languages", "batch_size", "steps", "kind_draw", "source_weights"),
+        languages=config["training"]["languages"],
+        plan=training_settings(*PLAN_KEYS),
     log:
         "logs/manifest/{experiment}/{run}.log",
     benchmark:

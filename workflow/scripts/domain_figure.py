@@ -2,7 +2,8 @@ from hybridbatch.core.io import read_frame_csv
 from hybridbatch.core.logs import logged
 from hybridbatch.core.settings import settings_from
 from hybridbatch.results.domains import study_runs
-from hybridbatch.results.figures import FigureOptions, domain_mrr, study_colours
+from hybridbatch.results.figure_catalog import FigureOptions
+from hybridbatch.results.figures import domain_mrr, study_colours
 
 with logged(snakemake.log[0]) as log:
     runs = study_runs(snakemake.params.runs)

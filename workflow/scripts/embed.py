@@ -3,8 +3,9 @@ from hybridbatch.core.logs import logged
 from hybridbatch.core.machine import claimed_gpus
 from hybridbatch.core.settings import settings_from
 from hybridbatch.models.accelerator import job_device, use_threads
-from hybridbatch.models.encode import EncodeSettings, embed_dataset
+from hybridbatch.models.encode import embed_dataset
 from hybridbatch.models.folder import load_encoder
+from hybridbatch.models.settings import EncodeSettings
 
 with logged(snakemake.log[0]), claimed_gpus(snakemake.resources.gpu):
     use_threads(snakemake.threads)

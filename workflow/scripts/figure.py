@@ -1,6 +1,7 @@
 from hybridbatch.core.logs import logged
 from hybridbatch.core.settings import settings_from
-from hybridbatch.results.figures import FigureOptions, draw
+from hybridbatch.results.figure_catalog import FigureOptions
+from hybridbatch.results.figures import draw
 
 with logged(snakemake.log[0]) as log:
     draw(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,22 +22,9 @@ from hybridbatch.core.embeddings import LanguageEmbeddings, embedding_files, sav
 from hybridbatch.core.errors import DataError
 from hybridbatch.models.accelerator import autocast_dtype, pad_multiple
 from hybridbatch.models.folder import provenance
+from hybridbatch.models.settings import EncodeSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    batch_size: int = 256
-    # At most this many (padded) tokens per batch: on a CPU, batches whose activations stay in
-    # cache ran fastest (1024 tokens: 107 texts/s against 85 at a fixed 64 texts); raise it on a GPU.
-    batch_tokens: int = 1024
-    query_max_length: int = 128
-    passage_max_length: int = 256
-    precision: str = "auto"  # auto: bf16 on a GPU, fp32 on a CPU
-
-    def max_length(self, kind: str) -> int:
-        return self.query_max_length if kind == "query" else self.passage_max_length
 
 
 def token_budget_batches(lengths: list[int], max_texts: int, max_tokens: int, multiple: int = 1) -> list[tuple[int, int]]:

@@ -4,5 +4,7 @@
 - `verdicts`: the statistical core: cluster-resampled estimates, seed components, the four verdicts.
 - `protocol`: the pre-registered rules every verdict is decided under (docs/protocol.md).
 - `claims`: the paper's claims as tests; `domains`: the domain study's table.
-- `documents`: tables as Markdown and HTML; `figures`: the plots.
+- `documents`: tables as Markdown and HTML.
+- `figure_catalog`: which figures there are, what each reads, its caption (no matplotlib: the
+  workflow reads it at every parse); `figures`: how each is drawn.
 """

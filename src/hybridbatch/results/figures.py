@@ -2,8 +2,8 @@
 base model grey, X-X blue, X-Y orange, the hybrid green), and a strategy with several seeds is drawn
 as their mean (with the spread where the figure has room).
 
-`FIGURES` is the one registry of figures: the workflow's figure rule, its inputs and the report's
-captions all read it, so a figure is added here and nowhere else.
+Which figures there are, what each reads and its caption: hybridbatch.results.figure_catalog; how
+each is drawn: `DRAWERS`, by the same names.
 """
 
 from __future__ import annotations
@@ -24,17 +24,12 @@ import pandas as pd
 from hybridbatch.core.contract import MULTI, SETTINGS, macro_average
 from hybridbatch.core.io import atomic_path, read_frame, read_frame_csv
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run, role_of, runs_by_name, strategy_alphas, strategy_roles
+from hybridbatch.results.figure_catalog import FIGURES, FigureOptions
 from hybridbatch.results.tables import load_metrics
 
 # Fixed colours by role; a second strategy of one role takes a spare colour.
 ROLE_COLOURS = {BASE: "#7f7f7f", X_X: "#1f77b4", X_Y: "#ff7f0e", HYBRID: "#2ca02c"}
 OTHER_COLOURS = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728"]
-
-
-@dataclass(frozen=True)
-class FigureOptions:
-    dpi: int = 130
-    smoothing: int = 5  # steps in the loss curves' moving average
 
 
 def strategy_colours(alphas: Mapping[str, float]) -> dict[str, str]:
@@ -269,67 +264,17 @@ class FigureData:
         return [(h, b) for h in hybrids for b, role in roles.items() if role in (X_X, X_Y)]
 
 
-@dataclass(frozen=True)
-class Figure:
-    """A figure of an experiment: what the rule gives it to read ("metrics", "models" or
-    "manifests"), whether it needs trained models, its report caption, and how to draw it."""
-
-    reads: str
-    needs_training: bool
-    caption: str
-    draw: Callable[[FigureData, str | os.PathLike[str]], None]
-
-
-FIGURES: dict[str, Figure] = {
-    "map_heatmaps": Figure(
-        "metrics", False,
-        "mAP (x 100) of each model for every query language (rows) and pool (columns); the last column is "
-        "the multilingual pool. The diagonal is monolingual retrieval.",
-        lambda data, target: map_heatmaps(data.metrics, data.strategies, data.experiment, target, data.options),
-    ),
-    "map_difference": Figure(
-        "metrics", True,
-        "the hybrid's mAP minus X-X's and minus X-Y's, per query language and pool (blue: the hybrid is "
-        "better). Cells are single (query language, pool) pairs: small differences are noise; see the "
-        "claim tests in the summary table.",
-        lambda data, target: map_difference(data.metrics, data.hybrid_baseline_pairs(), data.experiment, target, data.options),
-    ),
-    "settings_bars": Figure(
-        "metrics", False,
-        "macro mAP by setting (Mono, Cross, Multi) per model; error bars are the spread over seeds.",
-        lambda data, target: settings_bars(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
-    ),
-    "rank_distance": Figure(
-        "metrics", False,
-        "rank distance per query language in the multilingual pool (max minus min rank of a question's "
-        "relevant sentences across languages; lower means less preference for some languages).",
-        lambda data, target: rank_distance(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
-    ),
-    "training_curves": Figure(
-        "models", True,
-        "training loss (moving average) and the held-out validation score (mean of Mono, Cross and Multi "
-        "mAP on a slice of the training sources) per strategy; thin lines are further seeds.",
-        lambda data, target: training_curves(
+# How each figure of `FIGURES` is drawn from its FigureData.
+DRAWERS: dict[str, Callable[[FigureData, str | os.PathLike[str]], None]] = {
+    "map_heatmaps": lambda data, target: map_heatmaps(data.metrics, data.strategies, data.experiment, target, data.options),
+    "map_difference": lambda data, target: map_difference(data.metrics, data.hybrid_baseline_pairs(), data.experiment, target, data.options),
+    "settings_bars": lambda data, target: settings_bars(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
+    "rank_distance": lambda data, target: rank_distance(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
+    "training_curves": lambda data, target: training_curves(
             data.logs, {run: data.runs[run].strategy for run in data.logs}, data.colours, data.experiment, target, data.options
         ),
-    ),
-    "manifest_mix": Figure(
-        "manifests", True,
-        "training rows per (query language, passage language) in each strategy's manifest; the diagonal "
-        "holds the monolingual rows.",
-        lambda data, target: manifest_mix(data.manifests, data.experiment, target, data.options),
-    ),
-}  # fmt: skip
-
-
-def figure_names(trains: bool) -> list[str]:
-    """The figures of an experiment that trains (all) or evaluates its base model only."""
-    return [name for name, figure in FIGURES.items() if trains or not figure.needs_training]
-
-
-def figure_caption(figure: str, experiment: str) -> str:
-    """The report's caption of one figure of an experiment (reStructuredText)."""
-    return f"**{experiment}**: {FIGURES[figure].caption}"
+    "manifest_mix": lambda data, target: manifest_mix(data.manifests, data.experiment, target, data.options),
+}
 
 
 def figure_data(experiment: str, reads: str, paths: Sequence[str], runs: Mapping[str, Run], options: FigureOptions) -> FigureData:
@@ -348,5 +293,4 @@ def draw(figure: str, experiment: str, paths: Sequence[str], runs: Sequence[Mapp
     """Draw one figure of `experiment` from the rule's inputs (`runs`: every Run, in plain form)."""
     if figure not in FIGURES:
         raise ValueError(f"unknown figure {figure!r} (known: {', '.join(FIGURES)})")
-    spec = FIGURES[figure]
-    spec.draw(figure_data(experiment, spec.reads, paths, runs_by_name(runs), options), target)
+    DRAWERS[figure](figure_data(experiment, FIGURES[figure].reads, paths, runs_by_name(runs), options), target)

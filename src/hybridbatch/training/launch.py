@@ -45,7 +45,7 @@ class TrainJob:
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> TrainJob:
         fields = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(**{**fields, "settings": TrainSettings(**fields["settings"])})
+        return cls(**{**fields, "settings": TrainSettings.from_plain(fields["settings"])})
 
     def run(self, process: Process = Process()) -> pd.DataFrame:
         pairs = read_training_pairs(self.pairs, self.languages)

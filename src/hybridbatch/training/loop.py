@@ -3,8 +3,8 @@ to 0, gradient clipping, bf16 autocast where `precision` resolves to it (`auto`:
 InfoNCE loss of hybridbatch.training.loss on each manifest batch in order.
 
 A non-finite loss stops the run, keeping the last good checkpoint. With a held-out slice
-(`validation`), the model is scored on it every `validation_every` steps (hybridbatch.training.validation);
-after `patience` scores without a gain training stops early, and the best-scoring weights are the
+(`validation`), the model is scored on it every `validation.every` steps (hybridbatch.training.validation);
+after `validation.patience` scores without a gain training stops early, and the best-scoring weights are the
 ones saved. Under torchrun every process runs `train` on its share of each batch (see
 hybridbatch.training.distributed); rank 0 validates, checkpoints and saves.
 """
@@ -12,11 +12,12 @@ hybridbatch.training.distributed); rank 0 validates, checkpoints and saves.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -26,7 +27,6 @@ from hybridbatch.core.contract import SETTINGS
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.core.io import read_frame, write_frame_csv
 from hybridbatch.models.accelerator import autocast_dtype, pad_multiple
-from hybridbatch.models.encode import EncodeSettings
 from hybridbatch.models.folder import load_encoder, provenance, save_encoder
 from hybridbatch.training import distributed
 from hybridbatch.training.batches import ManifestBatches
@@ -100,22 +100,22 @@ def _optimizer_and_schedule(encoder, settings: TrainSettings, total: int) -> tup
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, total, warmup))
 
 
-def _batch_loss(encoder, forward, queries: list[str], passages: list[str], batch_rows: int, settings: TrainSettings,
-                process: Process) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """This process's loss (scaled so that the processes' gradients, averaged, are those of the
-    batch's mean loss) and the batch's mean loss."""
-    device = encoder.device
-    dtype = autocast_dtype(settings.precision, device)
-    prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
-    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        query_vectors, passage_vectors = forward(
-            _tokenize(encoder, queries, prefixes[0], settings.query_max_length, device),
-            _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device),
-        )
-        all_passages, offset = distributed.gather_rows(torch.nn.functional.normalize(passage_vectors.float(), dim=-1), process)
-        loss = info_nce(torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, settings.temperature, offset)
-        loss = loss * (len(queries) * process.world / batch_rows)
-    return loss, distributed.mean_over_processes(loss, process)
+@dataclass
+class _TrainingRun:
+    """One process's training run: what the loop, validation and the final save share."""
+
+    encoder: Any
+    forward: torch.nn.Module
+    optimizer: torch.optim.AdamW
+    schedule: torch.optim.lr_scheduler.LambdaLR
+    batches: ManifestBatches
+    settings: TrainSettings
+    process: Process
+    checkpoints: Checkpoints
+    progress: Progress
+    held_out: HeldOut | None
+    manifest_path: str | os.PathLike[str]
+    started: float = 0.0  # perf_counter at step 0 (earlier than now when resumed)
 
 
 def train(
@@ -149,81 +149,107 @@ def train(
     if progress.step:
         log.info("resuming from %s at step %d of %d", checkpoints.path, progress.step, len(batches))
     held_out = HeldOut.from_pairs(validation) if validation is not None else None
+    run = _TrainingRun(encoder, forward, optimizer, schedule, batches, settings, process, checkpoints, progress, held_out, manifest_path)
     encoder.train()
-    _loop(encoder, forward, optimizer, schedule, batches, settings, process, checkpoints, progress, held_out, manifest_path)
+    _loop(run)
     if process.main:
-        _save(encoder, target, settings, checkpoints, progress, held_out is not None)
+        _save(run, target)
     distributed.stop(process)
     return pd.DataFrame(progress.rows, columns=LOG_COLUMNS)
 
 
-def _loop(encoder, forward, optimizer, schedule, batches: ManifestBatches, settings: TrainSettings, process: Process,
-          checkpoints: Checkpoints, progress: Progress, held_out: HeldOut | None, manifest_path: str | os.PathLike[str]) -> None:  # fmt: skip
+def _batch_loss(run: _TrainingRun, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """This process's loss on its share of batch `step` (scaled so that the processes' gradients,
+    averaged, are those of the batch's mean loss) and the batch's mean loss."""
+    encoder, settings, process = run.encoder, run.settings, run.process
+    batch_rows = run.batches.rows(step)
+    queries, passages = run.batches.texts(step, process.share(batch_rows))
+    device = encoder.device
+    dtype = autocast_dtype(settings.precision, device)
+    prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
+    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        query_vectors, passage_vectors = run.forward(
+            _tokenize(encoder, queries, prefixes[0], settings.query_max_length, device),
+            _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device),
+        )
+        all_passages, offset = distributed.gather_rows(torch.nn.functional.normalize(passage_vectors.float(), dim=-1), process)
+        loss = info_nce(torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, settings.temperature, offset)
+        loss = loss * (len(queries) * process.world / batch_rows)
+    return loss, distributed.mean_over_processes(loss, process)
+
+
+def _loop(run: _TrainingRun) -> None:
     """Train from `progress.step` to the end of the manifest, or to an early stop."""
-    total, device = len(batches), encoder.device
-    started = time.perf_counter() - progress.seconds
-    with tqdm(total=total, initial=progress.step, desc="train", unit="step", disable=not process.main) as bar:
+    total, progress = len(run.batches), run.progress
+    run.started = time.perf_counter() - progress.seconds
+    with tqdm(total=total, initial=progress.step, desc="train", unit="step", disable=not run.process.main) as bar:
         while progress.step < total:
-            step = progress.step
-            queries, passages = batches.texts(step, process.share(batches.rows(step)))
-            loss, batch_loss = _batch_loss(encoder, forward, queries, passages, batches.rows(step), settings, process)
-            if not torch.isfinite(batch_loss):
-                raise DataError(
-                    f"training loss is {batch_loss.item()} at step {step} (batch {step} of {manifest_path}); "
-                    f"the last good checkpoint is kept at {checkpoints.path}"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(encoder.parameters(), settings.max_grad_norm)
-            learning_rate = schedule.get_last_lr()[0]
-            optimizer.step()
-            schedule.step()
-            progress.step = step = step + 1
-            progress.rows.append({"step": step, "loss": batch_loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - started})
-            bar.set_postfix(loss=f"{batch_loss.item():.4f}")
+            batch_loss = _step(run)
+            bar.set_postfix(loss=f"{batch_loss:.4f}")
             bar.update()
-            if held_out is not None and (step % settings.validation_every == 0 or step == total):
-                stop = process.main and _validate(encoder, held_out, settings, progress, checkpoints)
-                if process.main:
-                    bar.set_postfix(loss=f"{batch_loss.item():.4f}", val=f"{progress.rows[-1]['val_score']:.4f}")
-                if distributed.broadcast_flag(stop, process, device):
+            step = progress.step
+            if run.held_out is not None and (step % run.settings.validation.every == 0 or step == total):
+                stop = run.process.main and _validate(run)
+                if run.process.main:
+                    bar.set_postfix(loss=f"{batch_loss:.4f}", val=f"{progress.rows[-1]['val_score']:.4f}")
+                if distributed.broadcast_flag(stop, run.process, run.encoder.device):
                     log.info("early stop at step %d of %d: no validation gain in %d scores", step, total, progress.best["stale"])
                     return
-            if step % settings.checkpoint_every == 0 and step < total:
-                random_states = distributed.gather_objects(random_state(device), process)
-                if process.main:
-                    checkpoints.save(encoder, optimizer, schedule, progress, random_states)
+            if step % run.settings.checkpoint_every == 0 and step < total:
+                random_states = distributed.gather_objects(random_state(run.encoder.device), run.process)
+                if run.process.main:
+                    run.checkpoints.save(run.encoder, run.optimizer, run.schedule, progress, random_states)
 
 
-def _validate(encoder, held_out: HeldOut, settings: TrainSettings, progress: Progress, checkpoints: Checkpoints) -> bool:
+def _step(run: _TrainingRun) -> float:
+    """One optimiser step on the next batch, logged; the batch's mean loss. A non-finite loss
+    stops the run before the step, so the last checkpoint stays good."""
+    step = run.progress.step
+    loss, batch_loss = _batch_loss(run, step)
+    if not torch.isfinite(batch_loss):
+        raise DataError(
+            f"training loss is {batch_loss.item()} at step {step} (batch {step} of {run.manifest_path}); "
+            f"the last good checkpoint is kept at {run.checkpoints.path}"
+        )
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.encoder.parameters(), run.settings.max_grad_norm)
+    learning_rate = run.schedule.get_last_lr()[0]
+    run.optimizer.step()
+    run.schedule.step()
+    run.progress.step = step + 1
+    row = {"step": step + 1, "loss": batch_loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - run.started}
+    run.progress.rows.append(row)
+    return row["loss"]
+
+
+def _validate(run: _TrainingRun) -> bool:
     """Score the held-out slice into the last log row, keep the best weights; True: stop early."""
-    encoding = EncodeSettings(
-        query_max_length=settings.query_max_length, passage_max_length=settings.passage_max_length, precision=settings.precision
-    )
+    encoder, progress = run.encoder, run.progress
     encoder.eval()
-    scores = validation_scores(encoder, held_out, encoding)
+    scores = validation_scores(encoder, run.held_out, run.settings.encoding())
     encoder.train()
     progress.rows[-1].update({f"val_{name}": value for name, value in scores.items()})
     log.info("step %d validation: %s", progress.step, ", ".join(f"{name} {value:.4f}" for name, value in scores.items()))
     best = progress.best
     if scores["score"] > best["score"]:
         best.update(score=scores["score"], step=progress.step, stale=0)
-        checkpoints.save_best(encoder, progress.step)
+        run.checkpoints.save_best(encoder, progress.step)
         return False
     best["stale"] += 1
-    return settings.patience > 0 and best["stale"] >= settings.patience
+    patience = run.settings.validation.patience
+    return patience > 0 and best["stale"] >= patience
 
 
-def _save(encoder, target: str | os.PathLike[str], settings: TrainSettings, checkpoints: Checkpoints, progress: Progress,
-          validated: bool) -> None:  # fmt: skip
+def _save(run: _TrainingRun, target: str | os.PathLike[str]) -> None:
     """Write the model folder (the best-scoring weights when validated) with its log; drop the checkpoints."""
-    if validated and progress.best["step"] != progress.step:
-        encoder.load_state_dict(checkpoints.best_weights(progress.best["step"]))
+    encoder, progress = run.encoder, run.progress
+    if run.held_out is not None and progress.best["step"] != progress.step:
+        encoder.load_state_dict(run.checkpoints.best_weights(progress.best["step"]))
         log.info("keeping the weights of step %d (validation score %.4f)", progress.best["step"], progress.best["score"])
     encoder.eval()
-    save_encoder(encoder, target, provenance(settings.precision, encoder.device))
+    save_encoder(encoder, target, provenance(run.settings.precision, encoder.device))
     write_frame_csv(pd.DataFrame(progress.rows, columns=LOG_COLUMNS), Path(target) / "train_log.csv")
-    checkpoints.remove_all()
-    rows = progress.rows
-    log.info("trained %d steps in %.1f s, final loss %.4f", progress.step, rows[-1]["seconds"] if rows else 0.0,
-             rows[-1]["loss"] if rows else math.nan)  # fmt: skip
+    run.checkpoints.remove_all()
+    final = progress.rows[-1]
+    log.info("trained %d steps in %.1f s, final loss %.4f", progress.step, final["seconds"], final["loss"])

@@ -41,6 +41,7 @@ import pandas as pd
 
 from hybridbatch.core.contract import read_table
 from hybridbatch.core.errors import ConfigError
+from hybridbatch.core.settings import settings_from
 
 MANIFEST_COLUMNS = ["batch", "row", "source", "group_id", "query_lang", "passage_lang", "kind"]
 STATS_COLUMNS = ["statistic", "source", "kind", "query_lang", "passage_lang", "other_strategy", "value"]
@@ -76,6 +77,15 @@ class BatchPlan:
 
     def weight(self, source: str) -> float:
         return dict(self.source_weights).get(source, 1.0)
+
+
+# The keys of the config's `training:` section a manifest reads (alpha and seed are the run's).
+PLAN_KEYS = ("batch_size", "steps", "kind_draw", "source_weights")
+
+
+def batch_plan(section: Mapping[str, object], alpha: float, seed: int) -> BatchPlan:
+    """A run's plan from the `PLAN_KEYS` of the `training:` section (others refused by name)."""
+    return settings_from(BatchPlan, section, "training", complete=True, alpha=alpha, seed=seed)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,21 @@ reads. No torch here: the workflow reads the key list while it parses the Snakef
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.settings import settings_from
+from hybridbatch.models.settings import EncodeSettings
 
-# The validation schedule the trainer reads (`groups` shapes the held-out slice, made before).
-VALIDATION_KEYS = ("every", "patience")
+
+@dataclass(frozen=True)
+class ValidationSchedule:
+    """When the held-out slice is scored (`training.validation`; its `groups` shapes the slice,
+    made before training, so the trainer does not read it)."""
+
+    every: int = 20
+    patience: int = 0  # scores without a gain before stopping; 0 = never stop early
 
 
 @dataclass(frozen=True)
@@ -28,18 +35,28 @@ class TrainSettings:
     precision: str = "auto"
     checkpoint_every: int = 50
     seed: int = 0  # a run's seed: from the run, not the config section
-    validation_every: int = 20  # training.validation.every
-    patience: int = 0  # training.validation.patience: scores without a gain before stopping; 0 = never stop early
+    validation: ValidationSchedule = field(default_factory=ValidationSchedule)
+
+    def encoding(self) -> EncodeSettings:
+        """How the model embeds texts while it trains (the held-out slice): the training's text
+        lengths and precision, the default batches."""
+        return EncodeSettings(query_max_length=self.query_max_length, passage_max_length=self.passage_max_length, precision=self.precision)
+
+    @classmethod
+    def from_plain(cls, values: Mapping[str, Any]) -> TrainSettings:
+        """The settings from their plain form (`dataclasses.asdict`, as a job file holds them)."""
+        return cls(**{**values, "validation": ValidationSchedule(**values["validation"])})
 
 
-_NOT_TOP_LEVEL = ("seed", "validation_every", "patience")
+_FROM_THE_RUN = ("seed",)
+_VALIDATION_KEYS = tuple(schedule.name for schedule in fields(ValidationSchedule))
 
 
 def train_job_section(training: Mapping[str, Any]) -> dict[str, Any]:
     """The part of the config's `training:` section a train job reads: the settings, the training
     languages and the validation schedule; nothing else, so that other keys rerun no trained model."""
-    chosen = {field.name: training[field.name] for field in fields(TrainSettings) if field.name not in _NOT_TOP_LEVEL}
-    return {**chosen, "languages": training["languages"], "validation": {key: training["validation"][key] for key in VALIDATION_KEYS}}
+    chosen = {setting.name: training[setting.name] for setting in fields(TrainSettings) if setting.name not in (*_FROM_THE_RUN, "validation")}
+    return {**chosen, "languages": training["languages"], "validation": {key: training["validation"][key] for key in _VALIDATION_KEYS}}
 
 
 def train_settings(section: Mapping[str, Any], seed: int) -> tuple[TrainSettings, list[str] | None]:
@@ -49,12 +66,8 @@ def train_settings(section: Mapping[str, Any], seed: int) -> tuple[TrainSettings
     for key in ("languages", "validation"):
         if key not in values:
             raise ConfigError(f"training: {key} is missing")
-    languages, validation = values.pop("languages"), dict(values.pop("validation"))
-    if unknown := sorted(set(validation) - set(VALIDATION_KEYS)):
-        raise ConfigError(f"training.validation: the trainer reads no setting named {', '.join(map(repr, unknown))}")
-    if missing := [key for key in VALIDATION_KEYS if key not in validation]:
-        raise ConfigError(f"training.validation: {', '.join(missing)} missing")
-    if derived := sorted(set(values) & set(_NOT_TOP_LEVEL)):
-        raise ConfigError(f"training: {', '.join(map(repr, derived))} cannot be set here (the run's seed; validation.every, validation.patience)")
-    schedule = {"validation_every": validation["every"], "patience": validation["patience"]}
-    return settings_from(TrainSettings, values, "training", seed=seed, **schedule), languages
+    if from_the_run := sorted(set(values) & set(_FROM_THE_RUN)):
+        raise ConfigError(f"training: {', '.join(map(repr, from_the_run))} cannot be set here (the run's own)")
+    languages = values.pop("languages")
+    validation = settings_from(ValidationSchedule, values.pop("validation"), "training.validation", complete=True)
+    return settings_from(TrainSettings, values, "training", complete=True, seed=seed, validation=validation), languages

@@ -16,7 +16,8 @@ import pandas as pd
 from hybridbatch.core.contract import SETTINGS, macro_average
 from hybridbatch.core.embeddings import LanguageEmbeddings
 from hybridbatch.evaluation.evaluate import evaluate
-from hybridbatch.models.encode import EncodeSettings, encode
+from hybridbatch.models.encode import encode
+from hybridbatch.models.settings import EncodeSettings
 
 
 @dataclass(frozen=True)
