@@ -47,19 +47,7 @@ import pandas as pd
 import yaml
 
 from hybridbatch.results.protocol import Protocol
-from hybridbatch.results.verdicts import (
-    BETTER,
-    EQUIVALENCE,
-    EQUIVALENT,
-    FOUR_WAY,
-    SUPERIORITY,
-    WORSE,
-    Comparison,
-    Estimate,
-    Hypothesis,
-    compare,
-    decide,
-)  # fmt: skip
+from hybridbatch.results.verdicts import BETTER, EQUIVALENCE, EQUIVALENT, FOUR_WAY, SUPERIORITY, WORSE, Comparison, Estimate, Hypothesis, compare, decide
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PAIRS = (("de", "en"), ("en", "de"))
@@ -102,18 +90,23 @@ def planted_table(design: Design, margin: float, generator: np.random.Generator)
         "pool_lang": np.array([PAIRS[i][1] for i in range(pairs)])[pair_index],
         "metric": "map",
     }
-    return pd.concat([
-        pd.DataFrame(common | {"strategy": "a", "value": (b_values + difference).ravel()}),
-        pd.DataFrame(common | {"strategy": "b", "value": b_values.ravel()}),
-    ], ignore_index=True)  # fmt: skip
+    return pd.concat(
+        [
+            pd.DataFrame(common | {"strategy": "a", "value": (b_values + difference).ravel()}),
+            pd.DataFrame(common | {"strategy": "b", "value": b_values.ravel()}),
+        ],
+        ignore_index=True,
+    )
 
 
 def verdicts_at(result: Estimate, cases, margin: float, alpha: float) -> list[str]:
     """The verdict each case's single pre-registered test gives when the truth is the case's (the
     estimate moved by it), through the pipeline's `decide` (each test alone: none in a family)."""
     comparison = Comparison("sim", "a", "b", "cross", "map")
-    tests = [Hypothesis(comparison, dataclasses.replace(result, observed=result.observed + truth * margin), hypothesis, margin)
-             for _, truth, hypothesis, _, _ in cases]  # fmt: skip
+    tests = [
+        Hypothesis(comparison, dataclasses.replace(result, observed=result.observed + truth * margin), hypothesis, margin)
+        for _, truth, hypothesis, _, _ in cases
+    ]
     return decide(tests, [False] * len(tests), alpha)["verdict"].tolist()
 
 
@@ -146,9 +139,18 @@ def simulate(design: Design, runs: int, protocol: Protocol, seed: int, cases=CAS
     for (case, truth, _, _, sides), count in zip(cases, counts, strict=True):
         rate = count / runs
         nominal = None if sides is None else round(sides * protocol.alpha, 12)
-        line = {"case": case, "truth": truth, "seeds": design.seeds, "clusters": design.clusters, "icc": design.icc,
-                "seed_sd": design.seed_sd, "runs": runs, "rate": rate, "mc_se": math.sqrt(rate * (1 - rate) / runs),
-                "nominal": nominal}  # fmt: skip
+        line = {
+            "case": case,
+            "truth": truth,
+            "seeds": design.seeds,
+            "clusters": design.clusters,
+            "icc": design.icc,
+            "seed_sd": design.seed_sd,
+            "runs": runs,
+            "rate": rate,
+            "mc_se": math.sqrt(rate * (1 - rate) / runs),
+            "nominal": nominal,
+        }
         if nominal is not None:
             line["held"] = bool(rate <= nominal + 2 * math.sqrt(nominal * (1 - nominal) / runs))
         lines.append(line)
@@ -166,8 +168,7 @@ def designs(seed_sd: float) -> list[Design]:
 
 def power_designs(questions: int, clusters: int, question_sd: float) -> list[Design]:
     """A study's designs: its questions and articles, seeds 1, 2, 3, 5 at seed sd 0.25, 0.5, 1 margin."""
-    return [Design(seeds, clusters, 0.2 if clusters else 0.0, seed_sd, questions, question_sd)
-            for seed_sd in (0.25, 0.5, 1.0) for seeds in (1, 2, 3, 5)]  # fmt: skip
+    return [Design(seeds, clusters, 0.2 if clusters else 0.0, seed_sd, questions, question_sd) for seed_sd in (0.25, 0.5, 1.0) for seeds in (1, 2, 3, 5)]
 
 
 def protocol_of(config: Path) -> Protocol:
@@ -181,10 +182,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed-sd", type=float, default=0.5, help="sd of a seed's effect on the difference, in margins")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", type=Path, default=REPOSITORY / "config" / "config.yaml")
-    parser.add_argument("--power", nargs=3, metavar=("QUESTIONS", "CLUSTERS", "QUESTION_SD"),
-                        help="instead: power of a study with these questions, articles (0: none) and sd of a question's "
-                             "difference, for seeds 1, 2, 3, 5 and seed sd 0.25, 0.5, 1 margin (with one seed the "
-                             "training randomness is then part of the truth)")  # fmt: skip
+    parser.add_argument(
+        "--power",
+        nargs=3,
+        metavar=("QUESTIONS", "CLUSTERS", "QUESTION_SD"),
+        help="instead: power of a study with these questions, articles (0: none) and sd of a question's "
+        "difference, for seeds 1, 2, 3, 5 and seed sd 0.25, 0.5, 1 margin (with one seed the "
+        "training randomness is then part of the truth)",
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (200 if args.quick else 2000)
     protocol = protocol_of(args.config)

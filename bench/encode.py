@@ -49,8 +49,7 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=1024, help="candidates to encode (spread over languages)")
     parser.add_argument("--batch-size", type=int, default=EncodeSettings().batch_size)
     parser.add_argument("--batch-tokens", type=int, default=EncodeSettings().batch_tokens)
-    parser.add_argument("--st-batch-sizes", type=int, nargs="+", default=[16, 32, 64],
-                        help="sentence-transformers runs at each; its best counts")  # fmt: skip
+    parser.add_argument("--st-batch-sizes", type=int, nargs="+", default=[16, 32, 64], help="sentence-transformers runs at each; its best counts")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()

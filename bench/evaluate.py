@@ -73,17 +73,22 @@ def main() -> None:
 
     merged = reference.merge(ours, on=["setting", "query_lang", "pool_lang", "metric"], suffixes=("_reference", ""))
     macro = macro_average(ours).pivot(index="metric", columns="setting", values="value")
-    print(json.dumps({
-        "queries": len(queries),
-        "candidates": len(candidates),
-        "pairs_and_pools": int(merged[["query_lang", "pool_lang"]].drop_duplicates().shape[0]),
-        "ours_seconds": round(ours_seconds, 2),
-        "straightforward_seconds": round(reference_seconds, 2),
-        "speed_ratio": round(reference_seconds / ours_seconds, 1),
-        "max_abs_difference_map": float((merged.query("metric == 'map'")["value"] - merged.query("metric == 'map'")["value_reference"]).abs().max()),
-        "max_abs_difference_any": float((merged["value"] - merged["value_reference"]).abs().max()),
-        "macro_map": {s: round(float(macro.loc["map", s]), 4) for s in macro.columns if not math.isnan(macro.loc["map", s])},
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "queries": len(queries),
+                "candidates": len(candidates),
+                "pairs_and_pools": int(merged[["query_lang", "pool_lang"]].drop_duplicates().shape[0]),
+                "ours_seconds": round(ours_seconds, 2),
+                "straightforward_seconds": round(reference_seconds, 2),
+                "speed_ratio": round(reference_seconds / ours_seconds, 1),
+                "max_abs_difference_map": float((merged.query("metric == 'map'")["value"] - merged.query("metric == 'map'")["value_reference"]).abs().max()),
+                "max_abs_difference_any": float((merged["value"] - merged["value_reference"]).abs().max()),
+                "macro_map": {s: round(float(macro.loc["map", s]), 4) for s in macro.columns if not math.isnan(macro.loc["map", s])},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -66,14 +66,13 @@ def build_encoder(shape: dict, tokenizer_folder: str, target: Path) -> None:
 def training_rate(model: Path, pairs: pd.DataFrame, precision: str, steps: int, warmup: int, work: Path) -> dict:
     manifest = work / "manifest.parquet"
     build_manifest({"pairs": pairs}, BatchPlan(0.5, 100, steps, 0)).to_parquet(manifest, index=False)
-    settings = TrainSettings(learning_rate=3e-5, precision=precision, freeze_embeddings=False, query_max_length=64,
-                             passage_max_length=256, checkpoint_every=10**6)  # fmt: skip
+    settings = TrainSettings(
+        learning_rate=3e-5, precision=precision, freeze_embeddings=False, query_max_length=64, passage_max_length=256, checkpoint_every=10**6
+    )
     torch.cuda.reset_peak_memory_stats()
-    log = train(model, manifest, {"pairs": pairs}, work / f"trained-{precision}", work / f"ckpt-{precision}", settings,
-                device=torch.device("cuda"))  # fmt: skip
+    log = train(model, manifest, {"pairs": pairs}, work / f"trained-{precision}", work / f"ckpt-{precision}", settings, device=torch.device("cuda"))
     seconds = log["seconds"].iloc[-1] - log["seconds"].iloc[warmup - 1]
-    return {"pairs_per_s": 100 * (steps - warmup) / seconds, "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
-            "final_loss": float(log["loss"].iloc[-1])}  # fmt: skip
+    return {"pairs_per_s": 100 * (steps - warmup) / seconds, "peak_gib": torch.cuda.max_memory_allocated() / 2**30, "final_loss": float(log["loss"].iloc[-1])}
 
 
 def model_facts(model: Path, pairs: pd.DataFrame, texts: list[str]) -> tuple[int, float, float]:
@@ -127,8 +126,12 @@ def main() -> None:
                 for precision in ("fp32", "bf16"):
                     work = Path(scratch) / f"{model.name}-{precision}"
                     work.mkdir()
-                    row = {"encoder": name, "precision": precision, "parameters_m": round(parameters / 1e6),
-                           **training_rate(model, pairs, precision, args.steps, args.warmup, work)}  # fmt: skip
+                    row = {
+                        "encoder": name,
+                        "precision": precision,
+                        "parameters_m": round(parameters / 1e6),
+                        **training_rate(model, pairs, precision, args.steps, args.warmup, work),
+                    }
                     row["train_mfu"] = per_pair * row["pairs_per_s"] / peak if peak else None
                     for batch_tokens in (16384, 65536):
                         row[f"texts_per_s_{batch_tokens}"] = encoding_rate(model, texts, precision, batch_tokens)

@@ -26,12 +26,7 @@ def digest(path: Path) -> str:
 
 
 def files(workdir: Path, folders: list[str]) -> dict[str, str]:
-    return {
-        str(path.relative_to(workdir)): digest(path)
-        for folder in folders
-        for path in sorted((workdir / folder).rglob("*"))
-        if path.is_file()
-    }
+    return {str(path.relative_to(workdir)): digest(path) for folder in folders for path in sorted((workdir / folder).rglob("*")) if path.is_file()}
 
 
 def main() -> None:

@@ -41,14 +41,25 @@ def sentence_transformers_run(model_path: str, queries: list[str], passages: lis
 
     with tempfile.TemporaryDirectory() as output:
         arguments = SentenceTransformerTrainingArguments(
-            output_dir=output, per_device_train_batch_size=batch, num_train_epochs=1, learning_rate=3e-5,
-            warmup_ratio=0.1, save_strategy="no", logging_steps=10_000, report_to=[], seed=0,
+            output_dir=output,
+            per_device_train_batch_size=batch,
+            num_train_epochs=1,
+            learning_rate=3e-5,
+            warmup_ratio=0.1,
+            save_strategy="no",
+            logging_steps=10_000,
+            report_to=[],
+            seed=0,
             prompts={"anchor": model.prompts["query"], "positive": model.prompts["passage"]},
-            dataloader_drop_last=True, use_cpu=True,
-        )  # fmt: skip
+            dataloader_drop_last=True,
+            use_cpu=True,
+        )
         dataset = Dataset.from_dict({"anchor": queries, "positive": passages})
         trainer = SentenceTransformerTrainer(
-            model=model, args=arguments, train_dataset=dataset, loss=MultipleNegativesRankingLoss(model, scale=20.0),
+            model=model,
+            args=arguments,
+            train_dataset=dataset,
+            loss=MultipleNegativesRankingLoss(model, scale=20.0),
             callbacks=[Clock()],
         )
         trainer._get_train_sampler = lambda *args, **kwargs: torch.utils.data.SequentialSampler(dataset)  # manifest order
@@ -74,25 +85,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         short = Path(folder) / "manifest.parquet"
         manifest.to_parquet(short, index=False)
-        settings = TrainSettings(precision="fp32", query_max_length=args.max_length, passage_max_length=args.max_length,
-                                 freeze_embeddings=True, checkpoint_every=10_000)  # fmt: skip
+        settings = TrainSettings(
+            precision="fp32", query_max_length=args.max_length, passage_max_length=args.max_length, freeze_embeddings=True, checkpoint_every=10_000
+        )
         ours = train(args.model, short, pairs, Path(folder) / "model", Path(folder) / "checkpoints", settings)
         batches = ManifestBatches(manifest, pairs, 0)
         texts = [batches.texts(step) for step in range(args.steps)]
-    stamps = sentence_transformers_run(
-        args.model, [q for qs, _ in texts for q in qs], [p for _, ps in texts for p in ps], batch_size, args.max_length
-    )
+    stamps = sentence_transformers_run(args.model, [q for qs, _ in texts for q in qs], [p for _, ps in texts for p in ps], batch_size, args.max_length)
     ours_seconds = float(ours["seconds"].iloc[-1] - ours["seconds"].iloc[0])
     st_seconds = stamps[-1] - stamps[0]
     pairs_timed = (args.steps - 1) * batch_size
-    print(json.dumps({
-        "batch_size": batch_size,
-        "timed_steps": args.steps - 1,
-        "ours_pairs_per_s": round(pairs_timed / ours_seconds, 2),
-        "sentence_transformers_pairs_per_s": round(pairs_timed / st_seconds, 2),
-        "ratio": round(st_seconds / ours_seconds, 3),
-        "ours_seconds_per_step": round(ours_seconds / (args.steps - 1), 2),
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "batch_size": batch_size,
+                "timed_steps": args.steps - 1,
+                "ours_pairs_per_s": round(pairs_timed / ours_seconds, 2),
+                "sentence_transformers_pairs_per_s": round(pairs_timed / st_seconds, 2),
+                "ratio": round(st_seconds / ours_seconds, 3),
+                "ours_seconds_per_step": round(ours_seconds / (args.steps - 1), 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def direct_imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("hybridbatch.")}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("hybridbatch"):
-            found |= {f"{node.module}.{alias.name}" if (LIBRARY.joinpath(*node.module.split(".")[1:], alias.name + ".py")).is_file() else node.module
-                      for alias in node.names}  # fmt: skip
+            found |= {
+                f"{node.module}.{alias.name}" if (LIBRARY.joinpath(*node.module.split(".")[1:], alias.name + ".py")).is_file() else node.module
+                for alias in node.names
+            }
     return found
 
 

@@ -101,8 +101,16 @@ def test_tiny_model_shares_the_tokenizer_and_loads_with_sentence_transformers(ti
     vectors = model.encode(["hello", "world"], normalize_embeddings=True)
     assert vectors.shape == (2, 32)
     assert model.tokenizer.tokenize("query: Where is the train station?") == [
-        "▁que", "ry", ":", "▁Where", "▁is", "▁the", "▁train", "▁station", "?",
-    ]  # fmt: skip
+        "▁que",
+        "ry",
+        ":",
+        "▁Where",
+        "▁is",
+        "▁the",
+        "▁train",
+        "▁station",
+        "?",
+    ]
 
 
 def test_unusable_sources_are_refused(tmp_path):
@@ -120,15 +128,36 @@ def test_only_the_files_an_encoder_reads_are_fetched_from_the_hub():
     # A repository as many on the hub: safetensors and PyTorch weights side by side, TensorFlow,
     # ONNX and OpenVINO copies, and a Dense module saved before safetensors.
     files = [
-        ".gitattributes", "README.md", "config.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5",
-        "tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "modules.json", "1_Pooling/config.json",
-        "2_Dense/config.json", "2_Dense/pytorch_model.bin", "onnx/model.onnx", "openvino/openvino_model.bin",
-        "openvino/openvino_model.xml", "chat_template.jinja",
-    ]  # fmt: skip
+        ".gitattributes",
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "pytorch_model.bin",
+        "tf_model.h5",
+        "tokenizer.json",
+        "vocab.txt",
+        "sentencepiece.bpe.model",
+        "modules.json",
+        "1_Pooling/config.json",
+        "2_Dense/config.json",
+        "2_Dense/pytorch_model.bin",
+        "onnx/model.onnx",
+        "openvino/openvino_model.bin",
+        "openvino/openvino_model.xml",
+        "chat_template.jinja",
+    ]
     assert hub_files_to_fetch(files) == [
-        "config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "modules.json",
-        "1_Pooling/config.json", "2_Dense/config.json", "2_Dense/pytorch_model.bin", "chat_template.jinja",
-    ]  # fmt: skip
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "vocab.txt",
+        "sentencepiece.bpe.model",
+        "modules.json",
+        "1_Pooling/config.json",
+        "2_Dense/config.json",
+        "2_Dense/pytorch_model.bin",
+        "chat_template.jinja",
+    ]
 
 
 def test_a_hub_model_is_fetched_into_the_hub_cache_and_used_from_it_when_the_hub_is_unreachable(tmp_path, tiny_model):
@@ -150,12 +179,13 @@ def test_a_hub_model_is_fetched_into_the_hub_cache_and_used_from_it_when_the_hub
     env.pop("HF_HUB_OFFLINE", None)
     done = subprocess.run(
         [sys.executable, "-c", program, STAND_IN_MODEL, str(tmp_path / "base"), str(tmp_path / "other")],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith(
-        "model.base: cannot fetch 'hybridbatch-tests/not-cached' from the Hugging Face hub nor find it in its cache"
-    ), done.stdout
+    assert done.stdout.startswith("model.base: cannot fetch 'hybridbatch-tests/not-cached' from the Hugging Face hub nor find it in its cache"), done.stdout
     assert not (tmp_path / "other").exists()
     texts, settings = ["Wo ist der Bahnhof?", "火车站在哪里？"], EncodeSettings(precision="fp32")
     fetched, original = (encode(load_encoder(folder), texts, "query", settings) for folder in (tmp_path / "base", tiny_model))

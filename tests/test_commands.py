@@ -82,9 +82,7 @@ def dry_run(clone: Path, scratch: Path, command: str) -> subprocess.CompletedPro
         # A report needs a finished run (built in test_workflow.py); the DAG it reports on is checked here.
         index = words.index("--report")
         del words[index : index + 2]
-    return subprocess.run(
-        [sys.executable, "-m", *words, "--dry-run"], cwd=clone, capture_output=True, text=True, env={**os.environ, **exported_variables()}
-    )
+    return subprocess.run([sys.executable, "-m", *words, "--dry-run"], cwd=clone, capture_output=True, text=True, env={**os.environ, **exported_variables()})
 
 
 @pytest.fixture(scope="module")

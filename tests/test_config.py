@@ -82,8 +82,10 @@ def test_unknown_dataset_and_language(default_config, schema):
 
     assert problems(changed(default_config, change), schema) == [
         f"data.languages[1]: unknown language 'kl' (known: {KNOWN_LANGUAGES})",
-        (f"experiments.xquad_r.train_sources[1]: unknown training source 'mmarco' (known: {KNOWN_SOURCES}) "
-        "(built-in data sets and `sources:`; data sets are defined in src/hybridbatch/data/registry.py)"),
+        (
+            f"experiments.xquad_r.train_sources[1]: unknown training source 'mmarco' (known: {KNOWN_SOURCES}) "
+            "(built-in data sets and `sources:`; data sets are defined in src/hybridbatch/data/registry.py)"
+        ),
     ]
 
 
@@ -123,10 +125,13 @@ def test_training_runs_name_one_model_per_strategy_and_seed(default_config):
     config = changed(default_config, lambda c: c["training"].update(seeds=[3, 7]))
     runs = {run.name: (run.strategy, run.alpha, run.seed) for run in training_runs(config)}
     assert runs == {
-        "x-x": ("x-x", 1.0, 3), "x-x.seed7": ("x-x", 1.0, 7),
-        "x-y": ("x-y", 0.0, 3), "x-y.seed7": ("x-y", 0.0, 7),
-        "hybrid": ("hybrid", 0.5, 3), "hybrid.seed7": ("hybrid", 0.5, 7),
-    }  # fmt: skip
+        "x-x": ("x-x", 1.0, 3),
+        "x-x.seed7": ("x-x", 1.0, 7),
+        "x-y": ("x-y", 0.0, 3),
+        "x-y.seed7": ("x-y", 0.0, 7),
+        "hybrid": ("hybrid", 0.5, 3),
+        "hybrid.seed7": ("hybrid", 0.5, 7),
+    }
 
 
 def merged_overlay(default_config, name):
@@ -155,8 +160,7 @@ def test_paper_overlay_is_the_paper_setup(default_config, schema):
 
 
 def with_source(config, name, **changes):
-    source = {"path": "parquet", "origin": "toy", "languages": {"en": {"data_files": "en.parquet"}},
-              "columns": {"query": "q", "positive": "p"}, **changes}  # fmt: skip
+    source = {"path": "parquet", "origin": "toy", "languages": {"en": {"data_files": "en.parquet"}}, "columns": {"query": "q", "positive": "p"}, **changes}
     config["sources"][name] = source
     if name not in config["experiments"]["xquad_r"]["train_sources"]:
         config["experiments"]["xquad_r"]["train_sources"].append(name)
@@ -165,8 +169,10 @@ def with_source(config, name, **changes):
 def test_loaded_sources_are_checked_like_data_sets(default_config, schema):
     config = changed(default_config, lambda c: with_source(c, "squad_tr", origin="squad"))
     assert problems(config, schema) == [
-        ("experiments.xquad_r.train_sources[2]: training source 'squad_tr' shares its text (squad) with the "
-        "benchmark 'xquad_r'; a zero-shot evaluation must never train on its benchmark's data")
+        (
+            "experiments.xquad_r.train_sources[2]: training source 'squad_tr' shares its text (squad) with the "
+            "benchmark 'xquad_r'; a zero-shot evaluation must never train on its benchmark's data"
+        )
     ]
     config = changed(default_config, lambda c: with_source(c, "ntrex", languages={"xx": {"name": "x"}}))
     assert problems(config, schema) == [
@@ -190,14 +196,19 @@ def test_a_language_selection_that_empties_a_benchmark_is_refused(default_config
     # is no training language (the default mlqa_r experiment trains nothing).
     config = changed(default_config, lambda c: c["data"].update(languages=["el"]))
     assert problems(config, schema) == [
-        ("data.languages: ['el'] leaves the benchmark 'xquad_r' of experiment xquad_r with only el, so it has no "
-        "cross-lingual setting (it has ar, de, el, en, es, hi, ru, th, tr, vi, zh)"),
-        ("data.languages and training.languages: the training source 'mlqa_r' of experiment xquad_r is left without "
-        "any language (it offers none of data.languages; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])"),
-        ("data.languages and training.languages: the training source 'ntrex' of experiment xquad_r is left without "
-        "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])"),
-        ("data.languages: ['el'] leaves the benchmark 'mlqa_r' of experiment mlqa_r without any of its languages "
-        "(it has ar, de, en, es, hi, vi, zh)"),
+        (
+            "data.languages: ['el'] leaves the benchmark 'xquad_r' of experiment xquad_r with only el, so it has no "
+            "cross-lingual setting (it has ar, de, el, en, es, hi, ru, th, tr, vi, zh)"
+        ),
+        (
+            "data.languages and training.languages: the training source 'mlqa_r' of experiment xquad_r is left without "
+            "any language (it offers none of data.languages; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])"
+        ),
+        (
+            "data.languages and training.languages: the training source 'ntrex' of experiment xquad_r is left without "
+            "any language (it offers el; training.languages: ['ar', 'de', 'en', 'es', 'hi', 'ru', 'th', 'tr', 'zh'])"
+        ),
+        ("data.languages: ['el'] leaves the benchmark 'mlqa_r' of experiment mlqa_r without any of its languages (it has ar, de, en, es, hi, vi, zh)"),
     ]
 
 
@@ -271,8 +282,10 @@ def test_a_domain_benchmark_left_without_its_languages_is_refused(default_config
     config = merged_overlay(default_config, "domains.yaml")
     config["domains"]["benchmarks"]["conversational"].append("tatoeba_th")
     assert problems(config, schema) == [
-        ("data.languages: ['ar', 'en', 'es', 'ru', 'zh'] leaves the benchmark 'tatoeba_th' of domain conversational with only en, "
-        "so it has no cross-lingual setting (it has en, th)")
+        (
+            "data.languages: ['ar', 'en', 'es', 'ru', 'zh'] leaves the benchmark 'tatoeba_th' of domain conversational with only en, "
+            "so it has no cross-lingual setting (it has en, th)"
+        )
     ]
 
 
@@ -281,8 +294,10 @@ def test_a_compared_model_trained_on_a_domain_benchmark_s_text_is_refused(defaul
     config = merged_overlay(default_config, "domains.yaml")
     config["experiments"]["general"]["train_sources"] = ["mlqa_r", "ntrex"]
     assert problems(config, schema) == [
-        ("experiments.general.train_sources: training source 'ntrex' shares its text (wmt19-news) with the domain "
-        "benchmark 'ntrex_news'; every domain is evaluated zero-shot")
+        (
+            "experiments.general.train_sources: training source 'ntrex' shares its text (wmt19-news) with the domain "
+            "benchmark 'ntrex_news'; every domain is evaluated zero-shot"
+        )
     ]
 
 
@@ -364,8 +379,10 @@ def test_the_config_checker_gives_usage(capsys):
         ),
         (
             lambda c: c["experiments"]["general"].update(train_sources=["mlqa_r", "tico19_scientific_train"]),
-            ("experiments.general.train_sources[1]: 'tico19_scientific_train' is the training source of the scientific model; "
-            "the general models train on general data only"),
+            (
+                "experiments.general.train_sources[1]: 'tico19_scientific_train' is the training source of the scientific model; "
+                "the general models train on general data only"
+            ),
         ),
         (
             lambda c: (c["experiments"]["general"].update(train_sources=["mlqa_r", "ntrex_news_train"]), c["domains"]["models"].remove("news")),
@@ -386,8 +403,10 @@ def test_a_source_weighted_out_of_every_batch_is_warned_about(default_config, sc
     config = changed(default_config, lambda c: c["training"].update(source_weights={"ntrex": 0.0001}))
     check(config, schema)
     assert warnings(config) == [
-        ("experiments.xquad_r: training source 'ntrex' gets no batch of the 40 training.steps (training.source_weights.ntrex: 0.0001); "
-        "raise its weight or drop it from train_sources")
+        (
+            "experiments.xquad_r: training source 'ntrex' gets no batch of the 40 training.steps (training.source_weights.ntrex: 0.0001); "
+            "raise its weight or drop it from train_sources"
+        )
     ]
 
 
@@ -396,7 +415,9 @@ def test_a_resource_naming_an_unset_variable_is_named():
 
     resources = {"default-resources.slurm_partition": "$PART", "set-resources.train.slurm_account": "x${ACCOUNT}y", "default-resources.mem_mb": 4000}
     assert unset_variables(resources, {"PART": "cpu", "ACCOUNT": "me"}) == []
-    assert unset_variables(resources, {"PART": "cpu"}) == ["environment variable ACCOUNT is not set (used by set-resources.train.slurm_account); export it before running snakemake"]
+    assert unset_variables(resources, {"PART": "cpu"}) == [
+        "environment variable ACCOUNT is not set (used by set-resources.train.slurm_account); export it before running snakemake"
+    ]
     assert unset_variables(resources, {}) == [
         "environment variable PART is not set (used by default-resources.slurm_partition); export it before running snakemake",
         "environment variable ACCOUNT is not set (used by set-resources.train.slurm_account); export it before running snakemake",

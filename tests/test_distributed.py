@@ -41,17 +41,24 @@ def deterministic_model(tiny_model, tmp_path):
 def test_two_gloo_processes_train_like_one_process(deterministic_model, tmp_path):
     pairs = toy_pairs()
     # Hard negatives on some rows only: the processes hold different numbers of passages.
-    pairs["hard_negatives"] = [
-        [f"the {WORDS[(i // 2 + 3) % len(WORDS)]} is elsewhere"] if i % 4 == 0 else [] for i in range(len(pairs))
-    ]
+    pairs["hard_negatives"] = [[f"the {WORDS[(i // 2 + 3) % len(WORDS)]} is elsewhere"] if i % 4 == 0 else [] for i in range(len(pairs))]
     write_parquet(pa.Table.from_pandas(pairs, schema=SCHEMAS["pairs"], preserve_index=False), tmp_path / "pairs.parquet")
     # Batches of 5 rows: the two processes take 2 and 3 rows.
     build_manifest({"toy": pairs}, BatchPlan(0.5, 5, 6, 0)).to_parquet(tmp_path / "manifest.parquet", index=False)
     settings = TrainSettings(learning_rate=1e-3, precision="fp32", freeze_embeddings=False, hard_negatives=1, checkpoint_every=4)
 
     def job(name, gpus):
-        return TrainJob(str(deterministic_model), str(tmp_path / "manifest.parquet"), {"toy": str(tmp_path / "pairs.parquet")},
-                        None, str(tmp_path / name), str(tmp_path / f"{name}-checkpoints"), None, settings, gpus)  # fmt: skip
+        return TrainJob(
+            str(deterministic_model),
+            str(tmp_path / "manifest.parquet"),
+            {"toy": str(tmp_path / "pairs.parquet")},
+            None,
+            str(tmp_path / name),
+            str(tmp_path / f"{name}-checkpoints"),
+            None,
+            settings,
+            gpus,
+        )
 
     run_job(job("single", 0), threads=2)
     run_job(job("parallel", 2), threads=2)  # no GPU here: two gloo CPU processes

@@ -10,7 +10,14 @@ import pytest
 
 from conftest import REPOSITORY
 
-PAGES = ["README.md", "CONTRIBUTING.md", "config/README.md", "profiles/slurm/README.md", "bench/README.md", *sorted(str(p.relative_to(REPOSITORY)) for p in (REPOSITORY / "docs").glob("*.md"))]
+PAGES = [
+    "README.md",
+    "CONTRIBUTING.md",
+    "config/README.md",
+    "profiles/slurm/README.md",
+    "bench/README.md",
+    *sorted(str(p.relative_to(REPOSITORY)) for p in (REPOSITORY / "docs").glob("*.md")),
+]
 README_LIMIT = 12_500
 FRONT_COMMANDS = [
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && snakemake --cores 8 all",
@@ -76,7 +83,9 @@ def broken(name: str, target: str) -> str | None:
 def test_the_link_checks_can_fail(tmp_path, monkeypatch):
     # The checks below must be able to tell: a missing file, a missing heading, and a good link.
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.md").write_text("# A page\n\n## Seeds, budget and what a run can conclude?\n\n[x](b.md) [y](a.md#nope) [z](#seeds-budget-and-what-a-run-can-conclude) `[w](c.md)`\n")
+    (tmp_path / "docs" / "a.md").write_text(
+        "# A page\n\n## Seeds, budget and what a run can conclude?\n\n[x](b.md) [y](a.md#nope) [z](#seeds-budget-and-what-a-run-can-conclude) `[w](c.md)`\n"
+    )
     monkeypatch.setitem(globals(), "REPOSITORY", tmp_path)
     assert relative_links("docs/a.md") == ["b.md", "a.md#nope", "#seeds-budget-and-what-a-run-can-conclude"]
     assert "no file" in broken("docs/a.md", "b.md")

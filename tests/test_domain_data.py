@@ -55,7 +55,7 @@ def test_tico19_as_published_has_the_documented_domains():
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda text: text[: text.index("<tu tuid=\"PubMed_6:2\">") + 30], r"not well-formed TMX at line \d+, column \d+"),
+        (lambda text: text[: text.index('<tu tuid="PubMed_6:2">') + 30], r"not well-formed TMX at line \d+, column \d+"),
         (lambda text: text.replace("<seg>and   any fever?</seg>", "<seg>  </seg>"), r"tu CMU_1:2: empty en segment"),
         (lambda text: text.replace('tuid="PubMed_7:1"', 'tuid="PubMed_6:1"'), r"tu PubMed_6:1: the tuid appears twice"),
         (lambda text: text.replace('<tuv xml:lang="fr"><seg>La ville', '<tuv xml:lang="de"><seg>La ville'), r"tu Wikinews_1:1: 0 fr segments"),

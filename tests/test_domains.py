@@ -110,8 +110,7 @@ def runs_of(*strategies, seeds=(0,)):
 
 
 def test_the_study_compares_the_general_hybrid_with_each_domain_hybrid_then_its_baselines():
-    runs = {"general": runs_of("x-x", "x-y", "hybrid", seeds=(0, 1)), "scientific": runs_of("hybrid", seeds=(0, 1)),
-            "news": runs_of("hybrid", seeds=(0, 1))}  # fmt: skip
+    runs = {"general": runs_of("x-x", "x-y", "hybrid", seeds=(0, 1)), "scientific": runs_of("hybrid", seeds=(0, 1)), "news": runs_of("hybrid", seeds=(0, 1))}
     models, differences = study_models("general", runs)
     assert models == ["base", "general/x-x", "general/x-y", "general/hybrid", "scientific/hybrid", "news/hybrid"]
     assert differences == [
@@ -125,19 +124,43 @@ def test_the_study_compares_the_general_hybrid_with_each_domain_hybrid_then_its_
 
 def test_evaluations_become_one_domain_with_sentence_ids_unique_per_benchmark(tmp_path):
     def per_query_file(name, qids, value, query_langs=("de",), metric="mrr@10"):
-        frame = pd.DataFrame([{"benchmark": name, "model": "m", "qid": qid, "cluster": f"doc{qid}", "query_lang": lang,
-                               "pool_lang": "multi", "metric": metric, "value": value} for qid in qids for lang in query_langs])  # fmt: skip
+        frame = pd.DataFrame(
+            [
+                {
+                    "benchmark": name,
+                    "model": "m",
+                    "qid": qid,
+                    "cluster": f"doc{qid}",
+                    "query_lang": lang,
+                    "pool_lang": "multi",
+                    "metric": metric,
+                    "value": value,
+                }
+                for qid in qids
+                for lang in query_langs
+            ]
+        )
         path = tmp_path / f"{name}-{value}-{metric}.parquet"
         frame.to_parquet(path)
         return str(path)
 
     hybrid = Run("hybrid.seed1", "hybrid", 0.5, 1)
     records = [
-        {"domain": "conversational", "benchmark": "tatoeba_de", "experiment": "general", "run": Run("base", "base").plain(),
-         "path": per_query_file("tatoeba_de", ["1", "2"], 0.25)},
-        {"domain": "conversational", "benchmark": "tico19_conversational", "experiment": "general", "run": hybrid.plain(),
-         "path": per_query_file("tico19_conversational", ["1"], 0.5)},
-    ]  # fmt: skip
+        {
+            "domain": "conversational",
+            "benchmark": "tatoeba_de",
+            "experiment": "general",
+            "run": Run("base", "base").plain(),
+            "path": per_query_file("tatoeba_de", ["1", "2"], 0.25),
+        },
+        {
+            "domain": "conversational",
+            "benchmark": "tico19_conversational",
+            "experiment": "general",
+            "run": hybrid.plain(),
+            "path": per_query_file("tico19_conversational", ["1"], 0.5),
+        },
+    ]
     frame = study_per_query(evaluations_from(records))
     assert list(frame["qid"]) == ["tatoeba_de:1", "tatoeba_de:2", "tico19_conversational:1"]
     assert list(frame["cluster"]) == ["tatoeba_de:doc1", "tatoeba_de:doc2", "tico19_conversational:doc1"]
@@ -145,8 +168,10 @@ def test_evaluations_become_one_domain_with_sentence_ids_unique_per_benchmark(tm
     assert list(frame["strategy"]) == ["base", "base", "general/hybrid"] and list(frame["seed"]) == [0, 0, 1]
     assert set(frame["experiment"]) == {"conversational"}
     # Rank distance where a query has one relevant item (two languages: Tatoeba) is left out; with three it stays.
-    bias = [{**records[0], "path": per_query_file("tatoeba_de", ["1"], 0.0, ("de", "en"), "rank_distance")},
-            {**records[1], "path": per_query_file("tico19_conversational", ["1"], 3.0, ("de", "en", "es"), "rank_distance")}]  # fmt: skip
+    bias = [
+        {**records[0], "path": per_query_file("tatoeba_de", ["1"], 0.0, ("de", "en"), "rank_distance")},
+        {**records[1], "path": per_query_file("tico19_conversational", ["1"], 3.0, ("de", "en", "es"), "rank_distance")},
+    ]
     assert set(study_per_query(evaluations_from(bias))["stratum"]) == {"tico19_conversational"}
     empty = per_query_file("tatoeba_de", [], 0.0)
     with pytest.raises(DataError, match="no per-query values"):
@@ -164,8 +189,7 @@ def test_the_markdown_table_shows_each_value_with_its_interval():
     assert list(block.table["model"]) == ["general/hybrid", "scientific/hybrid", "general/hybrid − scientific/hybrid"]
     row = table[(table["name"] == "general/hybrid") & (table["setting"] == "cross") & (table["metric"] == "mrr@10")].iloc[0]
     assert block.table.loc[0, "mrr@10 (cross)"] == f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-    assert re.fullmatch(r"\+0\.(09|10)\d \[\+0\.\d{3}, \+0\.\d{3}\] \*\*better\*\* \(primary, Holm p 0\.\d{3}\)",
-                        block.table.loc[2, "mrr@10 (cross)"])  # fmt: skip
+    assert re.fullmatch(r"\+0\.(09|10)\d \[\+0\.\d{3}, \+0\.\d{3}\] \*\*better\*\* \(primary, Holm p 0\.\d{3}\)", block.table.loc[2, "mrr@10 (cross)"])
     assert block.table.loc[2, "map (cross)"].endswith("(exploratory)")
     assert "tico19_scientific, each macro-averaged" in block.notes[0] and "80 sentences in 10 clusters" in block.notes[0]
     assert block.notes[1] == "Fine-tuned on this domain (in-domain): scientific/hybrid; every other model is zero-shot here."

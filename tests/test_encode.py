@@ -129,8 +129,11 @@ def test_a_damaged_embeddings_file_is_named(tiny, tmp_path):
     path = tmp_path / "en.npz"
     save_embeddings(path, embed_language(tiny, queries, candidates, "en", EncodeSettings(precision="fp32")))
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
-    with pytest.raises(DataError, match=rf"^{path}: cannot read this embeddings file \(BadZipFile: .*\); it is damaged or "
-                                        rf"incomplete: delete {tmp_path} and run snakemake again to rebuild it$"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=rf"^{path}: cannot read this embeddings file \(BadZipFile: .*\); it is damaged or "
+        rf"incomplete: delete {tmp_path} and run snakemake again to rebuild it$",
+    ):
         load_embeddings(path)
 
 
@@ -141,6 +144,9 @@ def test_damaged_model_weights_name_the_model_folder(tiny_model, tmp_path):
     shutil.copytree(tiny_model, folder)
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(DataError, match=rf"^{folder}: cannot read this model folder \(SafetensorError: .*\); it is damaged "
-                                        rf"or incomplete: delete {folder} and run snakemake again to rebuild it$"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=rf"^{folder}: cannot read this model folder \(SafetensorError: .*\); it is damaged "
+        rf"or incomplete: delete {folder} and run snakemake again to rebuild it$",
+    ):
         load_encoder(folder)

@@ -65,9 +65,7 @@ def test_clusters_are_the_articles_and_documents_the_questions_come_from(full):
 
 def test_count_difference_fails(full):
     damaged = full["xquad_r"]
-    damaged = type(damaged)(
-        damaged.queries, damaged.candidates.slice(1), damaged.qrels, damaged.pairs, damaged.context_conflicts
-    )
+    damaged = type(damaged)(damaged.queries, damaged.candidates.slice(1), damaged.qrels, damaged.pairs, damaged.context_conflicts)
     with pytest.raises(DataError, match="ar: 1221 candidates, expected 1222"):
         check_counts(DATASETS["xquad_r"], damaged, DATASETS["xquad_r"].languages)
 
@@ -101,7 +99,9 @@ def test_subset_keeps_whole_groups_and_their_candidates(full):
         qids = set(small.queries["qid"].to_pylist())
         # Whole conflict groups (a document, for the domain views): at most one group past 40.
         context_of = dict(zip(extracted.candidates["cid"].to_pylist(), extracted.candidates["context_id"].to_pylist(), strict=True))
-        key_of = {q: extracted.context_conflicts[context_of[c]] for q, c in zip(extracted.qrels["qid"].to_pylist(), extracted.qrels["cid"].to_pylist(), strict=True)}
+        key_of = {
+            q: extracted.context_conflicts[context_of[c]] for q, c in zip(extracted.qrels["qid"].to_pylist(), extracted.qrels["cid"].to_pylist(), strict=True)
+        }
         largest = max(Counter(key_of.values()).values())
         assert 40 <= len(qids) < 40 + max(60, largest), name
         if extracted.pairs.num_rows:

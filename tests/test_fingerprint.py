@@ -1,4 +1,3 @@
-
 from hybridbatch.fingerprint import code_fingerprint, library_files
 
 from conftest import REPOSITORY
@@ -17,12 +16,15 @@ def package(folder, modules):
 
 
 def test_the_fingerprint_follows_imports_and_content(tmp_path):
-    root = package(tmp_path, {
-        "a.py": "from hybridbatch.b import thing\n",
-        "b.py": "def thing():\n    from hybridbatch import c\n    return c\n",  # inside a function
-        "c.py": "VALUE = 1\n",
-        "d.py": "import hybridbatch.a\n",
-    })  # fmt: skip
+    root = package(
+        tmp_path,
+        {
+            "a.py": "from hybridbatch.b import thing\n",
+            "b.py": "def thing():\n    from hybridbatch import c\n    return c\n",  # inside a function
+            "c.py": "VALUE = 1\n",
+            "d.py": "import hybridbatch.a\n",
+        },
+    )
     script = tmp_path / "script.py"
     script.write_text("import os\nfrom hybridbatch.a import thing\n")
     assert [path.name for path in library_files(script, root)] == ["__init__.py", "a.py", "b.py", "c.py"]

@@ -150,13 +150,19 @@ def test_the_config_refuses_what_id_triples_cannot_use(default_config, schema):
         check(config, schema)
     assert str(refused.value).splitlines()[1:] == [
         "  sources.mmarco.max_rows: id_triples reads the first max_rows triples; set it",
-        ("  sources.mmarco.split: a load_dataset setting, unused with id_triples (files are streamed; a hub revision "
-        "goes into the path: hf://datasets/<owner>/<name>@<revision>)"),
-        ("  sources.mmarco.revision: a load_dataset setting, unused with id_triples (files are streamed; a hub revision "
-        "goes into the path: hf://datasets/<owner>/<name>@<revision>)"),
+        (
+            "  sources.mmarco.split: a load_dataset setting, unused with id_triples (files are streamed; a hub revision "
+            "goes into the path: hf://datasets/<owner>/<name>@<revision>)"
+        ),
+        (
+            "  sources.mmarco.revision: a load_dataset setting, unused with id_triples (files are streamed; a hub revision "
+            "goes into the path: hf://datasets/<owner>/<name>@<revision>)"
+        ),
         "  sources.mmarco.id_triples.queries: one file for every language; name the language's field in it, e.g. {name}",
-        ("  sources.mmarco.id_triples.collection: 'data/google/collections/{name}_collection.tsv' cannot be filled from "
-        "languages.de ({'data_dir': 'german'}): KeyError('name')"),
+        (
+            "  sources.mmarco.id_triples.collection: 'data/google/collections/{name}_collection.tsv' cannot be filled from "
+            "languages.de ({'data_dir': 'german'}): KeyError('name')"
+        ),
         "  sources.mmarco.columns.positive: 'passage' is not a column of id triples (query, positive, negative)",
         "  sources.mmarco.columns.group_id: id triples are row-aligned across languages; leave it null",
     ]
@@ -177,7 +183,10 @@ def test_the_config_refuses_what_id_triples_cannot_use(default_config, schema):
 
 def test_an_id_given_twice_with_different_texts_names_both_lines(tmp_path):
     root = broken_copy(tmp_path, GERMAN_PASSAGES, lambda data: data.replace(b"614\t", b"369\tAbschnitt doppelt\n614\t", 1))
-    with pytest.raises(DataError, match=r"german_collection.tsv: id 369 is given twice with different texts, line 1: 'Abschnitt 369: .*' and line 2: 'Abschnitt doppelt'; keep one"):
+    with pytest.raises(
+        DataError,
+        match=r"german_collection.tsv: id 369 is given twice with different texts, line 1: 'Abschnitt 369: .*' and line 2: 'Abschnitt doppelt'; keep one",
+    ):
         load_source_pairs("mmarco", paper_source(root))
 
 

@@ -83,9 +83,7 @@ with atomic_{kind}(target) as tmp:
 )
 def test_what_a_killed_writer_leaves_is_removed_by_the_next_write(tmp_path, kind, fill):
     target = tmp_path / "checkpoint.pt"
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_WRITER.format(kind=kind, fill=fill), str(target)], capture_output=True, text=True
-    )
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER.format(kind=kind, fill=fill), str(target)], capture_output=True, text=True)
     assert killed.returncode == -9
     orphan = tmp_path / killed.stdout.strip().rsplit("/", 1)[-1]
     assert orphan.exists() and not target.exists()
@@ -100,8 +98,11 @@ def test_a_damaged_artifact_is_named_with_what_to_do(tmp_path):
     table = tmp_path / "manifest.parquet"
     write_frame(pd.DataFrame({"batch": [0, 1]}), table)
     table.write_bytes(table.read_bytes()[:-20])  # truncated
-    with pytest.raises(DataError, match=rf"^{table}: cannot read this manifest \(.*\); it is damaged or incomplete: "
-                                        rf"delete {table} and run snakemake again to rebuild it$"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=rf"^{table}: cannot read this manifest \(.*\); it is damaged or incomplete: "
+        rf"delete {table} and run snakemake again to rebuild it$",
+    ):
         read_frame(table, "manifest")
     log = tmp_path / "model" / "train_log.csv"
     log.parent.mkdir()

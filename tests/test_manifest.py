@@ -38,8 +38,11 @@ def parallel_pairs(prefix: str, groups: int, per_key: int = 1) -> pd.DataFrame:
 
 pair_sets = st.builds(
     lambda seed, a, b, per_key: {"a": random_pairs(seed, a, per_key), "b": random_pairs(seed + 1, b, per_key)},
-    st.integers(0, 10_000), st.integers(24, 60), st.integers(24, 60), st.integers(1, 3),
-)  # fmt: skip
+    st.integers(0, 10_000),
+    st.integers(24, 60),
+    st.integers(24, 60),
+    st.integers(1, 3),
+)
 fast = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -144,8 +147,7 @@ def test_cross_lingual_language_pairs_are_balanced_per_source(seed, steps, alpha
 @given(pairs=pair_sets, seed=st.integers(0, 1000), kind_draw=st.sampled_from(["exact", "coin"]))
 def test_strategies_share_the_source_sequence(pairs, seed, kind_draw):
     sequences = [
-        build_manifest(pairs, BatchPlan(alpha, 3, 40, seed, kind_draw, {"a": 0.3})).drop_duplicates("batch")["source"].tolist()
-        for alpha in (1.0, 0.0, 0.5)
+        build_manifest(pairs, BatchPlan(alpha, 3, 40, seed, kind_draw, {"a": 0.3})).drop_duplicates("batch")["source"].tolist() for alpha in (1.0, 0.0, 0.5)
     ]
     assert sequences[0] == sequences[1] == sequences[2]
 
@@ -181,9 +183,7 @@ def test_strategies_keep_their_slot_groups_where_languages_are_partial(seed):
     for alpha in (1.0, 0.5):
         manifest = manifests[alpha]
         rows = manifest.assign(slot_group=manifest.set_index(["batch", "row"]).index.map(slots))
-        rows["usable"] = [
-            row.kind == "cross" or row.query_lang in languages[row.source][row.slot_group] for row in rows.itertuples()
-        ]
+        rows["usable"] = [row.kind == "cross" or row.query_lang in languages[row.source][row.slot_group] for row in rows.itertuples()]
         rows["same"] = rows["group_id"] == rows["slot_group"]
         # In the first epoch (no slot there holds a group twice), a row holds its slot group exactly
         # when the group can fill the batch's kind and the strategy has not borrowed it before.
@@ -227,9 +227,7 @@ def test_stats_table():
     stats = manifest_stats(manifest, others)
     assert list(stats.columns) == STATS_COLUMNS
     value = stats.set_index(["statistic", "source", "kind"])["value"]
-    assert value["batches"].to_dict() == (
-        manifest.drop_duplicates("batch").groupby(["source", "kind"]).size().to_dict()
-    )
+    assert value["batches"].to_dict() == (manifest.drop_duplicates("batch").groupby(["source", "kind"]).size().to_dict())
     assert value["batches"].xs("a", level="source").sum() == 8 and value["batches"].xs("b", level="source").sum() == 2
     assert value["mono_batches"].sum() == 5 and value["cross_rows"].sum() == 5 * 4
     assert stats.loc[stats["statistic"] == "mono_share", "value"].tolist() == [0.5]

@@ -24,8 +24,17 @@ def test_tokens_are_words_and_characters_of_unspaced_scripts():
     assert overlap.tokens(overlap.normalise("Hello, world: 42 times")) == ["hello", "world", "42", "times"]
     # Chinese and Thai: one token per character, Latin words and numbers inside them stay whole.
     assert overlap.tokens(overlap.normalise("美国有140万名教师(school teachers)")) == [
-        "美", "国", "有", "140", "万", "名", "教", "师", "school", "teachers",
-    ]  # fmt: skip
+        "美",
+        "国",
+        "有",
+        "140",
+        "万",
+        "名",
+        "教",
+        "师",
+        "school",
+        "teachers",
+    ]
     assert overlap.tokens("ไทย") == ["ไ", "ท", "ย"]
 
 
@@ -56,14 +65,15 @@ def test_window_hashes_follow_the_ngrams_and_never_cross_texts():
 def test_counts_on_a_hand_computed_example():
     one_to_nine = "one two three four five six seven eight nine"
     benchmark = overlap.BenchmarkLanguage.of(
-        "bench", "en",
+        "bench",
+        "en",
         [
             one_to_nine,  # shares "one ... eight" and "two ... nine"
             "Two three four five six seven eight nine ten",  # shares "two ... nine"
             "One two three four five six seven",  # 7 words: no 8-gram at all
             "completely different words that nobody ever wrote in the source",
         ],
-    )  # fmt: skip
+    )
     source = [f"Q: {one_to_nine}?", "an unrelated positive passage"]
     row = overlap.measure("exp", "src", source, benchmark)
     assert (row.benchmark_texts, row.texts_sharing_an_ngram, row.shared_ngrams) == (4, 2, 2)
@@ -112,10 +122,14 @@ def test_identical_short_texts_stop_the_run(tmp_path):
 def write_tables(folder, benchmark_texts, source_pairs):
     """A benchmark (queries, candidates) and a source pairs table under folder, as the workflow has them."""
     queries = pa.Table.from_pydict(
-        {"qid": [f"q{i}" for i in range(len(benchmark_texts))], "lang": [lang for lang, _ in benchmark_texts], "text": [t for _, t in benchmark_texts],
-         "cluster": [f"q{i}" for i in range(len(benchmark_texts))]},
+        {
+            "qid": [f"q{i}" for i in range(len(benchmark_texts))],
+            "lang": [lang for lang, _ in benchmark_texts],
+            "text": [t for _, t in benchmark_texts],
+            "cluster": [f"q{i}" for i in range(len(benchmark_texts))],
+        },
         schema=SCHEMAS["queries"],
-    )  # fmt: skip
+    )
     candidates = pa.Table.from_pydict({"cid": [], "lang": [], "text": [], "context_id": []}, schema=SCHEMAS["candidates"])
     pairs = pa.Table.from_pydict(
         {
@@ -138,7 +152,11 @@ LEAKED = "The castle on the hill was built in the year 1200 by a duke."
 
 
 def test_a_planted_overlap_stops_with_a_one_line_message(tmp_path):
-    benchmark_texts = [("en", LEAKED), *[("en", f"question number {i} about something else entirely here") for i in range(9)], ("de", "ein ganz anderer deutscher Satz mit mehr als acht Wörtern darin")]
+    benchmark_texts = [
+        ("en", LEAKED),
+        *[("en", f"question number {i} about something else entirely here") for i in range(9)],
+        ("de", "ein ganz anderer deutscher Satz mit mehr als acht Wörtern darin"),
+    ]
     # The leaked text hides in a hard negative.
     check = write_tables(tmp_path, benchmark_texts, [("a question?", "a passage.", ["noise", LEAKED.upper()])])
     output = tmp_path / "overlap.csv"
@@ -146,7 +164,16 @@ def test_a_planted_overlap_stops_with_a_one_line_message(tmp_path):
         overlap.leak_check([check], 0.05, output)
     message = str(raised.value)
     assert "\n" not in message
-    for part in ("experiment 'exp'", "training source 'toy'", "benchmark 'bench'", "language en", "1 of 10 texts (10.0%)", "word 8-gram", repr(LEAKED), "data.max_overlap = 0.05"):
+    for part in (
+        "experiment 'exp'",
+        "training source 'toy'",
+        "benchmark 'bench'",
+        "language en",
+        "1 of 10 texts (10.0%)",
+        "word 8-gram",
+        repr(LEAKED),
+        "data.max_overlap = 0.05",
+    ):
         assert part in message, part
     assert not output.exists()
 
@@ -160,8 +187,17 @@ def test_an_overlap_within_the_limit_writes_the_table(tmp_path):
     assert list(table.columns) == overlap.COLUMNS
     # LEAKED has 14 words: 7 word 8-grams, all in the source.
     assert table.to_dict("records") == [
-        {"experiment": "exp", "train_source": "toy", "benchmark": "bench", "lang": "en", "benchmark_texts": 10, "texts_sharing_an_ngram": 1, "texts_identical": 1,
-         "texts_shared": 1, "shared_ngrams": 7}
+        {
+            "experiment": "exp",
+            "train_source": "toy",
+            "benchmark": "bench",
+            "lang": "en",
+            "benchmark_texts": 10,
+            "texts_sharing_an_ngram": 1,
+            "texts_identical": 1,
+            "texts_shared": 1,
+            "shared_ngrams": 7,
+        }
     ]
     combined = overlap.combine_tables([output, output], 0.1, tmp_path / "all.csv", tmp_path / "all.html")
     assert len(combined) == 2 and "<table" in (tmp_path / "all.html").read_text()

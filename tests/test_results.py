@@ -130,8 +130,7 @@ def verdicts(table, claims=(1, 2, 3)):
 
 @pytest.mark.parametrize(
     ("shift", "noise_sd", "expected"),
-    [(0.0, 0.0, "equivalent"), (-MARGIN / 2, 0.01, "equivalent"), (-2 * MARGIN, 0.01, "worse"), (2 * MARGIN, 0.01, "better"),
-     (0.0, 0.3, "inconclusive")],
+    [(0.0, 0.0, "equivalent"), (-MARGIN / 2, 0.01, "equivalent"), (-2 * MARGIN, 0.01, "worse"), (2 * MARGIN, 0.01, "better"), (0.0, 0.3, "inconclusive")],
 )
 def test_claim_verdicts_follow_the_truth(shift, noise_sd, expected):
     """Case 2: a hybrid truly equal to the baseline but with noisy questions is *inconclusive*,
@@ -193,8 +192,14 @@ def test_seeds_must_be_shared_by_the_strategies():
 
 @pytest.mark.parametrize(
     ("rank_factor", "relative_margin", "expected"),
-    [(1.0, RELATIVE_MARGIN, "equivalent"), (1.02, RELATIVE_MARGIN, "equivalent"), (1.1, RELATIVE_MARGIN, "worse"),
-     (1.1, 0.2, "equivalent"), (0.98, RELATIVE_MARGIN, "equivalent"), (0.8, RELATIVE_MARGIN, "better")],
+    [
+        (1.0, RELATIVE_MARGIN, "equivalent"),
+        (1.02, RELATIVE_MARGIN, "equivalent"),
+        (1.1, RELATIVE_MARGIN, "worse"),
+        (1.1, 0.2, "equivalent"),
+        (0.98, RELATIVE_MARGIN, "equivalent"),
+        (0.8, RELATIVE_MARGIN, "better"),
+    ],
 )
 def test_lowest_bias_is_superiority_beyond_a_margin_relative_to_the_baseline(rank_factor, relative_margin, expected):
     """Case 3: "lowest bias" holds only when the hybrid's rank distance is shown lower than each
@@ -245,9 +250,7 @@ def test_claim_plan_follows_alphas():
     assert (first.precondition.a, first.precondition.b, first.precondition.setting) == ("mono", "cross", "mono")
     bias = [test for test in tests if test.claim.number == 4]
     assert {test.comparison.b for test in bias} == {"mono", "cross"} and all(test.precondition is None for test in bias)
-    assert claim_plan(["e"], {"mono": 1.0, "mix": 0.5}) == [
-        test for test in claim_plan(["e"], {"mono": 1.0, "mix": 0.5}) if test.claim.number == 4
-    ]
+    assert claim_plan(["e"], {"mono": 1.0, "mix": 0.5}) == [test for test in claim_plan(["e"], {"mono": 1.0, "mix": 0.5}) if test.claim.number == 4]
 
 
 def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path):
@@ -268,10 +271,15 @@ def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path
     assert "Embedded in fp32 on cpu, torch 2.13.0, transformers 4.99.0." in text
     row = significance.iloc[0]
     cells = [
-        "1. Hybrid matches X-X on monolingual retrieval (hybrid − X-X)", "equivalence: −0.01 < hybrid − baseline < 0.01 (TOST); holds if equivalent",
-        "mAP", f"{row['difference']:+.4f}", f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] ({row['ci_confidence']:.1%})", "0.0100",
-        "<0.0001" if row["p_holm"] < 0.0001 else f"{row['p_holm']:.4f}", "**equivalent**",
-    ]  # fmt: skip
+        "1. Hybrid matches X-X on monolingual retrieval (hybrid − X-X)",
+        "equivalence: −0.01 < hybrid − baseline < 0.01 (TOST); holds if equivalent",
+        "mAP",
+        f"{row['difference']:+.4f}",
+        f"[{row['ci_low']:+.4f}, {row['ci_high']:+.4f}] ({row['ci_confidence']:.1%})",
+        "0.0100",
+        "<0.0001" if row["p_holm"] < 0.0001 else f"{row['p_holm']:.4f}",
+        "**equivalent**",
+    ]
     paper = markdown(documents["paper_comparison"].title, documents["paper_comparison"].blocks)
     for document in (text, paper):
         line = next(line for line in document.splitlines() if line.startswith("| 1. Hybrid matches X-X") and "| mAP " in line)
@@ -290,8 +298,7 @@ def test_documents_mark_the_best_and_show_the_claim_tests(metric_files, tmp_path
     several = build_documents(load_metrics(mixed, RUNS), significance, reference, ALPHAS, {"toy": "toy"}, {"toy": "e5"}, 60)
     note = several["paper_comparison"].blocks[0].notes[-1]
     assert note == (
-        "Embedded in fp32 on cpu, torch 2.13.0, transformers 4.99.0 (base, x-x, x-x.seed1, x-y); "
-        "bf16 on cuda, torch 2.13.0, transformers 4.99.0 (hybrid)."
+        "Embedded in fp32 on cpu, torch 2.13.0, transformers 4.99.0 (base, x-x, x-x.seed1, x-y); bf16 on cuda, torch 2.13.0, transformers 4.99.0 (hybrid)."
     )
 
 
@@ -308,12 +315,12 @@ def test_an_experiment_that_trains_nothing_shows_the_base_model_and_why_no_claim
     assert list(table.loc[table["experiment"] == "zero", "strategy"]) == ["base"]
     # One model: nothing to mark as best.
     summary_text = markdown("t", documents["summary"].blocks)
-    assert "**" not in summary_text[summary_text.index("zero: mAP"):]
+    assert "**" not in summary_text[summary_text.index("zero: mAP") :]
     for name in ("summary", "paper_comparison"):
         text = markdown("t", documents[name].blocks)
         assert NO_CLAIM_TESTS not in text, name
-        assert NOTHING_TRAINED in text[text.index("zero: the paper's claims, tested"):], name
-        toy = text[text.index("toy: the paper's claims, tested"):text.index("zero: the paper's claims, tested")]
+        assert NOTHING_TRAINED in text[text.index("zero: the paper's claims, tested") :], name
+        toy = text[text.index("toy: the paper's claims, tested") : text.index("zero: the paper's claims, tested")]
         assert "Hybrid matches X-X" in toy and NOTHING_TRAINED not in toy, name
     runs = [run.plain() for run in RUNS.values()]
     assert figure_names(trains=False) == ["map_heatmaps", "settings_bars", "rank_distance"]
@@ -330,14 +337,21 @@ def test_every_figure_draws(metric_files, tmp_path):
         folder = tmp_path / "models" / run
         folder.mkdir(parents=True)
         steps = np.arange(1, 21)
-        pd.DataFrame({"step": steps, "loss": 2 / steps, "lr": 1e-5, "seconds": steps,
-                      "val_score": np.where(steps % 10 == 0, 0.5, np.nan)}).to_csv(folder / "train_log.csv", index=False)  # fmt: skip
+        pd.DataFrame({"step": steps, "loss": 2 / steps, "lr": 1e-5, "seconds": steps, "val_score": np.where(steps % 10 == 0, 0.5, np.nan)}).to_csv(
+            folder / "train_log.csv", index=False
+        )
         models.append(str(folder))
     (tmp_path / "manifests").mkdir()
     for strategy in ALPHAS:
         path = tmp_path / "manifests" / f"{strategy}.parquet"
-        pd.DataFrame({"batch": [0, 0, 1, 1], "query_lang": ["de", "en", "de", "de"], "passage_lang": ["en", "de", "de", "de"],
-                      "kind": ["cross", "cross", "mono", "mono"]}).to_parquet(path)  # fmt: skip
+        pd.DataFrame(
+            {
+                "batch": [0, 0, 1, 1],
+                "query_lang": ["de", "en", "de", "de"],
+                "passage_lang": ["en", "de", "de", "de"],
+                "kind": ["cross", "cross", "mono", "mono"],
+            }
+        ).to_parquet(path)
         manifests.append(str(path))
     inputs = {"metrics": list(metric_files.values()), "models": models, "manifests": manifests}
     assert figure_names(trains=True) == list(FIGURES) == list(DRAWERS)
@@ -370,8 +384,9 @@ def test_the_compared_difference_matches_the_metrics_tables():
                 rows.append(("toy", strategy, 0, f"q{q}", f"c{q % 4}", query, pool, "map", generator.uniform()))
     per_query = pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "cluster", "query_lang", "pool_lang", "metric", "value"])
     pair_means = per_query.groupby(["strategy", "query_lang", "pool_lang"])["value"].mean().reset_index()
-    pair_means = pair_means.assign(benchmark="toy", model=pair_means["strategy"], metric="map",
-                                   setting=np.where(pair_means["query_lang"] == pair_means["pool_lang"], "mono", "cross"))  # fmt: skip
+    pair_means = pair_means.assign(
+        benchmark="toy", model=pair_means["strategy"], metric="map", setting=np.where(pair_means["query_lang"] == pair_means["pool_lang"], "mono", "cross")
+    )
     macro = macro_average(pair_means).set_index(["model", "setting"])["value"]
     cross = per_query[per_query["query_lang"] != per_query["pool_lang"]]
     result = compare(cross, Comparison("toy", "a", "b", "cross", "map"), 200, 0)

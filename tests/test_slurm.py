@@ -32,10 +32,20 @@ TIMEOUT = 900  # seconds, per snakemake run
 def snakemake_command(workdir, overlay, *options):
     configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml", overlay]
     return [
-        sys.executable, "-m", "snakemake", *TARGETS, "--snakefile", str(REPOSITORY / "Snakefile"),
-        "--directory", str(workdir), "--configfile", *map(str, configfiles), "--config", f"mirror={MIRROR}",
+        sys.executable,
+        "-m",
+        "snakemake",
+        *TARGETS,
+        "--snakefile",
+        str(REPOSITORY / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *map(str, configfiles),
+        "--config",
+        f"mirror={MIRROR}",
         *options,
-    ]  # fmt: skip
+    ]
 
 
 def run(command, log_path, env, timeout=TIMEOUT):
@@ -144,13 +154,20 @@ def runs(cluster, tmp_path_factory, mirror, tiny_model):
     profile = node_sized_profile(root / "profile", cluster["cpus"], cluster["memory"])
     slurm_dir = root / "slurm"
     slurm = snakemake_command(
-        slurm_dir, overlay, "--workflow-profile", str(profile),
+        slurm_dir,
+        overlay,
+        "--workflow-profile",
+        str(profile),
         # The test node's CPUs (the profile's `cores` is a real GPU node's).
-        "--cores", str(cluster["cpus"]),
+        "--cores",
+        str(cluster["cpus"]),
         # No slurmdbd on the test cluster, so no sacct: ask squeue (finished jobs stay listed for MinJobAge).
-        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
         "--slurm-keep-successful-logs",
-    )  # fmt: skip
+    )
     status, dry_run = run([*slurm, "--dry-run"], root / "dry-run.log", env, timeout=300)
     assert status == 0, dry_run
     # The local run goes side by side with the SLURM one, which mostly waits for status checks.

@@ -10,13 +10,17 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.data.sources import load_source_pairs
 
 TRIPLES = {
-    "en": [("what is a comet?", "A comet is an icy body.", "A planet orbits a star."),
-           ("who built the bridge?", "The bridge was built by Roebling.", "The tunnel is long."),
-           ("what is a comet made of?", "A comet is an icy body.", "Comets have tails.")],
-    "de": [("was ist ein Komet?", "Ein Komet ist ein eisiger Körper.", "Ein Planet umkreist einen Stern."),
-           ("wer baute die Brücke?", "Die Brücke baute Roebling.", "Der Tunnel ist lang."),
-           ("woraus besteht ein Komet?", "Ein Komet ist ein eisiger Körper.", "Kometen haben Schweife.")],
-}  # fmt: skip
+    "en": [
+        ("what is a comet?", "A comet is an icy body.", "A planet orbits a star."),
+        ("who built the bridge?", "The bridge was built by Roebling.", "The tunnel is long."),
+        ("what is a comet made of?", "A comet is an icy body.", "Comets have tails."),
+    ],
+    "de": [
+        ("was ist ein Komet?", "Ein Komet ist ein eisiger Körper.", "Ein Planet umkreist einen Stern."),
+        ("wer baute die Brücke?", "Die Brücke baute Roebling.", "Der Tunnel ist lang."),
+        ("woraus besteht ein Komet?", "Ein Komet ist ein eisiger Körper.", "Kometen haben Schweife."),
+    ],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -152,8 +156,11 @@ def test_the_local_files_of_a_source_are_found(tmp_path, monkeypatch):
     assert local_files(source) == ["shards/a.parquet", "shards/b.parquet", "missing/*.parquet"]
     folder = {"path": str(tmp_path / "shards"), "origin": "x", "languages": {"en": {"name": "en"}}, "columns": {}}
     assert local_files(folder) == [str(tmp_path / "shards" / "a.parquet"), str(tmp_path / "shards" / "b.parquet")]
-    triples = {"path": "triples", "id_triples": {"triples": "t.tsv", "queries": "{name}_q.tsv", "collection": "c_{name}.tsv"},
-               "languages": {"de": {"name": "german"}, "en": {"name": "english"}}}  # fmt: skip
+    triples = {
+        "path": "triples",
+        "id_triples": {"triples": "t.tsv", "queries": "{name}_q.tsv", "collection": "c_{name}.tsv"},
+        "languages": {"de": {"name": "german"}, "en": {"name": "english"}},
+    }
     assert local_files(triples) == ["triples/t.tsv", "triples/german_q.tsv", "triples/c_german.tsv", "triples/english_q.tsv", "triples/c_english.tsv"]
     assert local_files({**triples, "path": "hf://datasets/unicamp-dl/mmarco"}) == []
     assert local_files({"path": "unicamp-dl/mmarco", "languages": {"en": {"name": "english"}}}) == []

@@ -23,8 +23,28 @@ from hybridbatch.training.validation import HeldOut, validation_scores
 
 from conftest import REPOSITORY
 
-WORDS = ["river", "castle", "engine", "violin", "desert", "harbor", "comet", "forest", "garden", "tunnel",
-         "glacier", "market", "bridge", "island", "temple", "canyon", "museum", "volcano", "meadow", "lantern"]  # fmt: skip
+WORDS = [
+    "river",
+    "castle",
+    "engine",
+    "violin",
+    "desert",
+    "harbor",
+    "comet",
+    "forest",
+    "garden",
+    "tunnel",
+    "glacier",
+    "market",
+    "bridge",
+    "island",
+    "temple",
+    "canyon",
+    "museum",
+    "volcano",
+    "meadow",
+    "lantern",
+]
 
 
 def toy_pairs() -> pd.DataFrame:
@@ -228,8 +248,11 @@ def test_litter_of_a_killed_run_is_cleared_and_a_damaged_checkpoint_named(tiny_m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "manifest.parquet", "model"]
 
     (checkpoints / CHECKPOINT).write_bytes(b"PK\x03\x04 not a whole checkpoint")
-    with pytest.raises(DataError, match=rf"^{checkpoints / CHECKPOINT}: cannot read this checkpoint .*: delete "
-                                        rf"{checkpoints / CHECKPOINT} and run snakemake again"):  # fmt: skip
+    with pytest.raises(
+        DataError,
+        match=rf"^{checkpoints / CHECKPOINT}: cannot read this checkpoint .*: delete "
+        rf"{checkpoints / CHECKPOINT} and run snakemake again",
+    ):
         train(tiny_model, manifest, pairs, tmp_path / "again", checkpoints, FAST)
 
 

@@ -308,8 +308,14 @@ def test_holm_by_hand():
 def test_the_protocol_is_versioned_and_hashed():
     assert version_problem(RULE_VERSION) is None
     assert "implements the verdict rule of version 2" in version_problem(1)
-    section = {"version": 2, "confidence": 0.95, "margin": 0.01, "relative_margin": 0.05,
-               "resampling": {"samples": 2000, "seed": 0}, "domain_primary": {"setting": "cross", "metric": "mrr@10"}}  # fmt: skip
+    section = {
+        "version": 2,
+        "confidence": 0.95,
+        "margin": 0.01,
+        "relative_margin": 0.05,
+        "resampling": {"samples": 2000, "seed": 0},
+        "domain_primary": {"setting": "cross", "metric": "mrr@10"},
+    }
     protocol = Protocol.from_config(section)
     assert protocol == PROTOCOL and len(protocol.digest()) == 12
     assert Protocol.from_config(section | {"margin": 0.02}).digest() != protocol.digest()
@@ -331,8 +337,15 @@ def test_the_calibration_bench_prints_a_line_per_case_and_design(capsys):
     assert {(line["seeds"], line["clusters"]) for line in lines} == {(s, g) for s in (1, 2, 3, 5) for g in (0, 24)} | {(1, 24)}
     nulls = [line for line in lines if line["nominal"] is not None and line["case"] != "one_seed_unconditional"]
     assert len(nulls) == 8 * 5 and all(isinstance(line["held"], bool) for line in nulls)
-    assert {line["case"] for line in lines} == {"equivalence_null", "superiority_null", "superiority_zero", "four_way_null",
-                                                "equivalence_power", "superiority_power", "one_seed_unconditional"}  # fmt: skip
+    assert {line["case"] for line in lines} == {
+        "equivalence_null",
+        "superiority_null",
+        "superiority_zero",
+        "four_way_null",
+        "equivalence_power",
+        "superiority_power",
+        "one_seed_unconditional",
+    }
 
 
 def test_what_cannot_be_estimated_is_refused():

@@ -26,19 +26,28 @@ DATASETS = ("mlqa_r", "ntrex", "xquad_r")
 def snakemake_command(workdir, *targets, overlay=None, mirror=MIRROR):
     configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml"]
     return [
-        sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPOSITORY / "Snakefile"),
-        "--directory", str(workdir), "--cores", "2", "--configfile", *map(str, configfiles + ([overlay] if overlay else [])),
-        "--config", f"mirror={mirror}",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--snakefile",
+        str(REPOSITORY / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        *map(str, configfiles + ([overlay] if overlay else [])),
+        "--config",
+        f"mirror={mirror}",
+    ]
 
 
 def snakemake(workdir, *targets, overlay=None, mirror=MIRROR, check=True):
     """Run the workflow on the tiny config (plus an optional overlay file) in `workdir`."""
     command = snakemake_command(workdir, *targets, overlay=overlay, mirror=mirror)
     # A shared project folder's usual umask: outputs must come out readable by the group and others.
-    result = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=lambda: os.umask(0o022)
-    )
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=lambda: os.umask(0o022))
     if check and result.returncode != 0:
         pytest.fail(f"snakemake {' '.join(targets)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -75,9 +84,19 @@ def test_every_model_is_evaluated_in_its_experiments(workdir, model):
     for experiment in experiments:
         metrics = pd.read_parquet(workdir / "results" / "metrics" / experiment / f"{model}.parquet")
         assert list(metrics.columns) == [
-            "benchmark", "model", "setting", "query_lang", "pool_lang", "metric", "value", "n_queries",
-            "precision", "device", "torch", "transformers",
-        ]  # fmt: skip
+            "benchmark",
+            "model",
+            "setting",
+            "query_lang",
+            "pool_lang",
+            "metric",
+            "value",
+            "n_queries",
+            "precision",
+            "device",
+            "torch",
+            "transformers",
+        ]
         assert set(metrics["precision"]) == {"fp32"} and set(metrics["device"]) == {"cpu"}
         assert set(metrics["benchmark"]) == {experiment} and set(metrics["model"]) == {model}
         pairs = metrics.drop_duplicates(["query_lang", "pool_lang"]).groupby("setting").size().to_dict()
@@ -235,8 +254,10 @@ def test_single_rule_reruns_on_its_own(workdir):
 def test_lint_is_clean():
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--lint"],
-        capture_output=True, text=True, cwd=REPOSITORY,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
 
@@ -295,8 +316,7 @@ def test_a_data_error_in_a_job_is_reported_once_and_leaves_no_output(tmp_path):
     pd.DataFrame({"q": ["where is the river?", " "], "p": ["the river is here.", "the castle is here."]}).to_parquet(source)
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(
-        f"sources:\n  toy:\n    path: parquet\n    origin: toy\n    languages:\n      en: {{data_files: {source}}}\n"
-        "    columns: {query: q, positive: p}\n"
+        f"sources:\n  toy:\n    path: parquet\n    origin: toy\n    languages:\n      en: {{data_files: {source}}}\n    columns: {{query: q, positive: p}}\n"
     )
     workdir = tmp_path / "run"
     result = snakemake(workdir, "results/data/toy/pairs.parquet", overlay=overlay, check=False)
@@ -317,9 +337,11 @@ def test_a_killed_run_resumes_after_unlock(tmp_path):
     target = "results/models/xquad_r/hybrid"
     checkpoint = workdir / "results" / "checkpoints" / "xquad_r" / "hybrid" / "checkpoint.pt"
     running = subprocess.Popen(
-        snakemake_command(workdir, target, overlay=overlay), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        snakemake_command(workdir, target, overlay=overlay),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 600
     while not checkpoint.exists() and running.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -356,10 +378,21 @@ def test_invalid_config_stops_before_any_job(tmp_path):
 def test_paper_config_plans_the_paper_run(tmp_path):
     """config/paper.yaml cannot run offline (hub models and data), but its whole DAG must plan."""
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPOSITORY / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(REPOSITORY / "config" / "paper.yaml")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--snakefile",
+            str(REPOSITORY / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(REPOSITORY / "config" / "paper.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     counts = dict(line.split() for line in output.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
@@ -460,8 +493,13 @@ def test_the_domain_study_scores_every_model_on_every_domain(tmp_path):
     table = pd.read_csv(workdir / "results/tables/domains.csv")
     assert set(table["domain"]) == {"scientific"}
     assert list(dict.fromkeys(table["name"])) == [
-        "base", "general/x-x", "general/hybrid", "scientific/hybrid", "general/hybrid − scientific/hybrid", "general/hybrid − general/x-x",
-    ]  # fmt: skip
+        "base",
+        "general/x-x",
+        "general/hybrid",
+        "scientific/hybrid",
+        "general/hybrid − scientific/hybrid",
+        "general/hybrid − general/x-x",
+    ]
     assert (table["ci_low"] <= table["value"]).all() and (table["value"] <= table["ci_high"]).all()
     assert set(table["setting"]) == {"cross", "multi"}  # translation retrieval: no monolingual setting
     assert set(table.loc[table["kind"] == "difference", "verdict"]) <= {"better", "worse", "equivalent", "cannot tell"}
@@ -493,13 +531,26 @@ def test_a_domain_the_data_does_not_have_stops_before_any_job(tmp_path):
 def test_the_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_and_retries(tmp_path):
     """`snakemake -n --workflow-profile profiles/slurm --configfile config/paper.yaml`: each job's
     partition comes from its kind (two variables), and failed jobs are submitted again."""
-    env = {**os.environ, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part", "HYBRIDBATCH_SLURM_GPU_PARTITION": "gpu-part",
-           "HYBRIDBATCH_SLURM_ACCOUNT": "acct"}  # fmt: skip
+    env = {**os.environ, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part", "HYBRIDBATCH_SLURM_GPU_PARTITION": "gpu-part", "HYBRIDBATCH_SLURM_ACCOUNT": "acct"}
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(tmp_path),
-         "--workflow-profile", str(REPOSITORY / "profiles" / "slurm"), "--configfile", str(REPOSITORY / "config" / "paper.yaml")],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--snakefile",
+            str(REPOSITORY / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--workflow-profile",
+            str(REPOSITORY / "profiles" / "slurm"),
+            "--configfile",
+            str(REPOSITORY / "config" / "paper.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     partitions = {}
     for block in re.split(r"\n(?=\s*(?:local)?rule \w+:)", result.stdout):  # grouped jobs are indented
@@ -524,10 +575,22 @@ def test_a_missing_model_folder_is_named_by_the_key_that_set_it(tmp_path):
 def test_the_slurm_profile_without_its_variables_stops_naming_them(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("HYBRIDBATCH_SLURM_")}
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(tmp_path),
-         "--workflow-profile", str(REPOSITORY / "profiles" / "slurm")],
-        capture_output=True, text=True, env={**env, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part"},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--snakefile",
+            str(REPOSITORY / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--workflow-profile",
+            str(REPOSITORY / "profiles" / "slurm"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part"},
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "environment variable HYBRIDBATCH_SLURM_ACCOUNT is not set (used by default-resources.slurm_account)" in output

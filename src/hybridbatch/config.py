@@ -45,9 +45,7 @@ def _where(path: Any) -> str:
 # would be named "hybrid.seed1.0"), so integers are Python ints here.
 _VALIDATOR = jsonschema.validators.extend(
     jsonschema.Draft7Validator,
-    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
-    ),
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)),
 )
 
 # Names the workflow gives a meaning of its own, by the key whose entries they would name.
@@ -291,21 +289,21 @@ def _domain_design_problems(config: Mapping[str, Any], study: DomainStudy, train
             continue
         if not any(role_of(alphas[strategy]) == HYBRID for strategy in trained[name].strategies):
             compared = "every difference starts from its hybrid" if name == study.general else f"it is compared with the general hybrid on {name}"
-            problems.append(
-                f"experiments.{name}.strategies: {', '.join(trained[name].strategies)} holds no hybrid strategy "
-                f"(0 < alpha < 1), but {compared}"
-            )
+            problems.append(f"experiments.{name}.strategies: {', '.join(trained[name].strategies)} holds no hybrid strategy (0 < alpha < 1), but {compared}")
     # The domain models' training text, and every training split cut out of a domain benchmark's corpus.
-    domain_text = {source: f"the training source of the {domain} model" for domain in study.benchmarks if domain in study.models
-                   for source in trained[domain].train_sources}  # fmt: skip
+    domain_text = {
+        source: f"the training source of the {domain} model"
+        for domain in study.benchmarks
+        if domain in study.models
+        for source in trained[domain].train_sources
+    }
     for name, spec in DATASETS.items():
         if spec.view is not None and spec.view.split == "train":
             domain_text.setdefault(name, "a domain's training split")
     for index, source in enumerate(trained[study.general].train_sources):
         if source in domain_text:
             problems.append(
-                f"experiments.{study.general}.train_sources[{index}]: {source!r} is {domain_text[source]}; "
-                "the general models train on general data only"
+                f"experiments.{study.general}.train_sources[{index}]: {source!r} is {domain_text[source]}; the general models train on general data only"
             )
     return problems
 

@@ -28,9 +28,7 @@ from hybridbatch.core.io import reading
 
 SCHEMAS: dict[str, pa.Schema] = {
     "queries": pa.schema([("qid", pa.string()), ("lang", pa.string()), ("text", pa.string()), ("cluster", pa.string())]),
-    "candidates": pa.schema(
-        [("cid", pa.string()), ("lang", pa.string()), ("text", pa.string()), ("context_id", pa.string())]
-    ),
+    "candidates": pa.schema([("cid", pa.string()), ("lang", pa.string()), ("text", pa.string()), ("context_id", pa.string())]),
     "qrels": pa.schema([("qid", pa.string()), ("cid", pa.string())]),
     "pairs": pa.schema(
         [

@@ -54,9 +54,7 @@ def mirror_problem(mirror: str | os.PathLike[str], needed: Sequence[tuple[str, R
             f"copied from it; point `mirror` at a copy of the data (the layout of ../shared/data), {fix}"
         )
     missing = [
-        f"{raw.mirror_path} ({dataset}{f', language {raw.lang}' if raw.lang else ''})"
-        for dataset, raw in needed
-        if not (mirror / raw.mirror_path).is_file()
+        f"{raw.mirror_path} ({dataset}{f', language {raw.lang}' if raw.lang else ''})" for dataset, raw in needed if not (mirror / raw.mirror_path).is_file()
     ]
     if missing:
         listed = ", ".join(missing)
@@ -94,9 +92,6 @@ def fetch(
                 raise DataError(f"{raw.url}: download failed ({error}); target {target}") from error
         actual = sha256_of(tmp)
         if actual != expected_sha256:
-            raise DataError(
-                f"{source}: sha256 {actual} does not match the expected {expected_sha256} "
-                f"(truncated or altered file; {target} was not written)"
-            )
+            raise DataError(f"{source}: sha256 {actual} does not match the expected {expected_sha256} (truncated or altered file; {target} was not written)")
     log.info("fetched %s from %s (sha256 ok)", target, source)
     return source

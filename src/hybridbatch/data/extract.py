@@ -104,9 +104,7 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
             pairs["lang"].append(file.lang)
             pairs["query"].append(question.text)
             pairs["positive"].append(paragraph_sentences[question.answer_sentence])
-            pairs["hard_negatives"].append(
-                [s for i, s in enumerate(paragraph_sentences) if i != question.answer_sentence]
-            )
+            pairs["hard_negatives"].append([s for i, s in enumerate(paragraph_sentences) if i != question.answer_sentence])
     context_conflicts = {context: components.find(context) for context in components.parent}
     return Extracted(
         contract_table("queries", queries),
@@ -117,8 +115,9 @@ def extract_lareqa(raw_dir: str | os.PathLike[str], languages: Iterable[str]) ->
     )
 
 
-def _translation_tables(ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]],
-                        clusters: Sequence[str] | None = None) -> Extracted:  # fmt: skip
+def _translation_tables(
+    ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]], clusters: Sequence[str] | None = None
+) -> Extracted:
     """The tables of a parallel corpus (translation retrieval): sentence i of every language is
     query `ids[i]` and candidate `{lang}:{ids[i]}`, relevant to each other in every language.
     Training pairs: query = a sentence, positive = its up to two neighbours on each side in the same
@@ -249,8 +248,10 @@ def _group_keys(extracted: Extracted) -> Iterable[tuple[str, str]]:
     if pairs.num_rows:
         return zip(pairs["group_id"].to_pylist(), pairs["conflict_key"].to_pylist(), strict=True)
     context_of = dict(zip(extracted.candidates["cid"].to_pylist(), extracted.candidates["context_id"].to_pylist(), strict=True))
-    return ((qid, extracted.context_conflicts[context_of[cid]]) for qid, cid in zip(
-        extracted.qrels["qid"].to_pylist(), extracted.qrels["cid"].to_pylist(), strict=True))  # fmt: skip
+    return (
+        (qid, extracted.context_conflicts[context_of[cid]])
+        for qid, cid in zip(extracted.qrels["qid"].to_pylist(), extracted.qrels["cid"].to_pylist(), strict=True)
+    )
 
 
 def subset(extracted: Extracted, max_questions: int) -> Extracted:
@@ -317,18 +318,21 @@ def extract(
     log.info("%s: %d clusters (articles or documents) for interval resampling", spec.name, len(pc.unique(extracted.queries["cluster"])))
     log.info(
         "%s: %d queries, %d candidates, %d qrels, %d pairs in %d languages",
-        spec.name, *(extracted.table(name).num_rows for name in TABLES), len(chosen),
-    )  # fmt: skip
+        spec.name,
+        *(extracted.table(name).num_rows for name in TABLES),
+        len(chosen),
+    )
     if max_questions is not None:
         extracted = subset(extracted, max_questions)
         log.info(
             "%s subset (max_questions=%d): %d queries, %d candidates, %d qrels, %d pairs",
-            spec.name, max_questions, *(extracted.table(name).num_rows for name in TABLES),
-        )  # fmt: skip
+            spec.name,
+            max_questions,
+            *(extracted.table(name).num_rows for name in TABLES),
+        )
     return extracted
 
 
 def write(extracted: Extracted, targets: Mapping[str, str | os.PathLike[str]]) -> None:
     for name in TABLES:
         write_parquet(extracted.table(name), targets[name])
-

@@ -65,14 +65,10 @@ MIN_IDENTICAL_TOKENS = 3
 NGRAM_SIZES: dict[str, int] = {"zh": 12, "ja": 12, "th": 32, "lo": 32, "km": 32, "my": 32}
 WORDS_WITHOUT_SPACES = frozenset(NGRAM_SIZES)
 # Thai, Lao, Burmese, Khmer, CJK radicals to kana and bopomofo, CJK ideographs (and extensions).
-_UNSPACED_SCRIPTS = (
-    "\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u2E80-\u2FDF\u3005-\u3007\u3040-\u31FF"
-    "\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\U00020000-\U0003FFFF"
-)
+_UNSPACED_SCRIPTS = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3040-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 _TOKEN = re.compile(f"[{_UNSPACED_SCRIPTS}]|[^\\s{_UNSPACED_SCRIPTS}]+")
 _UNSPACED_CHARACTER = re.compile(f"[{_UNSPACED_SCRIPTS}]")
-COLUMNS = ["experiment", "train_source", "benchmark", "lang", "benchmark_texts", "texts_sharing_an_ngram", "texts_identical",
-           "texts_shared", "shared_ngrams"]  # fmt: skip
+COLUMNS = ["experiment", "train_source", "benchmark", "lang", "benchmark_texts", "texts_sharing_an_ngram", "texts_identical", "texts_shared", "shared_ngrams"]
 # A one-line error message quotes at most this many characters of the example text.
 EXAMPLE_CHARACTERS = 200
 
@@ -234,8 +230,7 @@ def _mark(seen: np.ndarray, wanted: np.ndarray, hashes: np.ndarray) -> None:
         seen[where[found]] = True
 
 
-def present_in_source(source_text_batches: Iterable[Sequence[str]], ngram_targets: Mapping[int, np.ndarray],
-                      text_targets: np.ndarray) -> Present:  # fmt: skip
+def present_in_source(source_text_batches: Iterable[Sequence[str]], ngram_targets: Mapping[int, np.ndarray], text_targets: np.ndarray) -> Present:
     """Which of the sorted target hashes (n-grams per n, whole texts) occur in the source's texts.
 
     The source is streamed batch by batch and never held whole: memory follows the benchmark's
@@ -286,9 +281,18 @@ def overlap_row(experiment: str, train_source: str, language: BenchmarkLanguage,
             example_hashes, _ = window_hashes([normalise(example)], language.n)
             example_ngram = ngrams(example, language.n)[int(np.argmax(_contains(present.ngrams[language.n], example_hashes)))]
     return Overlap(
-        experiment, train_source, language.benchmark, language.lang, len(language.texts), int(sharing.sum()),
-        int(identical.sum()), int(shared.size), int(_sorted_unique(language.hashes[found]).size), example, example_ngram,
-    )  # fmt: skip
+        experiment,
+        train_source,
+        language.benchmark,
+        language.lang,
+        len(language.texts),
+        int(sharing.sum()),
+        int(identical.sum()),
+        int(shared.size),
+        int(_sorted_unique(language.hashes[found]).size),
+        example,
+        example_ngram,
+    )
 
 
 def measure(experiment: str, train_source: str, source_texts: Iterable[str], language: BenchmarkLanguage) -> Overlap:
@@ -385,14 +389,9 @@ def measure_all(checks: Sequence[Check]) -> list[Overlap]:
             for n in sorted({language.n for language in checked})
         }
         texts = _sorted_unique(np.concatenate([language.whole for language in checked]))
-        log.info("%s: looking for %s benchmark n-grams and %d whole texts", train_source, {n: wanted.size for n, wanted in targets.items()},
-                 texts.size)  # fmt: skip
+        log.info("%s: looking for %s benchmark n-grams and %d whole texts", train_source, {n: wanted.size for n, wanted in targets.items()}, texts.size)
         present[pairs] = present_in_source(_pairs_batches(pairs, f"pairs table of {train_source}"), targets, texts)
-    return [
-        overlap_row(item.experiment, item.train_source, language, present[item.pairs])
-        for item in checks
-        for language in languages[item.benchmark]
-    ]
+    return [overlap_row(item.experiment, item.train_source, language, present[item.pairs]) for item in checks for language in languages[item.benchmark]]
 
 
 def overlap_html(table: pd.DataFrame, max_overlap: float) -> str:
@@ -418,10 +417,16 @@ def leak_check(checks: Sequence[Check], max_overlap: float, table_csv: str | os.
         if row.example is not None:
             log.info(
                 "%s: %s vs %s %s: %d text(s) (%.2f%%; %d identical), e.g. %s %s",
-                row.experiment, row.train_source, row.benchmark, row.lang, row.texts_shared, 100 * row.share,
-                row.texts_identical, _quoted(row.example),
+                row.experiment,
+                row.train_source,
+                row.benchmark,
+                row.lang,
+                row.texts_shared,
+                100 * row.share,
+                row.texts_identical,
+                _quoted(row.example),
                 "is identical" if row.example_ngram is None else f"shares {row.example_ngram!r}",
-            )  # fmt: skip
+            )
     check(overlaps, max_overlap)
     write_frame_csv(table, table_csv)
     return table

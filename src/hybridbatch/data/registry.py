@@ -21,9 +21,18 @@ NTREX_URL = "https://raw.githubusercontent.com/MicrosoftTranslator/NTREX/main"
 
 # NTREX-128 names its files with ISO 639-3 codes (and regional variants).
 NTREX_CODES = {
-    "ar": "arb", "de": "deu", "el": "ell", "en": "eng-US", "es": "spa", "hi": "hin",
-    "ru": "rus", "th": "tha", "tr": "tur", "vi": "vie", "zh": "zho-CN",
-}  # fmt: skip
+    "ar": "arb",
+    "de": "deu",
+    "el": "ell",
+    "en": "eng-US",
+    "es": "spa",
+    "hi": "hin",
+    "ru": "rus",
+    "th": "tha",
+    "tr": "tur",
+    "vi": "vie",
+    "zh": "zho-CN",
+}
 NTREX_DOCUMENT_IDS = "DOCUMENT_IDS.tsv"
 TICO19_URL = "https://raw.githubusercontent.com/tico-19/tico-19.github.io/d97615f9cffa28ec7de571e00fbd513e5a1c7fc7/data/TM"
 TATOEBA_URL = "https://raw.githubusercontent.com/facebookresearch/LASER/74bc6ae7ffb7cba670fe0f428d0ede9f666fb821/data/tatoeba/v1"
@@ -80,19 +89,24 @@ class DatasetSpec:
         raise KeyError(f"dataset {self.name} has no file {name!r}")
 
 
-def _lareqa(name: str, folder: str, ref: str, queries: dict[str, int], candidates: dict[str, int],
-            origin: str) -> DatasetSpec:  # fmt: skip
-    files = tuple(
-        RawFile(f"{lang}.json", f"lareqa/{folder}/{lang}.json", f"{LAREQA_URL}/{ref}/{folder}/{lang}.json", lang)
-        for lang in sorted(candidates)
-    )
+def _lareqa(name: str, folder: str, ref: str, queries: dict[str, int], candidates: dict[str, int], origin: str) -> DatasetSpec:
+    files = tuple(RawFile(f"{lang}.json", f"lareqa/{folder}/{lang}.json", f"{LAREQA_URL}/{ref}/{folder}/{lang}.json", lang) for lang in sorted(candidates))
     return DatasetSpec(name, "lareqa", tuple(sorted(candidates)), origin, files, queries, candidates)
 
 
 XQUAD_R_CANDIDATES = {
-    "ar": 1222, "de": 1276, "el": 1234, "en": 1180, "es": 1215, "hi": 1244,
-    "ru": 1219, "th": 852, "tr": 1167, "vi": 1209, "zh": 1196,
-}  # fmt: skip
+    "ar": 1222,
+    "de": 1276,
+    "el": 1234,
+    "en": 1180,
+    "es": 1215,
+    "hi": 1244,
+    "ru": 1219,
+    "th": 852,
+    "tr": 1167,
+    "vi": 1209,
+    "zh": 1196,
+}
 MLQA_R_QUERIES = {"ar": 517, "de": 512, "en": 1148, "es": 500, "hi": 507, "vi": 511, "zh": 504}
 MLQA_R_CANDIDATES = {"ar": 2545, "de": 2362, "en": 6264, "es": 1787, "hi": 2426, "vi": 2828, "zh": 2322}
 NTREX_LINES = 1997
@@ -100,11 +114,19 @@ NTREX_DOCUMENTS = 123
 
 DATASETS: dict[str, DatasetSpec] = {
     "xquad_r": _lareqa(
-        "xquad_r", "xquad-r", "master", dict.fromkeys(XQUAD_R_CANDIDATES, 1190), XQUAD_R_CANDIDATES,
+        "xquad_r",
+        "xquad-r",
+        "master",
+        dict.fromkeys(XQUAD_R_CANDIDATES, 1190),
+        XQUAD_R_CANDIDATES,
         origin="squad",
     ),
     "mlqa_r": _lareqa(
-        "mlqa_r", "mlqa-r", LAREQA_MLQA_COMMIT, MLQA_R_QUERIES, MLQA_R_CANDIDATES,
+        "mlqa_r",
+        "mlqa-r",
+        LAREQA_MLQA_COMMIT,
+        MLQA_R_QUERIES,
+        MLQA_R_CANDIDATES,
         origin="mlqa",
     ),
     "ntrex": DatasetSpec(
@@ -140,8 +162,7 @@ def _ntrex_view(name: str, split: str, sentences: int, documents: int, origin: s
 
 TICO19_LANGUAGES = ("en", *sorted(TICO_CODES))
 TICO19_FILES = tuple(
-    RawFile(tico19.file_name(lang), f"tico19/{tico19.file_name(lang)}", f"{TICO19_URL}/{tico19.file_name(lang)}", lang)
-    for lang in sorted(TICO_CODES)
+    RawFile(tico19.file_name(lang), f"tico19/{tico19.file_name(lang)}", f"{TICO19_URL}/{tico19.file_name(lang)}", lang) for lang in sorted(TICO_CODES)
 )
 
 

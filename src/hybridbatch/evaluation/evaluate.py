@@ -31,9 +31,7 @@ def _check_alignment(path: str, lang: str, what: str, stored: np.ndarray, expect
         raise DataError(f"{path}: the {what} ids of {lang} differ from the extracted tables; re-run the embed rule")
 
 
-def load_checked_embeddings(
-    embedding_files: Mapping[str, str], queries: pd.DataFrame, candidates: pd.DataFrame
-) -> dict[str, LanguageEmbeddings]:
+def load_checked_embeddings(embedding_files: Mapping[str, str], queries: pd.DataFrame, candidates: pd.DataFrame) -> dict[str, LanguageEmbeddings]:
     """Each language's embeddings file (see `save_embeddings`), checked row by row against the tables."""
     embeddings = {}
     for lang, path in embedding_files.items():
@@ -100,29 +98,24 @@ def evaluate(
         raise DataError(f"{benchmark}: query language(s) {', '.join(without_candidates)} have no candidates")
     pool = _Pool.of(languages, embeddings, qrels)
     # Every metrics row says how its vectors were made (languages embedded differently are listed).
-    made_with = tuple(
-        " + ".join(sorted({embeddings[lang].made_with.get(key, "unknown") for lang in languages})) for key in PROVENANCE
-    )
+    made_with = tuple(" + ".join(sorted({embeddings[lang].made_with.get(key, "unknown") for lang in languages})) for key in PROVENANCE)
     metric_rows, query_rows, run_rows = [], [], []
     for lang in languages:
         qids, vectors = embeddings[lang].query_ids.astype(str), embeddings[lang].queries
         for pool_lang, values, answered in _pair_metrics(benchmark, lang, languages, vectors, qids, pool, translation):
             setting = str(setting_of(lang, pool_lang))
             for metric, per_query in values.items():
-                metric_rows.append(
-                    (benchmark, model, setting, lang, pool_lang, metric, float(per_query.mean()), int(answered.sum()), *made_with)
-                )
-                query_rows.append(
-                    pd.DataFrame({"qid": qids[answered], "query_lang": lang, "pool_lang": pool_lang, "metric": metric, "value": per_query})
-                )
+                metric_rows.append((benchmark, model, setting, lang, pool_lang, metric, float(per_query.mean()), int(answered.sum()), *made_with))
+                query_rows.append(pd.DataFrame({"qid": qids[answered], "query_lang": lang, "pool_lang": pool_lang, "metric": metric, "value": per_query}))
         run_rows.append(_run(lang, qids, vectors, pool, languages.index(lang) if translation else None))
         log.info("%s %s: %d queries ranked against %d candidates", benchmark, lang, len(qids), len(pool.vectors))
     metrics = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
     return metrics, pd.concat(query_rows, ignore_index=True), pd.concat(run_rows, ignore_index=True)
 
 
-def _pair_metrics(benchmark: str, lang: str, languages: Sequence[str], vectors: np.ndarray, qids: np.ndarray,
-                  pool: _Pool, translation: bool) -> Iterator[tuple[str, dict[str, np.ndarray], np.ndarray]]:  # fmt: skip
+def _pair_metrics(
+    benchmark: str, lang: str, languages: Sequence[str], vectors: np.ndarray, qids: np.ndarray, pool: _Pool, translation: bool
+) -> Iterator[tuple[str, dict[str, np.ndarray], np.ndarray]]:
     """For each pool (every language's, then the multilingual one): its name, the per-query metrics
     of the queries of `lang` answered there, and which queries those are."""
     relevant = pool.relevant_columns(qids)
@@ -178,4 +171,3 @@ def evaluate_files(
     metrics, per_query, run = evaluate(benchmark, model, qrels, load_checked_embeddings(embedding_files, queries, candidates), translation)
     cluster_of = queries.drop_duplicates("qid").set_index("qid")["cluster"]
     return metrics, per_query.assign(cluster=per_query["qid"].map(cluster_of).to_numpy()), run
-

@@ -55,4 +55,3 @@ def top_k(queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarr
     index = faiss.IndexFlatIP(candidates.shape[1])
     index.add(np.ascontiguousarray(candidates, dtype=np.float32))
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(candidates)))
-

@@ -52,7 +52,7 @@ def use_threads(requested: int) -> int:
 
 
 def resolved_precision(precision: str, device: torch.device) -> str:
-    """"bf16" or "fp32": what `precision` means on `device`. `auto` is fp32 on every CPU, so that
+    """ "bf16" or "fp32": what `precision` means on `device`. `auto` is fp32 on every CPU, so that
     one config gives the same metrics whatever the CPU's bf16 unit (on a CPU with native bf16 the
     base model's mAP moved by up to 0.002 per language pair, the size of the differences tested)."""
     if precision not in PRECISIONS:
@@ -72,4 +72,3 @@ def pad_multiple(device: torch.device) -> int:
     choice per new tensor shape (about 50 ms each on an H100, more than a 12-layer forward pass),
     so few distinct shapes pay; a CPU has no such cost, and padding would only add work."""
     return 32 if device.type == "cuda" else 1
-

@@ -103,9 +103,7 @@ def build_base_model(source: str, target: str | os.PathLike[str], prompts: dict[
         try:
             encoder = SentenceTransformer(str(folder), device="cpu", prompts=prompts, local_files_only=True)
         except (OSError, ValueError) as error:
-            raise ConfigError(
-                f"{key}: cannot load {source!r} ({error}); it must be a Hugging Face or sentence-transformers model"
-            ) from None
+            raise ConfigError(f"{key}: cannot load {source!r} ({error}); it must be a Hugging Face or sentence-transformers model") from None
     # The weights are converted or loaded in fp32 on the CPU, never trained here.
     save_encoder(encoder, target, provenance("fp32", torch.device("cpu")))
     log.info("built the base encoder %s into %s: %s", source, target, describe(target))

@@ -74,9 +74,7 @@ def encode(
     ):
         for start, end in batches:
             batch = order[start:end]
-            features = tokenizer.pad(
-                {"input_ids": [token_ids[i] for i in batch]}, pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt"
-            )
+            features = tokenizer.pad({"input_ids": [token_ids[i] for i in batch]}, pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt")
             features = {name: tensor.to(device) for name, tensor in features.items()}
             embedding = encoder(features)["sentence_embedding"].float()
             embedding = torch.nn.functional.normalize(embedding, dim=-1)
@@ -90,9 +88,7 @@ def encode(
     return vectors
 
 
-def embed_language(
-    encoder, queries: pd.DataFrame, candidates: pd.DataFrame, lang: str, settings: EncodeSettings
-) -> LanguageEmbeddings:
+def embed_language(encoder, queries: pd.DataFrame, candidates: pd.DataFrame, lang: str, settings: EncodeSettings) -> LanguageEmbeddings:
     lang_queries = queries[queries["lang"] == lang]
     lang_candidates = candidates[candidates["lang"] == lang]
     if lang_candidates.empty:
@@ -120,4 +116,3 @@ def embed_dataset(
         embedded = embed_language(encoder, queries, candidates, lang, settings)
         save_embeddings(path, embedded)
         log.info("%s: %d queries, %d candidates embedded", lang, len(embedded.queries), len(embedded.candidates))
-

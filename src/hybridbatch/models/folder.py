@@ -41,8 +41,7 @@ def load_encoder(folder: str | os.PathLike[str], device: torch.device | None = N
     rows = encoder[0].auto_model.get_input_embeddings().num_embeddings
     if len(encoder.tokenizer) > rows:
         raise DataError(
-            f"{folder}: the tokenizer has {len(encoder.tokenizer)} tokens but the model embeds only {rows}: "
-            "tokenizer and weights do not belong together"
+            f"{folder}: the tokenizer has {len(encoder.tokenizer)} tokens but the model embeds only {rows}: tokenizer and weights do not belong together"
         )
     encoder.eval()
     return encoder
@@ -57,7 +56,6 @@ def save_encoder(encoder, target: str | os.PathLike[str], made_with: dict[str, s
     with atomic_folder(target) as staging:
         encoder.save(str(staging))
         (Path(staging) / MADE_WITH).write_text(json.dumps(made_with, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-
 
 
 def describe(folder: str | os.PathLike[str]) -> dict:

@@ -150,9 +150,20 @@ def read_e5_image(path: str | os.PathLike[str]) -> E5Image:
             tensors[f"{prefix}.{module}.weight"] = tensor(f"l{layer}.{short}.w", (hidden,))
             tensors[f"{prefix}.{module}.bias"] = tensor(f"l{layer}.{short}.b", (hidden,))
     return E5Image(
-        hidden, layers, heads, ffn, vocab, max_positions, type_vocab, eps, pieces, scores,
-        {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, normalization, tensors,
-    )  # fmt: skip
+        hidden,
+        layers,
+        heads,
+        ffn,
+        vocab,
+        max_positions,
+        type_vocab,
+        eps,
+        pieces,
+        scores,
+        {"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        normalization,
+        tensors,
+    )
 
 
 def compile_charsmap(normalization: dict[int, str]) -> bytes:
@@ -168,9 +179,14 @@ def compile_charsmap(normalization: dict[int, str]) -> bytes:
         corpus.write_text("a b c\n", encoding="utf-8")
         model = io.BytesIO()
         sentencepiece.SentencePieceTrainer.train(
-            input=str(corpus), model_writer=model, model_type="char", vocab_size=8,
-            hard_vocab_limit=False, normalization_rule_tsv=str(rules), minloglevel=2,
-        )  # fmt: skip
+            input=str(corpus),
+            model_writer=model,
+            model_type="char",
+            vocab_size=8,
+            hard_vocab_limit=False,
+            normalization_rule_tsv=str(rules),
+            minloglevel=2,
+        )
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(model.getvalue())
     return proto.normalizer_spec.precompiled_charsmap
@@ -184,9 +200,7 @@ def build_tokenizer(image: E5Image):
         unk_id=special["unk"],
     )
     tokenizer = Tokenizer(unigram)
-    tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.Precompiled(compile_charsmap(image.normalization)), normalizers.Replace(Regex(" {2,}"), " ")]
-    )
+    tokenizer.normalizer = normalizers.Sequence([normalizers.Precompiled(compile_charsmap(image.normalization)), normalizers.Replace(Regex(" {2,}"), " ")])
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always")
     tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always")
     bos, eos = image.pieces[special["bos"]], image.pieces[special["eos"]]

@@ -16,7 +16,7 @@ import pandas as pd
 from hybridbatch.core.contract import LOWER_IS_BETTER, MULTI, RANK_DISTANCE, setting_of
 from hybridbatch.core.runs import HYBRID, X_X, X_Y, strategy_roles
 from hybridbatch.results.protocol import Protocol
-from hybridbatch.results.verdicts import BETTER, EQUIVALENCE, EQUIVALENT, PRIMARY, SUPERIORITY, Comparison, Estimate, Hypothesis, compare, decide  # fmt: skip
+from hybridbatch.results.verdicts import BETTER, EQUIVALENCE, EQUIVALENT, PRIMARY, SUPERIORITY, Comparison, Estimate, Hypothesis, compare, decide
 
 # The paper's claims, tested per experiment and hybrid on these metrics (claims 1-3) and on rank
 # distance in the multilingual pool (claim 4).
@@ -24,12 +24,40 @@ CLAIM_METRICS = ("map", "mrr@10")
 BIAS_METRIC = RANK_DISTANCE
 NOT_TESTABLE = "not testable here"
 SIGNIFICANCE_COLUMNS = [
-    "experiment", "claim", "statement", "hypothesis", "metric", "setting", "hybrid", "baseline",
-    "difference", "se", "ci_low", "ci_high", "ci_confidence", "confidence", "margin", "baseline_value",
-    "p_value", "p_holm", "family", "verdict", "scope",
-    "precondition", "precondition_difference", "precondition_ci_low", "precondition_ci_high", "precondition_result",
-    "seeds", "clusters", "questions", "pairs", "samples", "protocol_version", "protocol_hash",
-]  # fmt: skip
+    "experiment",
+    "claim",
+    "statement",
+    "hypothesis",
+    "metric",
+    "setting",
+    "hybrid",
+    "baseline",
+    "difference",
+    "se",
+    "ci_low",
+    "ci_high",
+    "ci_confidence",
+    "confidence",
+    "margin",
+    "baseline_value",
+    "p_value",
+    "p_holm",
+    "family",
+    "verdict",
+    "scope",
+    "precondition",
+    "precondition_difference",
+    "precondition_ci_low",
+    "precondition_ci_high",
+    "precondition_result",
+    "seeds",
+    "clusters",
+    "questions",
+    "pairs",
+    "samples",
+    "protocol_version",
+    "protocol_hash",
+]
 
 
 @dataclass(frozen=True)
@@ -109,8 +137,10 @@ def claim_tests(per_query: pd.DataFrame, experiments: Sequence[str], alphas: Map
     """The paper's claims as pre-registered tests (docs/protocol.md): one row per test, columns
     SIGNIFICANCE_COLUMNS. The Holm family is every testable claim test in the table; a claim whose
     trade-off the baselines do not show beyond the margin is "not testable here"."""
-    by_key = {key: frame for key, frame in per_query.assign(setting=setting_of(per_query["query_lang"], per_query["pool_lang"]))
-              .groupby(["experiment", "setting"], sort=False)}  # fmt: skip
+    by_key = {
+        key: frame
+        for key, frame in per_query.assign(setting=setting_of(per_query["query_lang"], per_query["pool_lang"])).groupby(["experiment", "setting"], sort=False)
+    }
     estimates: dict[Comparison, Estimate] = {}
 
     def estimated(comparison: Comparison) -> Estimate:
@@ -182,5 +212,4 @@ def _precondition_columns(precondition: Comparison, baselines: Estimate, margin:
         "precondition_ci_low": low,
         "precondition_ci_high": high,
         "precondition_result": "trade-off" if shown else "no trade-off",
-    } | ({} if shown else {"verdict": f"{NOT_TESTABLE}: {precondition.a} − {precondition.b} = {baselines.observed:+.4f}, "
-                                      f"not shown above {margin:.4g}"})  # fmt: skip
+    } | ({} if shown else {"verdict": f"{NOT_TESTABLE}: {precondition.a} − {precondition.b} = {baselines.observed:+.4f}, not shown above {margin:.4g}"})

@@ -51,19 +51,18 @@ def html_page(title: str, blocks: Sequence[Block]) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
-        ("<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
-        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
-        "td:first-child,td:nth-child(2){text-align:left}</style></head><body>"),
+        (
+            "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+            "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
+            "td:first-child,td:nth-child(2){text-align:left}</style></head><body>"
+        ),
         f"<h1>{html.escape(title)}</h1>",
     ]
     for block in blocks:
         parts.append(f"<h2>{html.escape(block.heading)}</h2>")
         if block.table is not None:
             header = "".join(f"<th>{html.escape(str(c))}</th>" for c in block.table.columns)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{_html_cell(cell)}</td>" for cell in row) + "</tr>"
-                for row in block.table.itertuples(index=False)
-            )
+            body = "".join("<tr>" + "".join(f"<td>{_html_cell(cell)}</td>" for cell in row) + "</tr>" for row in block.table.itertuples(index=False))
             parts.append(f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>")
         parts += [f"<p>{html.escape(note).replace('**', '')}</p>" for note in block.notes]
     parts.append("</body></html>")
@@ -163,8 +162,7 @@ def claim_table(tests: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
                 f"v{test['protocol_version']}",
             ]
         )
-    columns = ["claim", "hypothesis", "metric", "difference", "interval", "margin", "Holm-adjusted p", "verdict",
-               "trade-off between the baselines", "protocol"]  # fmt: skip
+    columns = ["claim", "hypothesis", "metric", "difference", "interval", "margin", "Holm-adjusted p", "verdict", "trade-off between the baselines", "protocol"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -187,24 +185,34 @@ def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
         row = tests[bias].iloc[0]
         margins.append(f"{row['margin'] / row['baseline_value']:.0%} of the baseline's rank distance")
     return [
-        (f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; rules and history in docs/protocol.md), "
-        "fixed before the run. Each claim is a test of d = hybrid − baseline (macro averages: per (query language, pool) "
-        f"pair, then over the setting's pairs; mean over seeds) with a margin of {' and '.join(margins)}. Claims 1–3 "
-        "(\"matches\") are equivalence tests (TOST, H1: |d| < margin); claim 4 (\"lowest bias\") is superiority over each "
-        "baseline by more than the margin."),
-        ("Verdicts, read from the interval of d (for rank distance lower is better, so the sides turn): **better** above "
-        "+margin, **equivalent** within ±margin, **worse** below −margin, else **inconclusive**; the four do not overlap. "
-        "A claim holds where its verdict is the one its hypothesis names (in bold)."),
-        ("Claims 1–3 presuppose a trade-off between the baselines on the same metric: X-X above X-Y on Mono (claim 1), X-Y "
-        f"above X-X on Cross and Multi (claims 2, 3), by more than the margin: the one-sided bound at {(1 + confidence) / 2:.1%} "
-        "must lie above it, otherwise the claim is **not testable here** and the gap is shown."),
-        (f"Holm-Bonferroni adjusts over one family: the {family} testable claim tests of significance.csv (all experiments, "
-        "hybrids, metrics and claims). p-values come from Student's t (one variance component) or the pivot of several "
-        "(articles and seeds), analytic, with no resampling floor; "
-        "each interval is at the level Holm's step-down decided its test at (shown beside it), so the verdict and the "
-        f"adjusted p agree. Not testable rows keep the nominal {confidence:.0%}."),
-        (f"Standard errors: {first['clusters']} clusters of {first['questions']} questions (articles, each with all its "
-        f"questions' translations) resampled {first['samples']} times; {first['scope']}."),
+        (
+            f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; rules and history in docs/protocol.md), "
+            "fixed before the run. Each claim is a test of d = hybrid − baseline (macro averages: per (query language, pool) "
+            f"pair, then over the setting's pairs; mean over seeds) with a margin of {' and '.join(margins)}. Claims 1–3 "
+            '("matches") are equivalence tests (TOST, H1: |d| < margin); claim 4 ("lowest bias") is superiority over each '
+            "baseline by more than the margin."
+        ),
+        (
+            "Verdicts, read from the interval of d (for rank distance lower is better, so the sides turn): **better** above "
+            "+margin, **equivalent** within ±margin, **worse** below −margin, else **inconclusive**; the four do not overlap. "
+            "A claim holds where its verdict is the one its hypothesis names (in bold)."
+        ),
+        (
+            "Claims 1–3 presuppose a trade-off between the baselines on the same metric: X-X above X-Y on Mono (claim 1), X-Y "
+            f"above X-X on Cross and Multi (claims 2, 3), by more than the margin: the one-sided bound at {(1 + confidence) / 2:.1%} "
+            "must lie above it, otherwise the claim is **not testable here** and the gap is shown."
+        ),
+        (
+            f"Holm-Bonferroni adjusts over one family: the {family} testable claim tests of significance.csv (all experiments, "
+            "hybrids, metrics and claims). p-values come from Student's t (one variance component) or the pivot of several "
+            "(articles and seeds), analytic, with no resampling floor; "
+            "each interval is at the level Holm's step-down decided its test at (shown beside it), so the verdict and the "
+            f"adjusted p agree. Not testable rows keep the nominal {confidence:.0%}."
+        ),
+        (
+            f"Standard errors: {first['clusters']} clusters of {first['questions']} questions (articles, each with all its "
+            f"questions' translations) resampled {first['samples']} times; {first['scope']}."
+        ),
     ]
 
 
@@ -227,8 +235,10 @@ def summary_blocks(
         more = pd.concat([table[["strategy"]], _best_marked(table, other)], axis=1)
         more.columns = ["model", *(f"{m} {SETTING_TITLES[s]}" for m in METRICS if m != "map" for s in SETTINGS)]
         notes = [
-            ("Macro averages: per (query language, pool) pair first, then over a setting's pairs. "
-            "Best per column in bold (lowest rank distance). ± is the standard deviation over seeds."),
+            (
+                "Macro averages: per (query language, pool) pair first, then over a setting's pairs. "
+                "Best per column in bold (lowest rank distance). ± is the standard deviation over seeds."
+            ),
             provenance[experiment],
         ]
         tests = significance[significance["experiment"] == experiment]
@@ -251,8 +261,12 @@ def per_language_blocks(table: pd.DataFrame) -> list[Block]:
     blocks = []
     for experiment, rows in table.groupby("experiment", sort=False):
         strategies = list(dict.fromkeys(rows["strategy"]))
-        for column, title in (("map_mono", "mAP Mono"), ("map_cross", "mAP Cross (mean over pools)"),
-                              ("map_multi", "mAP Multi"), ("rank_distance", "rank distance")):  # fmt: skip
+        for column, title in (
+            ("map_mono", "mAP Mono"),
+            ("map_cross", "mAP Cross (mean over pools)"),
+            ("map_multi", "mAP Multi"),
+            ("rank_distance", "rank distance"),
+        ):
             wide = rows.pivot(index="query_lang", columns="strategy", values=column)[strategies]
             wide.loc["mean"] = wide.mean()
             metric = "rank_distance" if column == "rank_distance" else "map"
@@ -275,13 +289,26 @@ def paper_numbers(
     for experiment, ours in summary.groupby("experiment", sort=False):
         for (paper_encoder, strategy), values in reference[reference["benchmark"] == benchmarks[experiment]].groupby(["encoder", "strategy"], sort=False):
             by_metric = values.set_index(["metric", "setting"])["value"]
-            rows.append([f"paper, {paper_encoder}", ROLE_TITLES[strategy],
-                         *(_number(by_metric.get(("map", s)), "map") for s in SETTINGS),
-                         _number(by_metric.get(("rank_distance", "multi")), "rank_distance"), experiment])  # fmt: skip
+            rows.append(
+                [
+                    f"paper, {paper_encoder}",
+                    ROLE_TITLES[strategy],
+                    *(_number(by_metric.get(("map", s)), "map") for s in SETTINGS),
+                    _number(by_metric.get(("rank_distance", "multi")), "rank_distance"),
+                    experiment,
+                ]
+            )
         for row in ours.itertuples(index=False):
             name = ROLE_TITLES.get(roles.get(row.strategy, ""), row.strategy)
-            rows.append([f"here, {encoders[experiment]}", name, *(_number(getattr(row, f"map_{s}"), "map") for s in SETTINGS),
-                         _number(row.rank_distance, "rank_distance"), experiment])  # fmt: skip
+            rows.append(
+                [
+                    f"here, {encoders[experiment]}",
+                    name,
+                    *(_number(getattr(row, f"map_{s}"), "map") for s in SETTINGS),
+                    _number(row.rank_distance, "rank_distance"),
+                    experiment,
+                ]
+            )
     columns = ["encoder", "strategy", "mAP Mono", "mAP Cross", "mAP Multi", "rank distance", "experiment"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -36,23 +36,58 @@ DOMAIN_METRICS = ("mrr@10", "map", "recall@1")
 # (setting, metric) of every row group; rank distance is measured in the multilingual pool only.
 CASES = [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
 DOMAIN_TITLE = "Does it transfer across domains? MRR@10, mAP, R@1 and rank distance per domain"
-COLUMNS = ["domain", "kind", "name", "setting", "metric", "value", "ci_low", "ci_high", "confidence", "seeds", "clusters",
-           "questions", "margin", "hypothesis", "p_value", "p_holm", "family", "verdict", "scope", "protocol_version",
-           "protocol_hash"]  # fmt: skip
+COLUMNS = [
+    "domain",
+    "kind",
+    "name",
+    "setting",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "seeds",
+    "clusters",
+    "questions",
+    "margin",
+    "hypothesis",
+    "p_value",
+    "p_holm",
+    "family",
+    "verdict",
+    "scope",
+    "protocol_version",
+    "protocol_hash",
+]
 
 
 def _row(domain: str, kind: str, name: str, setting: str, metric: str, protocol: Protocol, result, **decided) -> dict:
     values = {
-        "domain": domain, "kind": kind, "name": name, "setting": setting, "metric": metric, "value": result.observed,
-        "seeds": result.seeds, "clusters": result.clusters, "questions": result.questions, "scope": result.scope,
-        "protocol_version": protocol.version, "protocol_hash": protocol.digest(), "margin": math.nan, "hypothesis": "",
-        "p_value": math.nan, "p_holm": math.nan, "family": "", "verdict": "",
-    }  # fmt: skip
+        "domain": domain,
+        "kind": kind,
+        "name": name,
+        "setting": setting,
+        "metric": metric,
+        "value": result.observed,
+        "seeds": result.seeds,
+        "clusters": result.clusters,
+        "questions": result.questions,
+        "scope": result.scope,
+        "protocol_version": protocol.version,
+        "protocol_hash": protocol.digest(),
+        "margin": math.nan,
+        "hypothesis": "",
+        "p_value": math.nan,
+        "p_holm": math.nan,
+        "family": "",
+        "verdict": "",
+    }
     return values | decided
 
 
-def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Sequence[tuple[str, str]],
-                 own: Mapping[str, str], protocol: Protocol) -> pd.DataFrame:  # fmt: skip
+def domain_table(
+    per_query: pd.DataFrame, models: Sequence[str], differences: Sequence[tuple[str, str]], own: Mapping[str, str], protocol: Protocol
+) -> pd.DataFrame:
     """Rows of kind "model" (each of `models` present in a domain, its value with the nominal
     interval) and "difference" (each (a, b) of `differences` with both present: a minus b, paired,
     decided four ways), for every domain, setting and metric. `own`: each
@@ -68,8 +103,7 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
             for model in (m for m in models if m in present):
                 result = compare(frame, Comparison(domain, model, None, setting, metric), protocol.samples, protocol.seed)
                 low, high = result.interval(protocol.alpha)
-                rows.append(_row(domain, "model", model, setting, metric, protocol, result, ci_low=low, ci_high=high,
-                                 confidence=protocol.confidence))  # fmt: skip
+                rows.append(_row(domain, "model", model, setting, metric, protocol, result, ci_low=low, ci_high=high, confidence=protocol.confidence))
             for a, b in ((a, b) for a, b in differences if {a, b} <= present):
                 comparison = Comparison(domain, a, b, setting, metric)
                 result = compare(frame, comparison, protocol.samples, protocol.seed)
@@ -78,14 +112,31 @@ def domain_table(per_query: pd.DataFrame, models: Sequence[str], differences: Se
                 positions.append(len(rows))
                 tests.append(Hypothesis(comparison, result, FOUR_WAY, margin))
                 family.append(primary)
-                rows.append(_row(domain, "difference", f"{a} − {b}", setting, metric, protocol, result, margin=margin,
-                                 hypothesis=f"four-way: better (> +{margin:.4g}), equivalent (within ±{margin:.4g}) or worse",
-                                 family=PRIMARY if primary else EXPLORATORY))  # fmt: skip
+                rows.append(
+                    _row(
+                        domain,
+                        "difference",
+                        f"{a} − {b}",
+                        setting,
+                        metric,
+                        protocol,
+                        result,
+                        margin=margin,
+                        hypothesis=f"four-way: better (> +{margin:.4g}), equivalent (within ±{margin:.4g}) or worse",
+                        family=PRIMARY if primary else EXPLORATORY,
+                    )
+                )
     if tests:
         decided = decide(tests, family, protocol.alpha)
         for position, values in zip(positions, decided.to_dict("records"), strict=True):
-            rows[position] |= {"ci_low": values["ci_low"], "ci_high": values["ci_high"], "confidence": values["ci_confidence"],
-                               "p_value": values["p_value"], "p_holm": values["p_holm"], "verdict": values["verdict"]}  # fmt: skip
+            rows[position] |= {
+                "ci_low": values["ci_low"],
+                "ci_high": values["ci_high"],
+                "confidence": values["ci_confidence"],
+                "p_value": values["p_value"],
+                "p_holm": values["p_holm"],
+                "verdict": values["verdict"],
+            }
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -156,8 +207,7 @@ def study_models(general: str, runs: Mapping[str, Sequence[Run]]) -> tuple[list[
 
 def own_models(domains: Sequence[str], runs: Mapping[str, Sequence[Run]]) -> dict[str, str]:
     """Each domain's own model: the hybrid of the experiment named like the domain, where there is one."""
-    return {domain: model_label(domain, run) for domain in reversed(domains) if domain in runs
-            for run in reversed(runs[domain]) if run.role == HYBRID}  # fmt: skip
+    return {domain: model_label(domain, run) for domain in reversed(domains) if domain in runs for run in reversed(runs[domain]) if run.role == HYBRID}
 
 
 def _cell(row: pd.Series) -> str:
@@ -177,8 +227,9 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], 
     blocks = []
     primary_count = int((table["family"] == PRIMARY).sum())
     for domain, rows in table.groupby("domain", sort=False):
-        cells = rows.assign(case=[f"{metric} ({setting})" for setting, metric in zip(rows["setting"], rows["metric"], strict=True)],
-                            cell=rows.apply(_cell, axis=1))  # fmt: skip
+        cells = rows.assign(
+            case=[f"{metric} ({setting})" for setting, metric in zip(rows["setting"], rows["metric"], strict=True)], cell=rows.apply(_cell, axis=1)
+        )
         wide = cells.pivot(index=["kind", "name"], columns="case", values="cell")
         order = list(dict.fromkeys(zip(cells["kind"], cells["name"], strict=True)))
         columns = list(dict.fromkeys(cells["case"]))
@@ -186,19 +237,26 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], 
         first = rows.iloc[0]
         in_domain = sorted({name for name in rows["name"] if name.startswith(f"{domain}/")})
         notes = [
-            (f"Benchmarks: {', '.join(benchmarks.get(domain, []))}, each macro-averaged over its language pairs, then averaged; "
-            f"{first['questions']} sentences in {first['clusters']} clusters (documents; a Tatoeba sentence is its own), "
-            f"{int(rows['seeds'].max())} seed(s). Intervals: {first['scope']}."),
-            f"Fine-tuned on this domain (in-domain): {', '.join(in_domain)}; every other model is zero-shot here." if in_domain
+            (
+                f"Benchmarks: {', '.join(benchmarks.get(domain, []))}, each macro-averaged over its language pairs, then averaged; "
+                f"{first['questions']} sentences in {first['clusters']} clusters (documents; a Tatoeba sentence is its own), "
+                f"{int(rows['seeds'].max())} seed(s). Intervals: {first['scope']}."
+            ),
+            f"Fine-tuned on this domain (in-domain): {', '.join(in_domain)}; every other model is zero-shot here."
+            if in_domain
             else "No model was fine-tuned on this domain: every model is zero-shot here.",
-            (f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; docs/protocol.md), fixed before the run. "
-            "A difference a − b is a's gain (for rank distance, lower is better); its verdict is read from its interval: "
-            f"**better** above +{protocol.margin:g} (rank distance: {protocol.relative_margin:.0%} of b's value), **worse** "
-            "below the negative margin, **equivalent** within ±margin, else **inconclusive**."),
-            (f"Primary endpoints: {protocol.primary_metric} ({protocol.primary_setting}), the general hybrid minus each domain's "
-            f"own hybrid; Holm over the study's {primary_count} at {1 - protocol.confidence:g} (a four-way p counts both sides: "
-            "twice the smallest one-sided p), each interval at the level Holm decided it at. Every other difference is "
-            f"exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own."),
+            (
+                f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; docs/protocol.md), fixed before the run. "
+                "A difference a − b is a's gain (for rank distance, lower is better); its verdict is read from its interval: "
+                f"**better** above +{protocol.margin:g} (rank distance: {protocol.relative_margin:.0%} of b's value), **worse** "
+                "below the negative margin, **equivalent** within ±margin, else **inconclusive**."
+            ),
+            (
+                f"Primary endpoints: {protocol.primary_metric} ({protocol.primary_setting}), the general hybrid minus each domain's "
+                f"own hybrid; Holm over the study's {primary_count} at {1 - protocol.confidence:g} (a four-way p counts both sides: "
+                "twice the smallest one-sided p), each interval at the level Holm decided it at. Every other difference is "
+                f"exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own."
+            ),
         ]
         blocks.append(Block(domain, shown, notes))
     return blocks

@@ -59,8 +59,7 @@ FIGURES: dict[str, Figure] = {
     "manifest_mix": Figure(
         "manifests",
         True,
-        "training rows per (query language, passage language) in each strategy's manifest; the diagonal "
-        "holds the monolingual rows.",
+        "training rows per (query language, passage language) in each strategy's manifest; the diagonal holds the monolingual rows.",
     ),
 }
 

@@ -69,8 +69,15 @@ def _heatmap(axis, grid: np.ndarray, languages: Sequence[str], title: str, cell:
     axis.set_title(title, fontsize=10)
     for (row, column), value in np.ndenumerate(grid):
         if np.isfinite(value):
-            axis.text(column, row, cell.format(100 * value), ha="center", va="center", fontsize=6.5,
-                      color="white" if style.get("cmap") == "viridis" and value < 0.5 * (style["vmin"] + style["vmax"]) else "black")  # fmt: skip
+            axis.text(
+                column,
+                row,
+                cell.format(100 * value),
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="white" if style.get("cmap") == "viridis" and value < 0.5 * (style["vmin"] + style["vmax"]) else "black",
+            )
     return image
 
 
@@ -86,7 +93,7 @@ def map_heatmaps(metrics: pd.DataFrame, strategies: Sequence[str], title: str, t
     style = {"cmap": "viridis", "vmin": 0.0, "vmax": float(np.nanmax(means["value"]))}
     for axis, strategy in zip(axes.flat, strategies, strict=False):
         image = _heatmap(axis, _grid(means, strategy, languages), languages, strategy, **style)
-    for axis in list(axes.flat)[len(strategies):]:
+    for axis in list(axes.flat)[len(strategies) :]:
         axis.set_visible(False)
     figure.colorbar(image, ax=axes, shrink=0.6, label="mAP (cells x 100)")
     figure.suptitle(f"{title}: mAP per query language and pool")
@@ -109,8 +116,7 @@ def map_difference(metrics: pd.DataFrame, pairs: Sequence[tuple[str, str]], titl
     _save(figure, target, options)
 
 
-def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Mapping[str, str], title: str, target,
-                  options: FigureOptions) -> None:  # fmt: skip
+def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Mapping[str, str], title: str, target, options: FigureOptions) -> None:
     macro = macro_average(metrics[metrics["metric"] == "map"]).merge(metrics[["model", "strategy"]].drop_duplicates(), on="model")
     stats = macro.groupby(["strategy", "setting"])["value"].agg(["mean", "std"])
     # A translation benchmark has no monolingual setting.
@@ -132,8 +138,7 @@ def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Map
     _save(figure, target, options)
 
 
-def rank_distance(metrics: pd.DataFrame, strategies: Sequence[str], colours: Mapping[str, str], title: str, target,
-                  options: FigureOptions) -> None:  # fmt: skip
+def rank_distance(metrics: pd.DataFrame, strategies: Sequence[str], colours: Mapping[str, str], title: str, target, options: FigureOptions) -> None:
     means, languages = _pair_means(metrics, "rank_distance"), _languages(metrics)
     figure, axis = plt.subplots(figsize=(max(6, 0.2 * len(languages) * len(strategies)), 4), layout="constrained")
     width = 0.8 / len(strategies)
@@ -149,8 +154,9 @@ def rank_distance(metrics: pd.DataFrame, strategies: Sequence[str], colours: Map
     _save(figure, target, options)
 
 
-def training_curves(logs: Mapping[str, pd.DataFrame], strategy_of: Mapping[str, str], colours: Mapping[str, str],
-                    title: str, target, options: FigureOptions) -> None:  # fmt: skip
+def training_curves(
+    logs: Mapping[str, pd.DataFrame], strategy_of: Mapping[str, str], colours: Mapping[str, str], title: str, target, options: FigureOptions
+) -> None:
     figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
     labelled = set()
     for run, log in logs.items():
@@ -182,8 +188,7 @@ def manifest_mix(manifests: Mapping[str, pd.DataFrame], title: str, target, opti
         axis.imshow(counts.to_numpy(), cmap="Greys", aspect="auto")
         for (row, column), value in np.ndenumerate(counts.to_numpy()):
             if value:
-                axis.text(column, row, str(value), ha="center", va="center", fontsize=6.5,
-                          color="white" if value > counts.to_numpy().max() / 2 else "black")  # fmt: skip
+                axis.text(column, row, str(value), ha="center", va="center", fontsize=6.5, color="white" if value > counts.to_numpy().max() / 2 else "black")
         mono = (manifest.drop_duplicates("batch")["kind"] == "mono").mean()
         axis.set_title(f"{name}: {manifest['batch'].nunique()} batches, {mono:.0%} mono", fontsize=9)
         axis.set_xticks(range(len(languages)), languages, fontsize=7)
@@ -199,8 +204,7 @@ def study_colours(general: str, runs: Mapping[str, Sequence[Run]]) -> dict[str, 
     experiment's strategies by role, as in every other figure; other experiments' take the spare
     colours in turn."""
     colours = {BASE: ROLE_COLOURS[BASE]}
-    colours |= {f"{general}/{strategy}": colour for strategy, colour in strategy_colours(strategy_alphas(runs.get(general, []))).items()
-                if strategy != BASE}  # fmt: skip
+    colours |= {f"{general}/{strategy}": colour for strategy, colour in strategy_colours(strategy_alphas(runs.get(general, []))).items() if strategy != BASE}
     spare = itertools.cycle(OTHER_COLOURS)
     for experiment, chosen in runs.items():
         for strategy in dict.fromkeys(run.strategy for run in chosen):
@@ -271,8 +275,8 @@ DRAWERS: dict[str, Callable[[FigureData, str | os.PathLike[str]], None]] = {
     "settings_bars": lambda data, target: settings_bars(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
     "rank_distance": lambda data, target: rank_distance(data.metrics, data.strategies, data.colours, data.experiment, target, data.options),
     "training_curves": lambda data, target: training_curves(
-            data.logs, {run: data.runs[run].strategy for run in data.logs}, data.colours, data.experiment, target, data.options
-        ),
+        data.logs, {run: data.runs[run].strategy for run in data.logs}, data.colours, data.experiment, target, data.options
+    ),
     "manifest_mix": lambda data, target: manifest_mix(data.manifests, data.experiment, target, data.options),
 }
 
@@ -288,8 +292,7 @@ def figure_data(experiment: str, reads: str, paths: Sequence[str], runs: Mapping
     return FigureData(experiment, runs, options, metrics=load_metrics(files, runs))
 
 
-def draw(figure: str, experiment: str, paths: Sequence[str], runs: Sequence[Mapping], options: FigureOptions,
-         target: str | os.PathLike[str]) -> None:  # fmt: skip
+def draw(figure: str, experiment: str, paths: Sequence[str], runs: Sequence[Mapping], options: FigureOptions, target: str | os.PathLike[str]) -> None:
     """Draw one figure of `experiment` from the rule's inputs (`runs`: every Run, in plain form)."""
     if figure not in FIGURES:
         raise ValueError(f"unknown figure {figure!r} (known: {', '.join(FIGURES)})")

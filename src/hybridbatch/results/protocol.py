@@ -18,8 +18,7 @@ def version_problem(version: int) -> str | None:
     """Why a configured protocol version cannot be run, or None."""
     if version == RULE_VERSION:
         return None
-    return (f"{version}, but this code implements the verdict rule of version {RULE_VERSION} (docs/protocol.md): "
-            "a rule change is a new version")  # fmt: skip
+    return f"{version}, but this code implements the verdict rule of version {RULE_VERSION} (docs/protocol.md): a rule change is a new version"
 
 
 @dataclass(frozen=True)

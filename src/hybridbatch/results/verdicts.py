@@ -224,8 +224,9 @@ def paired_values(per_query: pd.DataFrame, comparison: Comparison) -> pd.DataFra
     if set(seeds_of) != set(models):
         raise DataError(f"{comparison}: no per-query values for {' and '.join(m for m in models if m not in seeds_of)}")
     if comparison.b is not None and seeds_of[comparison.a] != seeds_of[comparison.b]:
-        raise DataError(f"{comparison}: seeds {sorted(seeds_of[comparison.a])} of {comparison.a} differ from seeds "
-                        f"{sorted(seeds_of[comparison.b])} of {comparison.b}")  # fmt: skip
+        raise DataError(
+            f"{comparison}: seeds {sorted(seeds_of[comparison.a])} of {comparison.a} differ from seeds {sorted(seeds_of[comparison.b])} of {comparison.b}"
+        )
     keys = ["stratum", "seed", "qid", "cluster", "query_lang", "pool_lang"]
     try:
         wide = chosen.set_index(["strategy", *keys])["value"].unstack("strategy").dropna().reset_index()
@@ -377,12 +378,14 @@ def decide(tests: Sequence[Hypothesis], family: Sequence[bool], alpha: float) ->
         levels[in_family] = holm_levels(p_values[in_family] / sides[in_family], alpha)
         p_holm[in_family] = np.minimum(1.0, holm_adjusted(p_values[in_family] / sides[in_family]) * sides[in_family])
     bounds = [test.result.interval(level) for test, level in zip(tests, levels, strict=True)]
-    return pd.DataFrame({
-        "p_value": p_values,
-        "p_holm": p_holm,
-        "level": levels,
-        "ci_low": [low for low, _ in bounds],
-        "ci_high": [high for _, high in bounds],
-        "ci_confidence": 1 - 2 * levels,
-        "verdict": [verdict(low, high, test.margin, test.comparison.metric) for test, (low, high) in zip(tests, bounds, strict=True)],
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "p_value": p_values,
+            "p_holm": p_holm,
+            "level": levels,
+            "ci_low": [low for low, _ in bounds],
+            "ci_high": [high for _, high in bounds],
+            "ci_confidence": 1 - 2 * levels,
+            "verdict": [verdict(low, high, test.margin, test.comparison.metric) for test, (low, high) in zip(tests, bounds, strict=True)],
+        }
+    )

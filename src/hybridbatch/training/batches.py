@@ -16,8 +16,7 @@ class ManifestBatches:
         self.manifest = manifest
         self.hard_negatives = hard_negatives
         self.lookup = {
-            source: table.set_index(["group_id", "lang"])[["query", "positive", "hard_negatives"]].to_dict("index")
-            for source, table in pairs.items()
+            source: table.set_index(["group_id", "lang"])[["query", "positive", "hard_negatives"]].to_dict("index") for source, table in pairs.items()
         }
         self.starts = manifest.groupby("batch", sort=True).indices
 

@@ -33,8 +33,7 @@ CHECKPOINT = "checkpoint.pt"
 BEST = "best-{step}.pt"
 
 
-def run_stamp(manifest_path: str | os.PathLike[str], base_model: str | os.PathLike[str], settings: TrainSettings,
-              validation: pd.DataFrame | None) -> str:  # fmt: skip
+def run_stamp(manifest_path: str | os.PathLike[str], base_model: str | os.PathLike[str], settings: TrainSettings, validation: pd.DataFrame | None) -> str:
     """A digest of what decides a run's weights: manifest, held-out slice, base model, settings.
     Stored under the key "fingerprint" in every file, as before the trainer was split, so that
     checkpoints written then still resume."""

@@ -118,9 +118,15 @@ def launch(module: str, arguments: list[str], processes: int, threads: int) -> N
     # A progress bar line every 30 s at most: each refresh becomes a line of the log.
     environment = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // processes)), TQDM_MININTERVAL="30")
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
-        "-m", module, *arguments,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        "-m",
+        module,
+        *arguments,
+    ]
     log.info("launching %d training processes: %s", processes, " ".join(command))
     # The processes' output goes through this log, so that it lands in the rule's log file too.
     with subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as running:

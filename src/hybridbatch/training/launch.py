@@ -50,8 +50,9 @@ class TrainJob:
     def run(self, process: Process = Process()) -> pd.DataFrame:
         pairs = read_training_pairs(self.pairs, self.languages)
         validation = read_frame(self.validation, "validation slice") if self.validation else None
-        return train(self.base_model, self.manifest, pairs, self.target, self.checkpoints, self.settings, validation,
-                     job_device(self.gpus, process.local_rank), process)  # fmt: skip
+        return train(
+            self.base_model, self.manifest, pairs, self.target, self.checkpoints, self.settings, validation, job_device(self.gpus, process.local_rank), process
+        )
 
 
 def run_job(job: TrainJob, threads: int) -> None:

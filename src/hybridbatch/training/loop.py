@@ -52,9 +52,13 @@ def learning_rate_factor(step: int, total: int, warmup: int) -> float:
 def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: torch.device) -> dict:
     multiple = pad_multiple(device)
     features = encoder.tokenizer(
-        [prefix + text for text in texts], padding=True, truncation=True, max_length=max_length,
-        pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt",
-    )  # fmt: skip
+        [prefix + text for text in texts],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        pad_to_multiple_of=multiple if multiple > 1 else None,
+        return_tensors="pt",
+    )
     return {name: tensor.to(device) for name, tensor in features.items()}
 
 
@@ -69,8 +73,9 @@ class _PairForward(torch.nn.Module):
         return self.encoder(queries)["sentence_embedding"], self.encoder(passages)["sentence_embedding"]
 
 
-def _trainable_model(base_model: str | os.PathLike[str], settings: TrainSettings, device: torch.device | None,
-                     process: Process) -> tuple[object, torch.nn.Module]:  # fmt: skip
+def _trainable_model(
+    base_model: str | os.PathLike[str], settings: TrainSettings, device: torch.device | None, process: Process
+) -> tuple[object, torch.nn.Module]:
     """The encoder with the parameters it trains, and its forward pass (data-parallel across processes)."""
     torch.manual_seed(settings.seed + process.rank)  # each process its own dropout
     encoder = load_encoder(base_model, device)

@@ -179,10 +179,7 @@ class _GroupStream:
             self.unslotted = kept
             if len(slot) == count:
                 return slot
-        raise ConfigError(
-            f"source {self.name}: a batch needs {count} groups with distinct conflict keys, but only {len(slot)} exist; "
-            "lower the batch size"
-        )
+        raise ConfigError(f"source {self.name}: a batch needs {count} groups with distinct conflict keys, but only {len(slot)} exist; lower the batch size")
 
     def _borrowable(self) -> list[int]:
         """The occurrences of later slots, latest of the earliest epoch first."""
@@ -204,10 +201,7 @@ class _GroupStream:
         within an epoch.
         """
         slot = self._slot(count)
-        rows: list[Group | None] = [
-            self._use(index) if _usable(self.occurrences[index], wanted) and self._open(index) else None
-            for index in slot
-        ]
+        rows: list[Group | None] = [self._use(index) if _usable(self.occurrences[index], wanted) and self._open(index) else None for index in slot]
         chosen = [group for group in rows if group is not None]
         ids = {group.group_id for group in chosen}
         keys = {group.conflict_key for group in chosen}
@@ -314,14 +308,9 @@ def build_manifest(pairs: Mapping[str, pd.DataFrame], plan: BatchPlan) -> pd.Dat
     _check_sources(groups, source_languages, plan)
     is_mono = batch_kinds(plan)
     streams = {source: _GroupStream(source, groups[source], _stream(plan.seed, _GROUPS, source)) for source in sources}
-    mono_languages = {
-        source: _LeastUsed(source_languages[source], _stream(plan.seed, _MONO_LANGUAGES, source)) for source in sources
-    }
+    mono_languages = {source: _LeastUsed(source_languages[source], _stream(plan.seed, _MONO_LANGUAGES, source)) for source in sources}
     cross_pairs = {
-        source: _LeastUsed(
-            list(itertools.permutations(source_languages[source], 2)), _stream(plan.seed, _CROSS_PAIRS, source)
-        )
-        for source in sources
+        source: _LeastUsed(list(itertools.permutations(source_languages[source], 2)), _stream(plan.seed, _CROSS_PAIRS, source)) for source in sources
     }
 
     rows = []
@@ -363,8 +352,7 @@ def validation_split(pairs: Mapping[str, pd.DataFrame], groups: int) -> pd.DataF
 def without_validation(pairs: Mapping[str, pd.DataFrame], validation: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The training pairs minus every conflict group of the held-out slice."""
     return {
-        source: table[~table["conflict_key"].isin(validation.loc[validation["source"] == source, "conflict_key"])]
-        .reset_index(drop=True)
+        source: table[~table["conflict_key"].isin(validation.loc[validation["source"] == source, "conflict_key"])].reset_index(drop=True)
         for source, table in pairs.items()
     }
 

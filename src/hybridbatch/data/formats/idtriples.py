@@ -97,8 +97,7 @@ def read_texts(url: str, wanted: set[str]) -> dict[str, str]:
             first_text, first_line = found[identifier]
             if text != first_text:
                 raise DataError(
-                    f"{url}: id {identifier} is given twice with different texts, line {first_line}: {first_text!r} "
-                    f"and line {number}: {text!r}; keep one"
+                    f"{url}: id {identifier} is given twice with different texts, line {first_line}: {first_text!r} and line {number}: {text!r}; keep one"
                 )
             continue
         if not text.strip():
@@ -113,9 +112,7 @@ def read_texts(url: str, wanted: set[str]) -> dict[str, str]:
     return {identifier: text for identifier, (text, _) in found.items()}
 
 
-def read_id_triples(
-    root: str, files: Mapping[str, str], languages: Mapping[str, Mapping[str, Any]], max_rows: int
-) -> dict[str, pd.DataFrame]:
+def read_id_triples(root: str, files: Mapping[str, str], languages: Mapping[str, Mapping[str, Any]], max_rows: int) -> dict[str, pd.DataFrame]:
     """Per language, the first `max_rows` triples with their texts (columns query, positive, negative).
 
     `files` holds the triples, queries and collection paths under `root`; `{name}` and any other

@@ -85,12 +85,7 @@ def _checked_breaks(paragraph: dict[str, Any], where: str) -> tuple[tuple[str, .
     for s, (sentence, span) in enumerate(zip(sentences, raw_breaks, strict=True)):
         if not isinstance(sentence, str) or not sentence.strip():
             raise DataError(f"{where}.sentences[{s}]: empty or not a string")
-        if (
-            not isinstance(span, list)
-            or len(span) != 2
-            or not all(isinstance(x, int) and not isinstance(x, bool) for x in span)
-            or not 0 <= span[0] < span[1]
-        ):
+        if not isinstance(span, list) or len(span) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in span) or not 0 <= span[0] < span[1]:
             raise DataError(f"{where}.sentence_breaks[{s}]: expected [start, end] with 0 <= start < end, got {span!r}")
         start, end = span
         if breaks and start < breaks[-1][1]:
@@ -105,11 +100,9 @@ def _checked_breaks(paragraph: dict[str, Any], where: str) -> tuple[tuple[str, .
             similarity = difflib.SequenceMatcher(None, held, sentence, autojunk=False).ratio()
             if similarity < SPAN_SIMILARITY:
                 raise DataError(
-                    f"{where}.sentence_breaks[{s}]: context[{start}:{end}] is {held[:60]!r}, not the sentence "
-                    f"{sentence[:60]!r} (similarity {similarity:.2f})"
+                    f"{where}.sentence_breaks[{s}]: context[{start}:{end}] is {held[:60]!r}, not the sentence {sentence[:60]!r} (similarity {similarity:.2f})"
                 )
-            log.warning("%s.sentence_breaks[%d]: span differs slightly from its sentence (similarity %.2f); kept",
-                        where, s, similarity)  # fmt: skip
+            log.warning("%s.sentence_breaks[%d]: span differs slightly from its sentence (similarity %.2f); kept", where, s, similarity)
         breaks.append((start, end))
     return tuple(sentences), breaks
 

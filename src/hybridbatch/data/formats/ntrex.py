@@ -29,9 +29,7 @@ def read_sentences(path: str | os.PathLike[str], expected_lines: int) -> list[st
     path = Path(path)
     lines = text_lines(path)
     if len(lines) != expected_lines:
-        raise DataError(
-            f"{path}: {len(lines)} lines, but DOCUMENT_IDS.tsv has {expected_lines}; the files must be line-aligned"
-        )
+        raise DataError(f"{path}: {len(lines)} lines, but DOCUMENT_IDS.tsv has {expected_lines}; the files must be line-aligned")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             raise DataError(f"{path}: line {number}: empty sentence")

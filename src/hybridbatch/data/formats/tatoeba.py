@@ -12,9 +12,17 @@ from hybridbatch.core.io import text_lines
 
 # Tatoeba's ISO 639-3 code for each language this project names by ISO 639-1.
 TATOEBA_CODES = {
-    "ar": "ara", "de": "deu", "el": "ell", "es": "spa", "hi": "hin",
-    "ru": "rus", "th": "tha", "tr": "tur", "vi": "vie", "zh": "cmn",
-}  # fmt: skip
+    "ar": "ara",
+    "de": "deu",
+    "el": "ell",
+    "es": "spa",
+    "hi": "hin",
+    "ru": "rus",
+    "th": "tha",
+    "tr": "tur",
+    "vi": "vie",
+    "zh": "cmn",
+}
 
 
 def pair_files(lang: str) -> tuple[str, str]:
