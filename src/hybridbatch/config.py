@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from hybridbatch.core import runs
+from hybridbatch.core.contract import MULTI, RANK_DISTANCE
 from hybridbatch.core.errors import ConfigError
 from hybridbatch.core.runs import HYBRID, Run, role_of
 from hybridbatch.data.formats.idtriples import COLUMNS as ID_TRIPLE_COLUMNS
@@ -219,8 +220,8 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
     if problem := version_problem(protocol["version"]):
         problems.append(f"report.protocol.version: {problem}")
     primary = protocol["domain_primary"]
-    if primary["metric"] == "rank_distance" and primary["setting"] != "multi":
-        problems.append(f"report.protocol.domain_primary: rank_distance is measured in the multi setting only, not {primary['setting']}")
+    if primary["metric"] == RANK_DISTANCE and primary["setting"] != MULTI:
+        problems.append(f"report.protocol.domain_primary: {RANK_DISTANCE} is measured in the {MULTI} setting only, not {primary['setting']}")
     origins = {**{name: spec.origin for name, spec in DATASETS.items()}, **{name: s["origin"] for name, s in loaded.items()}}
     # A misspelt source would silently keep weight 1.
     for name in config["training"]["source_weights"]:

@@ -43,9 +43,12 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 TABLES = tuple(SCHEMAS)
 
-MULTI = "multi"
-SETTINGS = ("mono", "cross", MULTI)
-METRICS = ("map", "recall@1", "recall@10", "mrr@10", "ndcg@10")
+# Where a query's pool comes from: its own language, another one, or every language at once.
+MONO, CROSS, MULTI = "mono", "cross", "multi"
+SETTINGS = (MONO, CROSS, MULTI)
+# The retrieval metrics (hybridbatch.evaluation.metrics; definitions in docs/evaluation.md).
+MAP, RECALL_1, RECALL_10, MRR_10, NDCG_10 = "map", "recall@1", "recall@10", "mrr@10", "ndcg@10"
+METRICS = (MAP, RECALL_1, RECALL_10, MRR_10, NDCG_10)
 # Language bias, measured in the multilingual pool only; lower is better there alone.
 RANK_DISTANCE = "rank_distance"
 LOWER_IS_BETTER = {RANK_DISTANCE}

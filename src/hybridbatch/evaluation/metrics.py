@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hybridbatch.core.contract import MAP, MRR_10, NDCG_10, RECALL_1, RECALL_10
+
 
 def _relevant_counts(rank: np.ndarray) -> np.ndarray:
     return np.isfinite(rank).sum(axis=1)
@@ -85,9 +87,9 @@ def query_metrics(rank: np.ndarray, rank_ge: np.ndarray) -> dict[str, np.ndarray
     positions = tie_safe_positions(rank, rank_ge)
     with np.errstate(invalid="ignore"):
         return {
-            "map": average_precision(rank, rank_ge),
-            "recall@1": recall_at(positions, 1),
-            "recall@10": recall_at(positions, 10),
-            "mrr@10": reciprocal_rank_at(positions, 10),
-            "ndcg@10": ndcg_at(positions, 10),
+            MAP: average_precision(rank, rank_ge),
+            RECALL_1: recall_at(positions, 1),
+            RECALL_10: recall_at(positions, 10),
+            MRR_10: reciprocal_rank_at(positions, 10),
+            NDCG_10: ndcg_at(positions, 10),
         }

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import LOWER_IS_BETTER, MULTI, RANK_DISTANCE, setting_of
+from hybridbatch.core.contract import CROSS, LOWER_IS_BETTER, MAP, MONO, MRR_10, MULTI, RANK_DISTANCE, setting_of
 from hybridbatch.core.runs import HYBRID, X_X, X_Y, strategy_roles
 from hybridbatch.results.protocol import Protocol
 from hybridbatch.results.verdicts import BETTER, EQUIVALENCE, EQUIVALENT, PRIMARY, SUPERIORITY, Comparison, Estimate, Hypothesis, compare, decide
 
 # The paper's claims, tested per experiment and hybrid on these metrics (claims 1-3) and on rank
 # distance in the multilingual pool (claim 4).
-CLAIM_METRICS = ("map", "mrr@10")
+CLAIM_METRICS = (MAP, MRR_10)
 BIAS_METRIC = RANK_DISTANCE
 NOT_TESTABLE = "not testable here"
 SIGNIFICANCE_COLUMNS = [
@@ -77,8 +77,8 @@ class Claim:
 
 
 CLAIMS = (
-    Claim(1, "Hybrid matches X-X on monolingual retrieval", "mono", X_X, X_Y, EQUIVALENCE, EQUIVALENT),
-    Claim(2, "Hybrid matches X-Y on cross-lingual retrieval", "cross", X_Y, X_X, EQUIVALENCE, EQUIVALENT),
+    Claim(1, "Hybrid matches X-X on monolingual retrieval", MONO, X_X, X_Y, EQUIVALENCE, EQUIVALENT),
+    Claim(2, "Hybrid matches X-Y on cross-lingual retrieval", CROSS, X_Y, X_X, EQUIVALENCE, EQUIVALENT),
     Claim(3, "Hybrid matches X-Y on multilingual retrieval", MULTI, X_Y, X_X, EQUIVALENCE, EQUIVALENT),
     Claim(4, "Hybrid has the lowest language bias", MULTI, None, None, SUPERIORITY, BETTER),
 )

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import LOWER_IS_BETTER, METRICS, PROVENANCE, SETTINGS
+from hybridbatch.core.contract import CROSS, LOWER_IS_BETTER, MAP, METRICS, MONO, MRR_10, MULTI, PROVENANCE, RANK_DISTANCE, SETTINGS
 from hybridbatch.core.runs import BASE, ROLE_TITLES, strategy_roles
 from hybridbatch.results.claims import CLAIMS
-from hybridbatch.results.tables import per_language, summary
+from hybridbatch.results.tables import PER_LANGUAGE_COLUMNS, per_language, summary, summary_column
 
-SETTING_TITLES = {"mono": "Mono", "cross": "Cross", "multi": "Multi"}
+SETTING_TITLES = {MONO: "Mono", CROSS: "Cross", MULTI: "Multi"}
 NO_CLAIM_TESTS = "No hybrid strategy (0 < alpha < 1) with X-X / X-Y baselines: no claim to test."
 NOTHING_TRAINED = "This experiment has no train_sources: only the base model is evaluated, no claim to test."
 
@@ -72,7 +72,7 @@ def html_page(title: str, blocks: Sequence[Block]) -> str:
 def _number(value: float, metric: str) -> str:
     if pd.isna(value):
         return "–"
-    return f"{value:.1f}" if metric == "rank_distance" else f"{value:.3f}"
+    return f"{value:.1f}" if metric == RANK_DISTANCE else f"{value:.3f}"
 
 
 def _with_spread(mean: float, spread: float, metric: str) -> str:
@@ -95,7 +95,7 @@ def _best_marked(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return cells
 
 
-METRIC_TITLES = {"map": "mAP", "mrr@10": "MRR@10", "rank_distance": "rank distance"}
+METRIC_TITLES = {MAP: "mAP", MRR_10: "MRR@10", RANK_DISTANCE: "rank distance"}
 
 
 def provenance_note(metrics: pd.DataFrame) -> str:
@@ -228,12 +228,12 @@ def summary_blocks(
     blocks = []
     for experiment, table in summary.groupby("experiment", sort=False):
         table = table.reset_index(drop=True)
-        columns = [f"map_{s}" for s in SETTINGS] + ["rank_distance"]
+        columns = [summary_column(MAP, s) for s in SETTINGS] + [RANK_DISTANCE]
         main = pd.concat([table[["strategy", "seeds"]], _best_marked(table, columns)], axis=1)
         main.columns = ["model", "seeds", *(f"mAP {SETTING_TITLES[s]}" for s in SETTINGS), "rank distance"]
-        other = [f"{m}_{s}" for m in METRICS if m != "map" for s in SETTINGS]
+        other = [summary_column(m, s) for m in METRICS if m != MAP for s in SETTINGS]
         more = pd.concat([table[["strategy"]], _best_marked(table, other)], axis=1)
-        more.columns = ["model", *(f"{m} {SETTING_TITLES[s]}" for m in METRICS if m != "map" for s in SETTINGS)]
+        more.columns = ["model", *(f"{m} {SETTING_TITLES[s]}" for m in METRICS if m != MAP for s in SETTINGS)]
         notes = [
             (
                 "Macro averages: per (query language, pool) pair first, then over a setting's pairs. "
@@ -256,20 +256,18 @@ def summary_blocks(
     return blocks
 
 
+PER_LANGUAGE_TITLES = ("mAP Mono", "mAP Cross (mean over pools)", "mAP Multi", "rank distance")
+
+
 def per_language_blocks(table: pd.DataFrame) -> list[Block]:
     """Per experiment and measure: query languages down, strategies across, and their mean."""
     blocks = []
     for experiment, rows in table.groupby("experiment", sort=False):
         strategies = list(dict.fromkeys(rows["strategy"]))
-        for column, title in (
-            ("map_mono", "mAP Mono"),
-            ("map_cross", "mAP Cross (mean over pools)"),
-            ("map_multi", "mAP Multi"),
-            ("rank_distance", "rank distance"),
-        ):
+        for column, title in zip(PER_LANGUAGE_COLUMNS, PER_LANGUAGE_TITLES, strict=True):
             wide = rows.pivot(index="query_lang", columns="strategy", values=column)[strategies]
             wide.loc["mean"] = wide.mean()
-            metric = "rank_distance" if column == "rank_distance" else "map"
+            metric = RANK_DISTANCE if column == RANK_DISTANCE else MAP
             formatted = wide.apply(lambda values, m=metric: values.map(lambda v: _number(v, m))).reset_index()
             blocks.append(Block(f"{experiment}: {title} per query language", formatted.rename(columns={"query_lang": "query language"})))
     return blocks
@@ -293,8 +291,8 @@ def paper_numbers(
                 [
                     f"paper, {paper_encoder}",
                     ROLE_TITLES[strategy],
-                    *(_number(by_metric.get(("map", s)), "map") for s in SETTINGS),
-                    _number(by_metric.get(("rank_distance", "multi")), "rank_distance"),
+                    *(_number(by_metric.get((MAP, s)), MAP) for s in SETTINGS),
+                    _number(by_metric.get((RANK_DISTANCE, MULTI)), RANK_DISTANCE),
                     experiment,
                 ]
             )
@@ -304,8 +302,8 @@ def paper_numbers(
                 [
                     f"here, {encoders[experiment]}",
                     name,
-                    *(_number(getattr(row, f"map_{s}"), "map") for s in SETTINGS),
-                    _number(row.rank_distance, "rank_distance"),
+                    *(_number(getattr(row, summary_column(MAP, s)), MAP) for s in SETTINGS),
+                    _number(getattr(row, RANK_DISTANCE), RANK_DISTANCE),
                     experiment,
                 ]
             )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hybridbatch.core.contract import MULTI, RANK_DISTANCE, setting_of
+from hybridbatch.core.contract import CROSS, MAP, MRR_10, MULTI, RANK_DISTANCE, RECALL_1, setting_of
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
 from hybridbatch.data.registry import DATASETS
 from hybridbatch.results.documents import Block
@@ -31,8 +31,8 @@ from hybridbatch.results.protocol import Protocol
 from hybridbatch.results.tables import read_per_query_file
 from hybridbatch.results.verdicts import EXPLORATORY, FOUR_WAY, PRIMARY, Comparison, Hypothesis, compare, decide
 
-DOMAIN_SETTINGS = ("cross", MULTI)
-DOMAIN_METRICS = ("mrr@10", "map", "recall@1")
+DOMAIN_SETTINGS = (CROSS, MULTI)
+DOMAIN_METRICS = (MRR_10, MAP, RECALL_1)
 # (setting, metric) of every row group; rank distance is measured in the multilingual pool only.
 CASES = [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
 DOMAIN_TITLE = "Does it transfer across domains? MRR@10, mAP, R@1 and rank distance per domain"

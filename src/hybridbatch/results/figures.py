@@ -21,9 +21,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import MULTI, SETTINGS, macro_average
+from hybridbatch.core.contract import MAP, MRR_10, MULTI, RANK_DISTANCE, SETTINGS, macro_average
 from hybridbatch.core.io import atomic_path, read_frame, read_frame_csv
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run, role_of, runs_by_name, strategy_alphas, strategy_roles
+from hybridbatch.results.domains import DOMAIN_SETTINGS
 from hybridbatch.results.figure_catalog import FIGURES, FigureOptions
 from hybridbatch.results.tables import load_metrics
 
@@ -86,7 +87,7 @@ def _languages(metrics: pd.DataFrame) -> list[str]:
 
 
 def map_heatmaps(metrics: pd.DataFrame, strategies: Sequence[str], title: str, target, options: FigureOptions) -> None:
-    means, languages = _pair_means(metrics, "map"), _languages(metrics)
+    means, languages = _pair_means(metrics, MAP), _languages(metrics)
     columns = min(2, len(strategies))
     rows = -(-len(strategies) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(6.2 * columns, 0.42 * len(languages) * rows + 1.2 * rows), squeeze=False, layout="constrained")
@@ -101,7 +102,7 @@ def map_heatmaps(metrics: pd.DataFrame, strategies: Sequence[str], title: str, t
 
 
 def map_difference(metrics: pd.DataFrame, pairs: Sequence[tuple[str, str]], title: str, target, options: FigureOptions) -> None:
-    means, languages = _pair_means(metrics, "map"), _languages(metrics)
+    means, languages = _pair_means(metrics, MAP), _languages(metrics)
     grids = [_grid(means, a, languages) - _grid(means, b, languages) for a, b in pairs]
     limit = max(0.01, float(np.nanmax(np.abs(grids)))) if grids else 0.01
     figure, axes = plt.subplots(1, max(1, len(pairs)), figsize=(6.2 * max(1, len(pairs)), 0.42 * len(languages) + 1.4), squeeze=False, layout="constrained")
@@ -117,7 +118,7 @@ def map_difference(metrics: pd.DataFrame, pairs: Sequence[tuple[str, str]], titl
 
 
 def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Mapping[str, str], title: str, target, options: FigureOptions) -> None:
-    macro = macro_average(metrics[metrics["metric"] == "map"]).merge(metrics[["model", "strategy"]].drop_duplicates(), on="model")
+    macro = macro_average(metrics[metrics["metric"] == MAP]).merge(metrics[["model", "strategy"]].drop_duplicates(), on="model")
     stats = macro.groupby(["strategy", "setting"])["value"].agg(["mean", "std"])
     # A translation benchmark has no monolingual setting.
     settings = [setting for setting in SETTINGS if setting in set(macro["setting"])]
@@ -139,7 +140,7 @@ def settings_bars(metrics: pd.DataFrame, strategies: Sequence[str], colours: Map
 
 
 def rank_distance(metrics: pd.DataFrame, strategies: Sequence[str], colours: Mapping[str, str], title: str, target, options: FigureOptions) -> None:
-    means, languages = _pair_means(metrics, "rank_distance"), _languages(metrics)
+    means, languages = _pair_means(metrics, RANK_DISTANCE), _languages(metrics)
     figure, axis = plt.subplots(figsize=(max(6, 0.2 * len(languages) * len(strategies)), 4), layout="constrained")
     width = 0.8 / len(strategies)
     for index, strategy in enumerate(strategies):
@@ -216,11 +217,11 @@ def domain_mrr(table: pd.DataFrame, colours: Mapping[str, str], target, options:
     """The domain study at a glance: MRR@10 of each model per domain (x axis), Cross and Multi side
     by side, with the interval of each value (`table`: hybridbatch.results.domains.domain_table;
     `colours`: study_colours)."""
-    rows = table[(table["kind"] == "model") & (table["metric"] == "mrr@10")]
+    rows = table[(table["kind"] == "model") & (table["metric"] == MRR_10)]
     domains, models = list(dict.fromkeys(rows["domain"])), list(dict.fromkeys(rows["name"]))
     figure, axes = plt.subplots(1, 2, figsize=(max(7.0, 1.6 * len(domains) * 2), 4), sharey=True, layout="constrained")
     width = 0.8 / len(models)
-    for axis, setting in zip(axes, ("cross", MULTI), strict=True):
+    for axis, setting in zip(axes, DOMAIN_SETTINGS, strict=True):
         for index, model in enumerate(models):
             values = rows[(rows["setting"] == setting) & (rows["name"] == model)].set_index("domain").reindex(domains)
             errors = np.abs(np.vstack([values["value"] - values["ci_low"], values["ci_high"] - values["value"]]))

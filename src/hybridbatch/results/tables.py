@@ -12,19 +12,24 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from hybridbatch.core.contract import METRICS, MULTI, RANK_DISTANCE, SETTINGS
+from hybridbatch.core.contract import MAP, METRICS, MONO, MULTI, RANK_DISTANCE, SETTINGS
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import read_frame
 from hybridbatch.core.runs import Run
 from hybridbatch.data.registry import DATASETS
 
 
-def summary_columns() -> list[str]:
-    return [f"{metric}_{setting}" for metric in METRICS for setting in SETTINGS] + [RANK_DISTANCE]
-
-
-def _column(metric: str, setting: str) -> str:
+def summary_column(metric: str, setting: str) -> str:
+    """A summary or per-language table's column of `metric` in `setting` (rank distance has one)."""
     return metric if metric == RANK_DISTANCE else f"{metric}_{setting}"
+
+
+def summary_columns() -> list[str]:
+    return [summary_column(metric, setting) for metric in METRICS for setting in SETTINGS] + [RANK_DISTANCE]
+
+
+# The per-language table's columns: mAP in each setting, and rank distance.
+PER_LANGUAGE_COLUMNS = [*(summary_column(MAP, setting) for setting in SETTINGS), RANK_DISTANCE]
 
 
 def _with_runs(files: Mapping[tuple[str, str], str], runs: Mapping[str, Run], check) -> pd.DataFrame:
@@ -44,7 +49,7 @@ def _check_metrics(path: str, experiment: str, model: str, frame: pd.DataFrame) 
     present = set(zip(frame["setting"], frame["metric"], strict=True))
     # Translation benchmarks score no monolingual pair (a query's own text is in that pool).
     translation = any(name in DATASETS and DATASETS[name].translation for name in set(frame["benchmark"]))
-    settings = [setting for setting in SETTINGS if not (translation and setting == "mono")]
+    settings = [setting for setting in SETTINGS if not (translation and setting == MONO)]
     wanted = {(setting, metric) for setting in settings for metric in METRICS} | {(MULTI, RANK_DISTANCE)}
     if missing := sorted(wanted - present):
         listed = ", ".join(f"{metric} ({setting})" for setting, metric in missing)
@@ -93,7 +98,7 @@ def summary(metrics: pd.DataFrame) -> pd.DataFrame:
     # Per experiment: two experiments may share a benchmark and their runs share names.
     keys = ["experiment", "model", "strategy", "setting", "metric"]
     macro = metrics.groupby(keys, as_index=False, sort=False)["value"].mean()
-    macro["column"] = [_column(m, s) for m, s in zip(macro["metric"], macro["setting"], strict=True)]
+    macro["column"] = [summary_column(m, s) for m, s in zip(macro["metric"], macro["setting"], strict=True)]
     grouped = macro.groupby(["experiment", "strategy", "column"], sort=False)["value"]
     stats = grouped.agg(["mean", "std", "count"]).reset_index()
     means = stats.pivot(index=["experiment", "strategy"], columns="column", values="mean")
@@ -114,9 +119,9 @@ def summary(metrics: pd.DataFrame) -> pd.DataFrame:
 def per_language(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (experiment, strategy, query language): mAP in the Mono pool, the mean over the Cross
     pools, the Multi pool, and rank distance; means over seeds."""
-    rows = metrics[metrics["metric"].isin(["map", RANK_DISTANCE])]
+    rows = metrics[metrics["metric"].isin([MAP, RANK_DISTANCE])]
     by_language = rows.groupby(["experiment", "strategy", "seed", "query_lang", "setting", "metric"], dropna=False, sort=False)
     means = by_language["value"].mean().reset_index()
-    means["column"] = [_column(m, s) for m, s in zip(means["metric"], means["setting"], strict=True)]
+    means["column"] = [summary_column(m, s) for m, s in zip(means["metric"], means["setting"], strict=True)]
     table = means.groupby(["experiment", "strategy", "query_lang", "column"], sort=False)["value"].mean().unstack("column")
-    return table[["map_mono", "map_cross", "map_multi", RANK_DISTANCE]].reset_index()
+    return table[PER_LANGUAGE_COLUMNS].reset_index()

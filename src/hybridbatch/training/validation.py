@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hybridbatch.core.contract import SETTINGS, macro_average
+from hybridbatch.core.contract import MAP, SETTINGS, macro_average
 from hybridbatch.core.embeddings import LanguageEmbeddings
 from hybridbatch.evaluation.evaluate import evaluate
 from hybridbatch.models.encode import encode
@@ -54,7 +54,7 @@ def validation_scores(encoder, held_out: HeldOut, settings: EncodeSettings) -> d
             encode(encoder, candidates["text"].tolist(), "passage", settings, f"validate {lang} passages"),
         )
     metrics, _, _ = evaluate("validation", "training", held_out.qrels, embeddings)
-    macro = macro_average(metrics[metrics["metric"] == "map"]).set_index("setting")["value"]
+    macro = macro_average(metrics[metrics["metric"] == MAP]).set_index("setting")["value"]
     scores = {setting: float(macro.get(setting, np.nan)) for setting in SETTINGS}
     scores["score"] = float(np.nanmean(list(scores.values())))
     return scores
