@@ -6,7 +6,7 @@ from PIL import Image
 from hybridbatch.core.contract import METRICS, macro_average, setting_of
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import BASE_RUN, Run, strategy_roles
-from hybridbatch.results.claims import NOT_TESTABLE, claim_plan, claim_tests
+from hybridbatch.results.claims import NOT_TESTABLE, claim_plan, claim_tests, significance_rows
 from hybridbatch.results.documents import NO_CLAIM_TESTS, NOTHING_TRAINED, build_documents, html_page, markdown
 from hybridbatch.results.figure_catalog import FIGURES, FigureOptions, figure_caption, figure_names
 from hybridbatch.results.figures import DRAWERS, draw, strategy_colours
@@ -240,6 +240,15 @@ def test_claim_tests_are_deterministic_and_each_comparison_has_its_own_stream():
     again = both[both["hybrid"] == "hybrid"].reset_index(drop=True)
     assert len(both) == 2 * len(first)
     pd.testing.assert_frame_equal(again[["difference", "se", "p_value"]], first[["difference", "se", "p_value"]])
+
+
+def test_significance_rows_read_back_what_claim_tests_wrote(tmp_path):
+    table = claim_tests(claim_frame(-0.005, noise_sd=0.01), ["toy"], ALPHAS, PROTOCOL)
+    table.to_csv(tmp_path / "significance.csv", index=False)
+    rows = significance_rows(pd.read_csv(tmp_path / "significance.csv"))
+    assert [row.verdict for row in rows] == list(table["verdict"]) and rows[0].protocol_hash == PROTOCOL.digest()
+    with pytest.raises(DataError, match="the significance table has no column ci_low, precondition_result$"):
+        significance_rows(table.drop(columns=["precondition_result", "ci_low"]))
 
 
 def test_claim_plan_follows_alphas():

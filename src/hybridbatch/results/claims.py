@@ -8,12 +8,13 @@ statistics: hybridbatch.results.verdicts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
 from hybridbatch.core.contract import CROSS, LOWER_IS_BETTER, MAP, MONO, MRR_10, MULTI, RANK_DISTANCE, setting_of
+from hybridbatch.core.errors import DataError
 from hybridbatch.core.runs import HYBRID, X_X, X_Y, strategy_roles
 from hybridbatch.results.protocol import Protocol
 from hybridbatch.results.verdicts import BETTER, EQUIVALENCE, EQUIVALENT, PRIMARY, SUPERIORITY, Comparison, Estimate, Hypothesis, compare, decide
@@ -23,41 +24,55 @@ from hybridbatch.results.verdicts import BETTER, EQUIVALENCE, EQUIVALENT, PRIMAR
 CLAIM_METRICS = (MAP, MRR_10)
 BIAS_METRIC = RANK_DISTANCE
 NOT_TESTABLE = "not testable here"
-SIGNIFICANCE_COLUMNS = [
-    "experiment",
-    "claim",
-    "statement",
-    "hypothesis",
-    "metric",
-    "setting",
-    "hybrid",
-    "baseline",
-    "difference",
-    "se",
-    "ci_low",
-    "ci_high",
-    "ci_confidence",
-    "confidence",
-    "margin",
-    "baseline_value",
-    "p_value",
-    "p_holm",
-    "family",
-    "verdict",
-    "scope",
-    "precondition",
-    "precondition_difference",
-    "precondition_ci_low",
-    "precondition_ci_high",
-    "precondition_result",
-    "seeds",
-    "clusters",
-    "questions",
-    "pairs",
-    "samples",
-    "protocol_version",
-    "protocol_hash",
-]
+
+
+@dataclass(frozen=True)
+class SignificanceRow:
+    """One claim test as significance.csv holds it: its columns are these fields, in this order."""
+
+    experiment: str
+    claim: int
+    statement: str
+    hypothesis: str
+    metric: str
+    setting: str
+    hybrid: str
+    baseline: str
+    difference: float
+    se: float
+    ci_low: float
+    ci_high: float
+    ci_confidence: float  # the level Holm's step-down decided the test at
+    confidence: float  # the protocol's nominal level
+    margin: float
+    baseline_value: float
+    p_value: float
+    p_holm: float
+    family: str
+    verdict: str
+    scope: str
+    precondition: str  # the trade-off the claim presupposes, or "none"
+    precondition_difference: float
+    precondition_ci_low: float
+    precondition_ci_high: float
+    precondition_result: str
+    seeds: int
+    clusters: int
+    questions: int
+    pairs: int
+    samples: int
+    protocol_version: int
+    protocol_hash: str
+
+
+SIGNIFICANCE_COLUMNS = [column.name for column in fields(SignificanceRow)]
+
+
+def significance_rows(table: pd.DataFrame) -> list[SignificanceRow]:
+    """The tests of a significance table (`claim_tests`, or significance.csv read back)."""
+    if missing := [column for column in SIGNIFICANCE_COLUMNS if column not in table.columns]:
+        raise DataError(f"the significance table has no column {', '.join(missing)}")
+    return [SignificanceRow(**record) for record in table[SIGNIFICANCE_COLUMNS].to_dict("records")]
 
 
 @dataclass(frozen=True)

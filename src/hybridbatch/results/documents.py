@@ -14,7 +14,7 @@ import pandas as pd
 
 from hybridbatch.core.contract import CROSS, LOWER_IS_BETTER, MAP, METRICS, MONO, MRR_10, MULTI, PROVENANCE, RANK_DISTANCE, SETTINGS
 from hybridbatch.core.runs import BASE, ROLE_TITLES, strategy_roles
-from hybridbatch.results.claims import CLAIMS
+from hybridbatch.results.claims import CLAIMS, significance_rows
 from hybridbatch.results.tables import PER_LANGUAGE_COLUMNS, per_language, summary, summary_column
 
 SETTING_TITLES = {MONO: "Mono", CROSS: "Cross", MULTI: "Multi"}
@@ -134,32 +134,32 @@ def claim_table(tests: pd.DataFrame, roles: Mapping[str, str]) -> pd.DataFrame:
     (bold where it is the one the claim needs) and the baselines' trade-off the claim presupposes."""
     holds = {claim.number: claim.holds for claim in CLAIMS}
     rows = []
-    for test in tests.to_dict("records"):
-        metric = test["metric"]
-        compared = f"{_strategy_label(test['hybrid'], roles)} − {_strategy_label(test['baseline'], roles)}"
-        margin = f"{test['margin']:.4f}"
+    for test in significance_rows(tests):
+        metric = test.metric
+        compared = f"{_strategy_label(test.hybrid, roles)} − {_strategy_label(test.baseline, roles)}"
+        margin = f"{test.margin:.4f}"
         if metric in LOWER_IS_BETTER:
-            margin = f"{test['margin']:.1f} ({test['margin'] / test['baseline_value']:.0%} of {test['baseline_value']:.1f})"
+            margin = f"{test.margin:.1f} ({test.margin / test.baseline_value:.0%} of {test.baseline_value:.1f})"
         trade_off = "none presupposed"
-        if test["precondition"] != "none":
+        if test.precondition != "none":
             trade_off = (
-                f"{test['precondition']}: {_signed(test['precondition_difference'], metric)} "
-                f"[{_signed(test['precondition_ci_low'], metric)}, {_signed(test['precondition_ci_high'], metric)}], "
-                f"{test['precondition_result']}"
+                f"{test.precondition}: {_signed(test.precondition_difference, metric)} "
+                f"[{_signed(test.precondition_ci_low, metric)}, {_signed(test.precondition_ci_high, metric)}], "
+                f"{test.precondition_result}"
             )
-        verdict = test["verdict"]
+        verdict = test.verdict
         rows.append(
             [
-                f"{test['claim']}. {test['statement']} ({compared})",
-                test["hypothesis"],
+                f"{test.claim}. {test.statement} ({compared})",
+                test.hypothesis,
                 METRIC_TITLES[metric],
-                _signed(test["difference"], metric),
-                f"[{_signed(test['ci_low'], metric)}, {_signed(test['ci_high'], metric)}] ({test['ci_confidence']:.1%})",
+                _signed(test.difference, metric),
+                f"[{_signed(test.ci_low, metric)}, {_signed(test.ci_high, metric)}] ({test.ci_confidence:.1%})",
                 margin,
-                _p(test["p_holm"]),
-                f"**{verdict}**" if verdict == holds[test["claim"]] else verdict,
+                _p(test.p_holm),
+                f"**{verdict}**" if verdict == holds[test.claim] else verdict,
                 trade_off,
-                f"v{test['protocol_version']}",
+                f"v{test.protocol_version}",
             ]
         )
     columns = ["claim", "hypothesis", "metric", "difference", "interval", "margin", "Holm-adjusted p", "verdict", "trade-off between the baselines", "protocol"]
@@ -177,16 +177,17 @@ def claims_block(experiment: str, tests: pd.DataFrame, roles: Mapping[str, str],
 def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
     """How to read `claim_table`: the protocol, hypotheses, verdicts, the Holm family and what the
     intervals cover. `family`: the number of tests Holm adjusted over (the whole table)."""
-    first = tests.iloc[0]
-    confidence = float(first["confidence"])
-    bias = tests["metric"].isin(LOWER_IS_BETTER)
-    margins = [f"{tests.loc[~bias, 'margin'].iloc[0]:.4g} for mAP and MRR@10"] if (~bias).any() else []
-    if bias.any():
-        row = tests[bias].iloc[0]
-        margins.append(f"{row['margin'] / row['baseline_value']:.0%} of the baseline's rank distance")
+    rows = significance_rows(tests)
+    first = rows[0]
+    confidence = float(first.confidence)
+    quality = [row for row in rows if row.metric not in LOWER_IS_BETTER]
+    bias = [row for row in rows if row.metric in LOWER_IS_BETTER]
+    margins = [f"{quality[0].margin:.4g} for mAP and MRR@10"] if quality else []
+    if bias:
+        margins.append(f"{bias[0].margin / bias[0].baseline_value:.0%} of the baseline's rank distance")
     return [
         (
-            f"Protocol version {first['protocol_version']} (hash {first['protocol_hash']}; rules and history in docs/protocol.md), "
+            f"Protocol version {first.protocol_version} (hash {first.protocol_hash}; rules and history in docs/protocol.md), "
             "fixed before the run. Each claim is a test of d = hybrid − baseline (macro averages: per (query language, pool) "
             f"pair, then over the setting's pairs; mean over seeds) with a margin of {' and '.join(margins)}. Claims 1–3 "
             '("matches") are equivalence tests (TOST, H1: |d| < margin); claim 4 ("lowest bias") is superiority over each '
@@ -210,8 +211,8 @@ def claim_notes(tests: pd.DataFrame, family: int) -> list[str]:
             f"adjusted p agree. Not testable rows keep the nominal {confidence:.0%}."
         ),
         (
-            f"Standard errors: {first['clusters']} clusters of {first['questions']} questions (articles, each with all its "
-            f"questions' translations) resampled {first['samples']} times; {first['scope']}."
+            f"Standard errors: {first.clusters} clusters of {first.questions} questions (articles, each with all its "
+            f"questions' translations) resampled {first.samples} times; {first.scope}."
         ),
     ]
 
