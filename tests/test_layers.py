@@ -1,6 +1,7 @@
 """The library's layers: stage packages (data, models, training, evaluation, results) over a core
 that imports no stage; results import neither training nor models, and never load torch or FAISS."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -103,3 +104,13 @@ def test_each_stage_imports_only_the_stages_before_it():
 def test_the_architecture_page_is_drawn_from_the_present_imports():
     result = subprocess.run([sys.executable, str(REPOSITORY / "docs" / "architecture.py"), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_no_library_function_runs_over_a_screen_without_saying_why():
+    """A function over 60 lines says in its docstring why it is long "on purpose"."""
+    long = []
+    for path in sorted(LIBRARY.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno >= 60 and "on purpose" not in (ast.get_docstring(node) or ""):
+                long.append(f"{path.relative_to(LIBRARY)}:{node.lineno} {node.name}")
+    assert not long

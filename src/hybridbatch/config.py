@@ -199,15 +199,28 @@ def _id_triples_problems(where: str, source: Mapping[str, Any]) -> list[str]:
 
 
 def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot see: names nothing defines, and designs that cannot answer."""
+    origins = {**{name: spec.origin for name, spec in DATASETS.items()}, **{name: s["origin"] for name, s in config["sources"].items()}}
+    problems = _language_and_source_problems(config) + _protocol_problems(config["report"]["protocol"])
+    # A misspelt source would silently keep weight 1.
+    for name in config["training"]["source_weights"]:
+        if problem := _known("training source", name, sorted(origins)):
+            problems.append(f"training.source_weights.{name}: {problem}")
+    for experiment in experiments(config):
+        problems += _experiment_problems(config, experiment, origins)
+    return problems + _domain_problems(config, origins) or _language_problems(config)
+
+
+def _language_and_source_problems(config: Mapping[str, Any]) -> list[str]:
+    """Languages no data set has, and `sources:` entries that clash with a built-in name or say
+    what cannot be read."""
     problems = []
-    names = sorted(DATASETS)
-    loaded = config["sources"]
     all_languages = sorted({lang for spec in DATASETS.values() for lang in spec.languages})
     for key in ("data", "training"):
         for index, lang in enumerate(config[key]["languages"] or []):
             if problem := _known("language", lang, all_languages):
                 problems.append(f"{key}.languages[{index}]: {problem}")
-    for name, source in loaded.items():
+    for name, source in config["sources"].items():
         if name in DATASETS:
             problems.append(f"sources.{name}: the name of a built-in data set; choose another")
         for lang in source["languages"]:
@@ -215,38 +228,40 @@ def _semantic_problems(config: Mapping[str, Any]) -> list[str]:
                 problems.append(f"sources.{name}.languages.{lang}: {problem}")
         if "id_triples" in source:
             problems += _id_triples_problems(f"sources.{name}", source)
+    return problems
 
-    protocol = config["report"]["protocol"]
+
+def _protocol_problems(protocol: Mapping[str, Any]) -> list[str]:
+    problems = []
     if problem := version_problem(protocol["version"]):
         problems.append(f"report.protocol.version: {problem}")
     primary = protocol["domain_primary"]
     if primary["metric"] == RANK_DISTANCE and primary["setting"] != MULTI:
         problems.append(f"report.protocol.domain_primary: {RANK_DISTANCE} is measured in the {MULTI} setting only, not {primary['setting']}")
-    origins = {**{name: spec.origin for name, spec in DATASETS.items()}, **{name: s["origin"] for name, s in loaded.items()}}
-    # A misspelt source would silently keep weight 1.
-    for name in config["training"]["source_weights"]:
-        if problem := _known("training source", name, sorted(origins)):
-            problems.append(f"training.source_weights.{name}: {problem}")
-    for experiment in experiments(config):
-        where = f"experiments.{experiment.name}"
-        for index, strategy in enumerate(config["experiments"][experiment.name].get("strategies", [])):
-            if problem := _known("strategy", strategy, sorted(config["strategies"])):
-                problems.append(f"{where}.strategies[{index}]: {problem}")
-        if problem := _known("data set", experiment.benchmark, names):
-            hint = "" if "benchmark" in config["experiments"][experiment.name] else "; name the benchmark with `benchmark:`"
-            problems.append(f"{where}: benchmark: {problem}{hint}; {DATASETS_DEFINED}")
-            continue
-        benchmark = DATASETS[experiment.benchmark]
-        for index, source in enumerate(experiment.train_sources):
-            if problem := _known("training source", source, sorted(origins)):
-                problems.append(f"{where}.train_sources[{index}]: {problem} (built-in data sets and `sources:`; {DATASETS_DEFINED})")
-            elif origins[source] == benchmark.origin:
-                problems.append(
-                    f"{where}.train_sources[{index}]: training source {source!r} shares its text "
-                    f"({benchmark.origin}) with the benchmark {benchmark.name!r}; a zero-shot evaluation "
-                    "must never train on its benchmark's data"
-                )
-    return problems + _domain_problems(config, origins) or _language_problems(config)
+    return problems
+
+
+def _experiment_problems(config: Mapping[str, Any], experiment: Experiment, origins: Mapping[str, str]) -> list[str]:
+    """An experiment's unknown strategies, benchmark or training sources, and training text shared
+    with its benchmark."""
+    where, problems = f"experiments.{experiment.name}", []
+    for index, strategy in enumerate(config["experiments"][experiment.name].get("strategies", [])):
+        if problem := _known("strategy", strategy, sorted(config["strategies"])):
+            problems.append(f"{where}.strategies[{index}]: {problem}")
+    if problem := _known("data set", experiment.benchmark, sorted(DATASETS)):
+        hint = "" if "benchmark" in config["experiments"][experiment.name] else "; name the benchmark with `benchmark:`"
+        return [*problems, f"{where}: benchmark: {problem}{hint}; {DATASETS_DEFINED}"]
+    benchmark = DATASETS[experiment.benchmark]
+    for index, source in enumerate(experiment.train_sources):
+        if problem := _known("training source", source, sorted(origins)):
+            problems.append(f"{where}.train_sources[{index}]: {problem} (built-in data sets and `sources:`; {DATASETS_DEFINED})")
+        elif origins[source] == benchmark.origin:
+            problems.append(
+                f"{where}.train_sources[{index}]: training source {source!r} shares its text "
+                f"({benchmark.origin}) with the benchmark {benchmark.name!r}; a zero-shot evaluation "
+                "must never train on its benchmark's data"
+            )
+    return problems
 
 
 def _domain_problems(config: Mapping[str, Any], origins: Mapping[str, str]) -> list[str]:

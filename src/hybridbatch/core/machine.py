@@ -101,28 +101,33 @@ def claimed_gpus(count: int, lock_dir: str | os.PathLike[str] | None = None, pol
     folder = Path(lock_dir) if lock_dir is not None else default_lock_dir()
     folder.mkdir(parents=True, exist_ok=True)
     waited = False
+    while (handles := _claim_all(folder, pool, wanted)) is None:
+        if not waited:
+            log.info("waiting for %d free GPU(s) of %s (locks in %s)", wanted, ",".join(pool), folder)
+            waited = True
+        time.sleep(poll_seconds)
     with ExitStack() as held:
-        while True:
-            # One claimer at a time looks at the GPU locks, so a claim is all or nothing.
-            with open(folder / "claim.lock", "w") as claim:
-                fcntl.flock(claim, fcntl.LOCK_EX)
-                handles = {}
-                for gpu in pool:
-                    if len(handles) == wanted:
-                        break
-                    if (handle := _try_lock(folder / f"gpu{gpu}.lock")) is not None:
-                        handles[gpu] = handle
-                if len(handles) == wanted:
-                    for handle in handles.values():
-                        held.callback(handle.close)  # closing the file releases its lock
-                    break
-                for handle in handles.values():
-                    handle.close()
-            if not waited:
-                log.info("waiting for %d free GPU(s) of %s (locks in %s)", wanted, ",".join(pool), folder)
-                waited = True
-            time.sleep(poll_seconds)
+        for handle in handles.values():
+            held.callback(handle.close)  # closing the file releases its lock
         claimed = list(handles)
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(claimed)
         log.info("using GPU(s) %s", ",".join(claimed))
         yield claimed
+
+
+def _claim_all(folder: Path, pool: list[str], wanted: int) -> dict | None:
+    """Locks on `wanted` GPUs of `pool` (GPU -> open lock file), or None, holding none, when fewer
+    are free. One claimer at a time looks at the GPU locks, so a claim is all or nothing."""
+    with open(folder / "claim.lock", "w") as claim:
+        fcntl.flock(claim, fcntl.LOCK_EX)
+        handles = {}
+        for gpu in pool:
+            if len(handles) == wanted:
+                break
+            if (handle := _try_lock(folder / f"gpu{gpu}.lock")) is not None:
+                handles[gpu] = handle
+        if len(handles) == wanted:
+            return handles
+        for handle in handles.values():
+            handle.close()
+        return None

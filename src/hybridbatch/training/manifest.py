@@ -201,37 +201,61 @@ class _GroupStream:
         within an epoch.
         """
         slot = self._slot(count)
-        rows: list[Group | None] = [self._use(index) if _usable(self.occurrences[index], wanted) and self._open(index) else None for index in slot]
-        chosen = [group for group in rows if group is not None]
-        ids = {group.group_id for group in chosen}
-        keys = {group.conflict_key for group in chosen}
-        holes = [row for row, group in enumerate(rows) if group is None]
-
-        def fill(candidates: list[int]) -> None:
-            for index in candidates:
-                if not holes:
-                    return
-                group = self.occurrences[index]
-                if _usable(group, wanted) and self._open(index) and group.group_id not in ids and group.conflict_key not in keys:
-                    rows[holes.pop(0)] = self._use(index)
-                    chosen.append(group)
-                    ids.add(group.group_id)
-                    keys.add(group.conflict_key)
-
-        fill(self.passed)
-        if holes:
-            fill(self._borrowable())
-        if holes:
-            start = len(self.occurrences)
-            self._new_epoch()
-            fill(list(reversed(range(start, len(self.occurrences)))))
-        if holes:
+        batch = _Filling([self._use(index) if _usable(self.occurrences[index], wanted) and self._open(index) else None for index in slot])
+        # The next epoch is drawn only if the passed and the later slots' occurrences leave a hole.
+        for candidates in (lambda: self.passed, self._borrowable, self._next_epoch_backwards):
+            if batch.full:
+                break
+            self._fill(batch, candidates(), wanted)
+        if not batch.full:
             raise ConfigError(
                 f"source {self.name}: a batch needs {count} groups with {_describe(wanted)} and distinct conflict keys, "
-                f"but only {len(chosen)} exist; lower the batch size"
+                f"but only {batch.filled} exist; lower the batch size"
             )
         self.passed = [index for index in self.passed + slot if self._open(index)]
-        return rows  # type: ignore[return-value]  # every hole is filled
+        return batch.rows  # type: ignore[return-value]  # every hole is filled
+
+    def _next_epoch_backwards(self) -> list[int]:
+        """A new epoch's occurrences, drawn now, from its end backwards."""
+        start = len(self.occurrences)
+        self._new_epoch()
+        return list(reversed(range(start, len(self.occurrences))))
+
+    def _fill(self, batch: _Filling, candidates: list[int], wanted: str | None) -> None:
+        """Fill `batch`'s holes in order with the usable open `candidates` that fit it."""
+        for index in candidates:
+            if batch.full:
+                return
+            group = self.occurrences[index]
+            if _usable(group, wanted) and self._open(index) and batch.fits(group):
+                batch.put(self._use(index))
+
+
+class _Filling:
+    """A batch being filled: its rows (None: a hole) and the group_ids and conflict keys it holds."""
+
+    def __init__(self, rows: list[Group | None]) -> None:
+        self.rows = rows
+        chosen = [group for group in rows if group is not None]
+        self.ids = {group.group_id for group in chosen}
+        self.keys = {group.conflict_key for group in chosen}
+
+    @property
+    def filled(self) -> int:
+        return sum(group is not None for group in self.rows)
+
+    @property
+    def full(self) -> bool:
+        return None not in self.rows
+
+    def fits(self, group: Group) -> bool:
+        return group.group_id not in self.ids and group.conflict_key not in self.keys
+
+    def put(self, group: Group) -> None:
+        """`group` into the first hole."""
+        self.rows[self.rows.index(None)] = group
+        self.ids.add(group.group_id)
+        self.keys.add(group.conflict_key)
 
 
 class _LeastUsed:

@@ -85,26 +85,27 @@ def _checked_breaks(paragraph: dict[str, Any], where: str) -> tuple[tuple[str, .
     for s, (sentence, span) in enumerate(zip(sentences, raw_breaks, strict=True)):
         if not isinstance(sentence, str) or not sentence.strip():
             raise DataError(f"{where}.sentences[{s}]: empty or not a string")
-        if not isinstance(span, list) or len(span) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in span) or not 0 <= span[0] < span[1]:
-            raise DataError(f"{where}.sentence_breaks[{s}]: expected [start, end] with 0 <= start < end, got {span!r}")
-        start, end = span
-        if breaks and start < breaks[-1][1]:
-            raise DataError(
-                f"{where}.sentence_breaks[{s}]: {span!r} starts before the previous sentence ends at {breaks[-1][1]} "
-                "(breaks must be in order and must not overlap)"
-            )
-        if end > len(context):
-            raise DataError(f"{where}.sentence_breaks[{s}]: {span!r} ends beyond the context ({len(context)} characters)")
-        held = context[start:end]
-        if held.strip() != sentence.strip():
-            similarity = difflib.SequenceMatcher(None, held, sentence, autojunk=False).ratio()
-            if similarity < SPAN_SIMILARITY:
-                raise DataError(
-                    f"{where}.sentence_breaks[{s}]: context[{start}:{end}] is {held[:60]!r}, not the sentence {sentence[:60]!r} (similarity {similarity:.2f})"
-                )
-            log.warning("%s.sentence_breaks[%d]: span differs slightly from its sentence (similarity %.2f); kept", where, s, similarity)
-        breaks.append((start, end))
+        breaks.append(_checked_span(context, sentence, span, breaks[-1][1] if breaks else 0, f"{where}.sentence_breaks[{s}]"))
     return tuple(sentences), breaks
+
+
+def _checked_span(context: str, sentence: str, span: Any, previous_end: int, where: str) -> tuple[int, int]:
+    """One sentence's [start, end) span: two integers, after the previous sentence's end, inside
+    the context, holding the sentence (nearly: a slightly different span is kept with a warning)."""
+    if not isinstance(span, list) or len(span) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in span) or not 0 <= span[0] < span[1]:
+        raise DataError(f"{where}: expected [start, end] with 0 <= start < end, got {span!r}")
+    start, end = span
+    if start < previous_end:
+        raise DataError(f"{where}: {span!r} starts before the previous sentence ends at {previous_end} (breaks must be in order and must not overlap)")
+    if end > len(context):
+        raise DataError(f"{where}: {span!r} ends beyond the context ({len(context)} characters)")
+    held = context[start:end]
+    if held.strip() != sentence.strip():
+        similarity = difflib.SequenceMatcher(None, held, sentence, autojunk=False).ratio()
+        if similarity < SPAN_SIMILARITY:
+            raise DataError(f"{where}: context[{start}:{end}] is {held[:60]!r}, not the sentence {sentence[:60]!r} (similarity {similarity:.2f})")
+        log.warning("%s: span differs slightly from its sentence (similarity %.2f); kept", where, similarity)
+    return start, end
 
 
 def read_language_file(path: str | os.PathLike[str], lang: str) -> LanguageFile:
