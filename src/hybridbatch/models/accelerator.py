@@ -69,6 +69,6 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 def pad_multiple(device: torch.device) -> int:
     """Batches are padded to a multiple of this many tokens. On a GPU, bf16 kernels pay a one-time
-    choice per new tensor shape (about 50 ms each on an H100, more than a 12-layer forward pass),
-    so few distinct shapes pay; a CPU has no such cost, and padding would only add work."""
+    choice per new tensor shape (more than a 12-layer forward pass: bench/README.md), so few
+    distinct shapes pay; a CPU has no such cost, and padding would only add work."""
     return 32 if device.type == "cuda" else 1
