@@ -22,6 +22,11 @@ STAND_IN_MODEL = "hybridbatch-tests/tiny-e5"
 UNREACHABLE_HUB = "http://127.0.0.1:9"
 
 
+def workflow_command(workdir, *arguments) -> list[str]:
+    """`python -m snakemake` with this checkout's Snakefile in `workdir`, then `arguments` (targets, options)."""
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--directory", str(workdir), *arguments]
+
+
 def bench_module(name: str):
     """bench/{name}.py, imported from its file (bench/ is scripts, not a package)."""
     spec = importlib.util.spec_from_file_location(name, REPOSITORY / "bench" / f"{name}.py")

@@ -9,13 +9,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import MIRROR, REPOSITORY, STAND_IN_MODEL, UNREACHABLE_HUB, prefill_hub_cache
+from conftest import MIRROR, REPOSITORY, STAND_IN_MODEL, UNREACHABLE_HUB, prefill_hub_cache, workflow_command
 
 pytestmark = pytest.mark.slurm
 
@@ -31,21 +30,7 @@ TIMEOUT = 900  # seconds, per snakemake run
 
 def snakemake_command(workdir, overlay, *options):
     configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml", overlay]
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        *TARGETS,
-        "--snakefile",
-        str(REPOSITORY / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        *map(str, configfiles),
-        "--config",
-        f"mirror={MIRROR}",
-        *options,
-    ]
+    return workflow_command(workdir, *TARGETS, "--configfile", *map(str, configfiles), "--config", f"mirror={MIRROR}", *options)
 
 
 def run(command, log_path, env, timeout=TIMEOUT):

@@ -5,7 +5,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import yaml
 
 from hybridbatch.core.contract import TABLES
 
-from conftest import MIRROR, REPOSITORY, bench_module
+from conftest import MIRROR, REPOSITORY, bench_module, workflow_command
 
 pytestmark = pytest.mark.workflow
 
@@ -25,22 +24,9 @@ DATASETS = ("mlqa_r", "ntrex", "xquad_r")
 
 def snakemake_command(workdir, *targets, overlay=None, mirror=MIRROR):
     configfiles = [REPOSITORY / "config" / "config.yaml", REPOSITORY / "config" / "test.yaml"]
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        *targets,
-        "--snakefile",
-        str(REPOSITORY / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--configfile",
-        *map(str, configfiles + ([overlay] if overlay else [])),
-        "--config",
-        f"mirror={mirror}",
-    ]
+    return workflow_command(
+        workdir, *targets, "--cores", "2", "--configfile", *map(str, configfiles + ([overlay] if overlay else [])), "--config", f"mirror={mirror}"
+    )
 
 
 def snakemake(workdir, *targets, overlay=None, mirror=MIRROR, check=True):
@@ -251,9 +237,9 @@ def test_single_rule_reruns_on_its_own(workdir):
     assert target.read_bytes() == before
 
 
-def test_lint_is_clean():
+def test_lint_is_clean(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPOSITORY / "Snakefile"), "--lint"],
+        workflow_command(tmp_path, "--lint"),
         capture_output=True,
         text=True,
         cwd=REPOSITORY,
@@ -378,18 +364,12 @@ def test_invalid_config_stops_before_any_job(tmp_path):
 def test_paper_config_plans_the_paper_run(tmp_path):
     """config/paper.yaml cannot run offline (hub models and data), but its whole DAG must plan."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
+        workflow_command(
+            tmp_path,
             "-n",
-            "--snakefile",
-            str(REPOSITORY / "Snakefile"),
-            "--directory",
-            str(tmp_path),
             "--configfile",
             str(REPOSITORY / "config" / "paper.yaml"),
-        ],
+        ),
         capture_output=True,
         text=True,
     )
@@ -533,20 +513,14 @@ def test_the_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_and_retries(tmp_p
     partition comes from its kind (two variables), and failed jobs are submitted again."""
     env = {**os.environ, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part", "HYBRIDBATCH_SLURM_GPU_PARTITION": "gpu-part", "HYBRIDBATCH_SLURM_ACCOUNT": "acct"}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
+        workflow_command(
+            tmp_path,
             "-n",
-            "--snakefile",
-            str(REPOSITORY / "Snakefile"),
-            "--directory",
-            str(tmp_path),
             "--workflow-profile",
             str(REPOSITORY / "profiles" / "slurm"),
             "--configfile",
             str(REPOSITORY / "config" / "paper.yaml"),
-        ],
+        ),
         capture_output=True,
         text=True,
         env=env,
@@ -575,18 +549,12 @@ def test_a_missing_model_folder_is_named_by_the_key_that_set_it(tmp_path):
 def test_the_slurm_profile_without_its_variables_stops_naming_them(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("HYBRIDBATCH_SLURM_")}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
+        workflow_command(
+            tmp_path,
             "-n",
-            "--snakefile",
-            str(REPOSITORY / "Snakefile"),
-            "--directory",
-            str(tmp_path),
             "--workflow-profile",
             str(REPOSITORY / "profiles" / "slurm"),
-        ],
+        ),
         capture_output=True,
         text=True,
         env={**env, "HYBRIDBATCH_SLURM_CPU_PARTITION": "cpu-part"},
