@@ -16,7 +16,7 @@ from hybridbatch.core.contract import TABLES, contract_table, empty_columns
 from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import write_parquet
 from hybridbatch.data.formats import lareqa, ntrex, tatoeba, tico19
-from hybridbatch.data.registry import NTREX_DOCUMENT_IDS, DatasetSpec, DocumentView
+from hybridbatch.data.registry import NTREX_DOCUMENT_IDS, DatasetSpec, DocumentView, dataset
 from hybridbatch.data.splits import blocks, split_documents
 
 log = logging.getLogger(__name__)
@@ -120,35 +120,79 @@ def _translation_tables(
 ) -> Extracted:
     """The tables of a parallel corpus (translation retrieval): sentence i of every language is
     query `ids[i]` and candidate `{lang}:{ids[i]}`, relevant to each other in every language.
-    Training pairs: query = a sentence, positive = its up to two neighbours on each side in the same
-    document (`documents[i]`, contiguous); group_id = the sentence id, conflict_key = the document.
-    A query's cluster is `clusters[i]` (default: its document)."""
+    Training pairs: `_neighbour_pairs`. A query's cluster is `clusters[i]` (default: its document)."""
     clusters = documents if clusters is None else clusters
-    queries, candidates, qrels, pairs = (empty_columns(name) for name in TABLES)
+    queries, candidates, qrels = (empty_columns(name) for name in ("queries", "candidates", "qrels"))
+    for lang, texts in sentences.items():
+        for index, sentence in enumerate(texts):
+            _append(queries, qid=ids[index], lang=lang, text=sentence, cluster=clusters[index])
+            _append(candidates, cid=f"{lang}:{ids[index]}", lang=lang, text=sentence, context_id=documents[index])
+    for sentence_id in ids:
+        for lang in sentences:
+            _append(qrels, qid=sentence_id, cid=f"{lang}:{sentence_id}")
+    return _tables(queries, candidates, qrels, _neighbour_pairs(ids, documents, sentences), documents)
+
+
+def _context_tables(ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]], clusters: Sequence[str] | None = None) -> Extracted:
+    """Next-sentence retrieval on a parallel corpus, shaped like LAReQA (context retrieval): each
+    document's sentences pair up in order, the 1st with the 2nd, the 3rd with the 4th, and so on (an
+    odd last sentence is left out); the first of a pair is query `ids[i]` in every language, the
+    second candidate `{lang}:{ids[i + 1]}` in every language, relevant to the query in all of them.
+    Only second sentences are candidates: a query's own text (or its translation) in the pool would
+    be every query's nearest neighbour. No pair crosses a document. A query's cluster is
+    `clusters[i]` (default: its document). No training pairs: a context benchmark is a test set
+    (its corpus's training side is the translation view's)."""
+    clusters = documents if clusters is None else clusters
+    first = [
+        index for index, position in enumerate(_positions(documents)) if position % 2 == 0 and index + 1 < len(ids) and documents[index + 1] == documents[index]
+    ]
+    queries, candidates, qrels = (empty_columns(name) for name in ("queries", "candidates", "qrels"))
+    for lang, texts in sentences.items():
+        for index in first:
+            _append(queries, qid=ids[index], lang=lang, text=texts[index], cluster=clusters[index])
+            _append(candidates, cid=f"{lang}:{ids[index + 1]}", lang=lang, text=texts[index + 1], context_id=documents[index + 1])
+    for index in first:
+        for lang in sentences:
+            _append(qrels, qid=ids[index], cid=f"{lang}:{ids[index + 1]}")
+    return _tables(queries, candidates, qrels, empty_columns("pairs"), documents)
+
+
+def _positions(documents: Sequence[str]) -> list[int]:
+    """Each sentence's position in its document (`documents[i]`: sentence i's, contiguous)."""
+    positions: list[int] = []
+    for index, document in enumerate(documents):
+        positions.append(positions[-1] + 1 if index and documents[index - 1] == document else 0)
+    return positions
+
+
+def _neighbour_pairs(ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]]) -> dict[str, list]:
+    """Training pairs of a parallel corpus: query = a sentence, positive = its up to two neighbours
+    on each side in the same document (`documents[i]`, contiguous), joined; group_id = the sentence
+    id (the same sentence in every language), conflict_key = the document."""
+    pairs = empty_columns("pairs")
     for lang, texts in sentences.items():
         separator = "" if lang in SENTENCES_WITHOUT_SPACES else " "
         for index, sentence in enumerate(texts):
-            queries["qid"].append(ids[index])
-            queries["lang"].append(lang)
-            queries["text"].append(sentence)
-            queries["cluster"].append(clusters[index])
-            candidates["cid"].append(f"{lang}:{ids[index]}")
-            candidates["lang"].append(lang)
-            candidates["text"].append(sentence)
-            candidates["context_id"].append(documents[index])
             context = ntrex.neighbours(documents, index)
-            if not context:  # a one-sentence document has no positive to offer
-                continue
-            pairs["group_id"].append(ids[index])
-            pairs["conflict_key"].append(documents[index])
-            pairs["lang"].append(lang)
-            pairs["query"].append(sentence)
-            pairs["positive"].append(separator.join(texts[i] for i in context))
-            pairs["hard_negatives"].append([])
-    for sentence_id in ids:
-        for lang in sentences:
-            qrels["qid"].append(sentence_id)
-            qrels["cid"].append(f"{lang}:{sentence_id}")
+            if context:  # a one-sentence document has no positive to offer
+                _append(
+                    pairs,
+                    group_id=ids[index],
+                    conflict_key=documents[index],
+                    lang=lang,
+                    query=sentence,
+                    positive=separator.join(texts[i] for i in context),
+                    hard_negatives=[],
+                )
+    return pairs
+
+
+def _append(columns: dict[str, list], **row: object) -> None:
+    for name, value in row.items():
+        columns[name].append(value)
+
+
+def _tables(queries: dict, candidates: dict, qrels: dict, pairs: dict, documents: Sequence[str]) -> Extracted:
     return Extracted(
         contract_table("queries", queries),
         contract_table("candidates", candidates),
@@ -176,7 +220,7 @@ def extract_ntrex(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages:
     documents = ntrex.read_document_ids(raw_dir / NTREX_DOCUMENT_IDS)
     kept = _in_view(documents, [None] * len(documents), spec.view)
     sentences = {lang: ntrex.read_sentences(raw_dir / f"{lang}.txt", len(documents)) for lang in sorted(languages)}
-    return _translation_tables(
+    return _sentence_tables(spec)(
         [str(index + 1) for index in kept],
         [documents[index] for index in kept],
         {lang: [texts[index] for index in kept] for lang, texts in sentences.items()},
@@ -197,7 +241,65 @@ def extract_tico19(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages
     tuids = [corpus.tuids[index] for index in kept]
     kept_documents = [documents[index] for index in kept]
     contexts = blocks(kept_documents, spec.view.block) if spec.view.block else kept_documents
-    return _translation_tables(tuids, contexts, {lang: [corpus.texts[lang][t] for t in tuids] for lang in chosen}, kept_documents)
+    return _sentence_tables(spec)(tuids, contexts, {lang: [corpus.texts[lang][t] for t in tuids] for lang in chosen}, kept_documents)
+
+
+def _sentence_tables(spec: DatasetSpec):
+    """How a parallel corpus becomes a benchmark: context or translation retrieval."""
+    return _context_tables if spec.context_retrieval else _translation_tables
+
+
+def extract_union(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
+    """The queries (and their relevant candidates) of `spec.parts[0]` in a pool of every part's
+    candidates: a model that prefers some part's text shows it. The parts' raw files share `raw_dir`."""
+    parts = [EXTRACTORS[dataset(name).format](dataset(name), raw_dir, languages) for name in spec.parts]
+    queried = parts[0]
+    candidates = pa.concat_tables([part.candidates for part in parts])
+    if len(pc.unique(candidates["cid"])) != candidates.num_rows:
+        raise DataError(f"{spec.name}: candidate ids of {', '.join(spec.parts)} collide; a union needs them distinct")
+    conflicts = {context: key for part in parts for context, key in part.context_conflicts.items()}
+    return Extracted(queried.queries, candidates, queried.qrels, queried.pairs.slice(0, 0), conflicts)
+
+
+def extract_aligned_lareqa(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
+    """The paragraphs of a LAReQA data set whose sentences align across `languages`, as a parallel
+    corpus (`_translation_tables`: its training pairs are sentence-neighbour pairs).
+
+    LAReQA segments each language's paragraph on its own, so sentence i of two translations need
+    not be the same sentence: a paragraph counts as aligned where every language has as many
+    sentences and each sentence's share of its paragraph's characters lies within
+    ALIGNED_SHARE_GAP of the first language's (a sentence split in one language and merged in
+    another moves those shares)."""
+    chosen = sorted(languages)
+    files = [lareqa.read_language_file(Path(raw_dir) / f"{lang}.json", lang) for lang in chosen]
+    if len({len(file.paragraphs) for file in files}) != 1:
+        raise DataError(f"{spec.name}: the languages' files hold different numbers of paragraphs ({', '.join(f'{f.lang} {len(f.paragraphs)}' for f in files)})")
+    ids, documents, sentences = [], [], {lang: [] for lang in chosen}
+    for index, parallel in enumerate(zip(*(file.paragraphs for file in files), strict=True)):
+        if not _aligned([paragraph.sentences for paragraph in parallel]):
+            continue
+        for position in range(len(parallel[0].sentences)):
+            ids.append(f"{parallel[0].context_id.split(':', 1)[-1]}:{position}")
+            documents.append(f"paragraph-{index}")
+            for file, paragraph in zip(files, parallel, strict=True):
+                sentences[file.lang].append(paragraph.sentences[position])
+    if not ids:
+        raise DataError(f"{spec.name}: no paragraph's sentences align across {', '.join(chosen)}")
+    log.info("%s: %d of %d paragraphs align across %s (%d sentences)", spec.name, len(set(documents)), len(files[0].paragraphs), ", ".join(chosen), len(ids))
+    return _translation_tables(ids, documents, sentences)
+
+
+# How far (as a share of its paragraph's characters) a sentence may lie from its counterpart in
+# the first language before the paragraph counts as segmented differently.
+ALIGNED_SHARE_GAP = 0.15
+
+
+def _aligned(paragraphs: Sequence[Sequence[str]]) -> bool:
+    """Whether the translations of one paragraph (`paragraphs`: each language's sentences) split alike."""
+    if len({len(sentences) for sentences in paragraphs}) != 1:
+        return False
+    shares = [[len(sentence) / max(1, sum(map(len, sentences))) for sentence in sentences] for sentences in paragraphs]
+    return all(abs(share - first) <= ALIGNED_SHARE_GAP for other in shares[1:] for share, first in zip(other, shares[0], strict=True))
 
 
 def extract_tatoeba(spec: DatasetSpec, raw_dir: str | os.PathLike[str], languages: Iterable[str]) -> Extracted:
@@ -218,6 +320,8 @@ EXTRACTORS = {
     "ntrex": extract_ntrex,
     "tico19": extract_tico19,
     "tatoeba": extract_tatoeba,
+    "union": extract_union,
+    "lareqa_aligned": extract_aligned_lareqa,
 }
 
 
@@ -230,6 +334,8 @@ def check_counts(spec: DatasetSpec, extracted: Extracted, languages: Iterable[st
     """Compare per-language query and candidate counts with the published ones."""
     problems = []
     for name, expected in (("queries", spec.expected_queries), ("candidates", spec.expected_candidates)):
+        if not expected:  # counts that depend on the languages chosen (aligned paragraphs)
+            continue
         found = _count_by_lang(extracted.table(name))
         for lang in sorted(languages):
             if found.get(lang, 0) != expected[lang]:

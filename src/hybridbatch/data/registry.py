@@ -6,7 +6,7 @@ both yield the same bytes, pinned by the sha256 list shipped with this package.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
@@ -67,7 +67,7 @@ class DocumentView:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    format: str  # "lareqa" or "ntrex": which extractor reads it
+    format: str  # which extractor reads it (hybridbatch.data.extract.EXTRACTORS)
     languages: tuple[str, ...]
     # The corpus the text was taken from. Training on a source of the same origin as the benchmark
     # leaks evaluation text into training (XQuAD is SQuAD dev translated; MLQA-R is MLQA).
@@ -81,6 +81,11 @@ class DatasetSpec:
     # the multilingual pool is every other language's.
     translation: bool = False
     view: DocumentView | None = None
+    # Next-sentence retrieval on the parallel text instead of translation retrieval
+    # (hybridbatch.data.extract._context_tables): mono, cross and multilingual pools as on XQuAD-R.
+    context_retrieval: bool = False
+    # A union benchmark (format "union"): the queries of parts[0] against the candidates of every part.
+    parts: tuple[str, ...] = ()
 
     def file(self, name: str) -> RawFile:
         for raw in self.files:
@@ -172,6 +177,33 @@ def _tico19(name: str, domain: str, split: str, sentences: int, contexts: int, o
     return DatasetSpec(name, "tico19", TICO19_LANGUAGES, origin, TICO19_FILES, counts, counts, contexts, True, view)
 
 
+def _context(translation: DatasetSpec, name: str, pairs: int, documents: int, domain: str | None = None) -> DatasetSpec:
+    """Next-sentence retrieval on the documents of a translation benchmark's view (or of another
+    `domain` of its corpus): `pairs` sentence pairs per language, in `documents` documents."""
+    counts = dict.fromkeys(translation.languages, pairs)
+    view = translation.view if domain is None else DocumentView(domain, "all")
+    return replace(
+        translation,
+        name=name,
+        expected_queries=counts,
+        expected_candidates=counts,
+        expected_contexts=documents,
+        translation=False,
+        view=view,
+        context_retrieval=True,
+    )
+
+
+def _union(name: str, parts: tuple[DatasetSpec, ...]) -> DatasetSpec:
+    """The queries of parts[0] against the candidates of every part (the languages they share)."""
+    languages = tuple(sorted(set.intersection(*(set(part.languages) for part in parts))))
+    files = tuple(dict.fromkeys(raw for part in parts for raw in part.files))
+    candidates = {lang: sum(part.expected_candidates[lang] for part in parts) for lang in languages}
+    queries = {lang: parts[0].expected_queries[lang] for lang in languages}
+    contexts = sum(part.expected_contexts for part in parts)
+    return DatasetSpec(name, "union", languages, parts[0].origin, files, queries, candidates, contexts, parts=tuple(part.name for part in parts))
+
+
 def _tatoeba(lang: str, pairs: int) -> DatasetSpec:
     translation, english = pair_files(lang)
     files = (
@@ -199,6 +231,25 @@ DOMAIN_DATASETS = {
     )
 }
 DATASETS |= DOMAIN_DATASETS
+
+# The domain study's context-retrieval view (docs/domains.md): next-sentence retrieval in each
+# domain's test documents, the topic control (encyclopedic text on COVID-19, as the scientific is),
+# each domain's queries in the pool of every domain, and the general training source of the same
+# task form (sentence-neighbour pairs from the XQuAD-R paragraphs that segment alike).
+_SCIENTIFIC_CONTEXT = _context(DATASETS["tico19_scientific"], "tico19_scientific_context", 269, 3)
+_NEWS_CONTEXT = _context(DATASETS["ntrex_news"], "ntrex_news_context", 485, 60)
+CONTEXT_DATASETS = {
+    spec.name: spec
+    for spec in (
+        _SCIENTIFIC_CONTEXT,
+        _NEWS_CONTEXT,
+        _context(DATASETS["tico19_news"], "tico19_encyclopedic_context", 765, 15, domain="encyclopedic"),
+        _union("tico19_scientific_context_union", (_SCIENTIFIC_CONTEXT, _NEWS_CONTEXT)),
+        _union("ntrex_news_context_union", (_NEWS_CONTEXT, _SCIENTIFIC_CONTEXT)),
+        replace(DATASETS["xquad_r"], name="xquad_r_neighbours", format="lareqa_aligned", expected_queries={}, expected_candidates={}, translation=True),
+    )
+}
+DATASETS |= CONTEXT_DATASETS
 
 
 def dataset(name: str) -> DatasetSpec:
