@@ -13,10 +13,10 @@ from hybridbatch.core.runs import Run
 from hybridbatch.results.domains import COLUMNS, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query
 from hybridbatch.results.figure_catalog import FigureOptions
 from hybridbatch.results.figures import domain_mrr, study_colours
-from hybridbatch.results.protocol import RULE_VERSION, Protocol
+from hybridbatch.results.protocol import Protocol
 from hybridbatch.results.verdicts import Comparison, compare
 
-PROTOCOL = Protocol(RULE_VERSION, 0.95, 0.01, 0.05, 499, 0, "cross", "mrr@10")
+PROTOCOL = Protocol(2, 0.95, 0.01, 0.05, 499, 0, "cross", "mrr@10")
 OWN = {"scientific": "scientific/hybrid"}
 PAIRS = [("de", "en"), ("en", "de"), ("de", "multi"), ("en", "multi")]
 METRICS = ["mrr@10", "map", "recall@1", "rank_distance"]
@@ -39,6 +39,21 @@ def per_query(models, domain="scientific", questions=80, seeds=(0,), rng_seed=0,
                         rows.append((domain, model, seed, f"q{q}", query_lang, pool_lang, metric, value))
     frame = pd.DataFrame(rows, columns=["experiment", "strategy", "seed", "qid", "query_lang", "pool_lang", "metric", "value"])
     return frame.assign(stratum=benchmark, cluster=benchmark + ":d" + (frame["qid"].str[1:].astype(int) // 8).astype(str))
+
+
+def test_a_domain_whose_base_model_is_above_the_ceiling_has_no_primary_endpoint():
+    models = {"base": 0.95, "general/hybrid": 0.7, "scientific/hybrid": 0.6}
+    frame = pd.concat([per_query(models), per_query(models | {"base": 0.5}, domain="news", rng_seed=3, benchmark="ntrex_news")])
+    own = OWN | {"news": "scientific/hybrid"}
+    ceiling = Protocol(3, 0.95, 0.01, 0.05, 499, 0, "cross", "mrr@10", domain_ceiling=0.9)
+    table = domain_table(frame, list(models), [("general/hybrid", "scientific/hybrid")], own, ceiling)
+    endpoint = table[(table["kind"] == "difference") & (table["setting"] == "cross") & (table["metric"] == "mrr@10")].set_index("domain")
+    # Scientific: the base model scores about 0.95 there, above the ceiling: exploratory, saying why.
+    assert endpoint.at["scientific", "family"] == "exploratory" and "above the ceiling 0.9" in endpoint.at["scientific", "hypothesis"]
+    assert endpoint.at["news", "family"] == "primary" and "ceiling" not in endpoint.at["news", "hypothesis"]
+    # Without the ceiling (version 2) both are primary.
+    plain = domain_table(frame, list(models), [("general/hybrid", "scientific/hybrid")], own, PROTOCOL)
+    assert set(plain.loc[plain["family"] == "primary", "domain"]) == {"scientific", "news"}
 
 
 def test_a_model_value_is_its_macro_average_with_an_interval_around_it():
@@ -71,7 +86,7 @@ def test_the_table_finds_the_better_model_and_says_how_sure():
     ]
     assert primary["p_holm"].notna().all() and table.loc[table["family"] == "exploratory", "p_holm"].isna().all()
     assert set(table.loc[table["kind"] == "difference", "family"]) == {"primary", "exploratory"}
-    assert set(table["protocol_version"]) == {RULE_VERSION} and set(table["protocol_hash"]) == {PROTOCOL.digest()}
+    assert set(table["protocol_version"]) == {2} and set(table["protocol_hash"]) == {PROTOCOL.digest()}
     again = domain_table(frame, list(models), differences[:1], OWN, PROTOCOL)
     shared = table.merge(again, on=["domain", "kind", "name", "setting", "metric"], suffixes=("", "_again"))
     # A row's interval does not depend on the other rows (each comparison its own random stream).
@@ -193,5 +208,5 @@ def test_the_markdown_table_shows_each_value_with_its_interval():
     assert block.table.loc[2, "map (cross)"].endswith("(exploratory)")
     assert "tico19_scientific, each macro-averaged" in block.notes[0] and "80 sentences in 10 clusters" in block.notes[0]
     assert block.notes[1] == "Fine-tuned on this domain (in-domain): scientific/hybrid; every other model is zero-shot here."
-    assert f"Protocol version {RULE_VERSION} (hash {PROTOCOL.digest()}" in block.notes[2]
+    assert f"Protocol version 2 (hash {PROTOCOL.digest()}" in block.notes[2]
     assert "Holm over the study's 1" in block.notes[3] and "exploratory" in block.notes[3]

@@ -33,7 +33,7 @@ from conftest import bench_module
 
 MARGIN = 0.01
 ALPHA = 0.025
-PROTOCOL = Protocol(RULE_VERSION, 0.95, MARGIN, 0.05, 2000, 0, "cross", "mrr@10")
+PROTOCOL = Protocol(2, 0.95, MARGIN, 0.05, 2000, 0, "cross", "mrr@10")
 COMPARISON = Comparison("toy", "a", "b", "cross", "map")
 
 
@@ -306,8 +306,10 @@ def test_holm_by_hand():
 
 
 def test_the_protocol_is_versioned_and_hashed():
-    assert version_problem(RULE_VERSION) is None
-    assert "implements the verdict rule of version 2" in version_problem(1)
+    assert version_problem(2) is None and version_problem(RULE_VERSION, 0.9) is None
+    assert "implements the verdict rules of versions 2, 3" in version_problem(1)
+    assert version_problem(3) == "3 needs domain_ceiling (version 3 added it; docs/protocol.md)"
+    assert version_problem(2, 0.9) == "2 has no domain_ceiling (version 3 added it; docs/protocol.md)"
     section = {
         "version": 2,
         "confidence": 0.95,
@@ -320,13 +322,18 @@ def test_the_protocol_is_versioned_and_hashed():
     assert protocol == PROTOCOL and len(protocol.digest()) == 12
     assert Protocol.from_config(section | {"margin": 0.02}).digest() != protocol.digest()
     assert protocol.margin_of("rank_distance", 300.0) == pytest.approx(15.0) and protocol.margin_of("map", 0.5) == 0.01
+    # Version 3's ceiling is part of its hash; version 2's hash, published with its results
+    # (docs/results.md), stays what it was when the field was added.
+    ceiling = Protocol.from_config(section | {"version": 3, "domain_ceiling": 0.9})
+    assert ceiling.domain_ceiling == 0.9 and ceiling.digest() != protocol.digest()
+    assert protocol.digest() == "e9b67d3b2769"
 
 
 def test_a_config_naming_another_protocol_version_stops_at_start_up(default_config, schema):
     from hybridbatch.config import check
 
     config = default_config | {"report": default_config["report"] | {"protocol": default_config["report"]["protocol"] | {"version": 1}}}
-    with pytest.raises(ConfigError, match=r"report.protocol.version: 1, but this code implements the verdict rule of version 2"):
+    with pytest.raises(ConfigError, match=r"report.protocol.version: 1, but this code implements the verdict rules of versions 2, 3"):
         check(config, schema)
 
 

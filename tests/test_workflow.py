@@ -493,6 +493,41 @@ def test_the_domain_study_scores_every_model_on_every_domain(tmp_path):
     assert not (workdir / "results/metrics").exists()
 
 
+CONTEXT_OVERLAY = """
+data: {languages: [en, es], max_questions: 300}
+experiments:
+  general_neighbours: {benchmark: mlqa_r, train_sources: [xquad_r_neighbours], strategies: [hybrid]}
+  scientific: {benchmark: tico19_scientific, train_sources: [tico19_scientific_train], strategies: [hybrid]}
+domains:
+  name: domains_context
+  task: context retrieval
+  benchmarks: {scientific: [tico19_scientific_context], scientific_in_both_pools: [tico19_scientific_context_union]}
+  models: [general_neighbours, scientific]
+  general: general_neighbours
+training: {seeds: [0], validation: {groups: 0}}
+report: {protocol: {version: 3, domain_ceiling: 0.9}}
+"""
+
+
+def test_the_context_view_of_the_domain_study_has_its_own_outputs_and_a_mono_setting(tmp_path):
+    overlay = tmp_path / "domains_context.yaml"
+    overlay.write_text(CONTEXT_OVERLAY)
+    workdir = tmp_path / "run"
+    snakemake(workdir, "domains", overlay=overlay)
+    table = pd.read_csv(workdir / "results/tables/domains_context.csv")
+    assert set(table["domain"]) == {"scientific", "scientific_in_both_pools"}
+    # Context retrieval scores the monolingual pool too (translation retrieval cannot).
+    assert set(table["setting"]) == {"mono", "cross", "multi"} and set(table["protocol_version"]) == {3}
+    primary = table[table["family"] == "primary"]
+    assert list(primary["name"]) == ["general_neighbours/hybrid − scientific/hybrid"] and list(primary["domain"]) == ["scientific"]
+    assert (workdir / "results/tables/domains_context.md").read_text().startswith("# Does it transfer across domains?")
+    assert "(context retrieval)" in (workdir / "results/tables/domains_context.md").read_text().splitlines()[0]
+    assert (workdir / "results/figures/domains_context.png").stat().st_size > 10_000
+    assert not (workdir / "results/tables/domains.csv").exists()
+    overlap = pd.read_csv(workdir / "results/tables/overlap/general_neighbours.csv")
+    assert {"tico19_scientific_context", "tico19_scientific_context_union"} <= set(overlap["benchmark"])
+
+
 def test_the_domains_target_without_a_domain_study_is_refused_in_words(tmp_path):
     result = snakemake(tmp_path, "domains", "--dry-run", check=False)
     assert result.returncode != 0

@@ -139,6 +139,10 @@ class DomainStudy:
     benchmarks: Mapping[str, tuple[str, ...]]
     models: tuple[str, ...]
     general: str
+    # Its outputs' name (results/tables/{name}.*, results/figures/{name}.png) and the task its
+    # benchmarks pose, in the table's title: two views of the study can share a working directory.
+    name: str = "domains"
+    task: str = "translation retrieval"
 
     @property
     def all_benchmarks(self) -> list[str]:
@@ -151,7 +155,8 @@ def domain_study(config: Mapping[str, Any]) -> DomainStudy | None:
     if not entry:
         return None
     benchmarks = {domain: tuple(names) for domain, names in entry["benchmarks"].items()}
-    return DomainStudy(benchmarks, tuple(entry["models"]), entry["general"])
+    named = {key: entry[key] for key in ("name", "task") if key in entry}
+    return DomainStudy(benchmarks, tuple(entry["models"]), entry["general"], **named)
 
 
 def training_runs(config: Mapping[str, Any]) -> list[Run]:
@@ -233,7 +238,7 @@ def _language_and_source_problems(config: Mapping[str, Any]) -> list[str]:
 
 def _protocol_problems(protocol: Mapping[str, Any]) -> list[str]:
     problems = []
-    if problem := version_problem(protocol["version"]):
+    if problem := version_problem(protocol["version"], protocol.get("domain_ceiling")):
         problems.append(f"report.protocol.version: {problem}")
     primary = protocol["domain_primary"]
     if primary["metric"] == RANK_DISTANCE and primary["setting"] != MULTI:

@@ -69,6 +69,8 @@ TRAINING_EXPERIMENTS = [name for name, experiment in EXPERIMENTS.items() if expe
 CLAIM_EXPERIMENTS = [name for name in TRAINING_EXPERIMENTS if set(EXPERIMENTS[name].strategies) == set(config["strategies"])]
 # The domain study (config `domains:`), or None.
 DOMAINS = hbconfig.domain_study(config)
+# The domain study's outputs: results/tables/{DOMAIN_OUTPUTS}.*, results/figures/{DOMAIN_OUTPUTS}.png.
+DOMAIN_OUTPUTS = DOMAINS.name if DOMAINS else "domains"
 # The `experiment` wildcard of the rules that check, prepare and run training ("(?!)" matches nothing).
 TRAINING_EXPERIMENT = "|".join(TRAINING_EXPERIMENTS) or "(?!)"
 
@@ -326,7 +328,7 @@ def domain_outputs():
     """The domain study's table and figure; none where `domains:` is not configured."""
     if DOMAINS is None:
         return []
-    return [*expand("results/tables/domains.{ext}", ext=["csv", "md", "html"]), "results/figures/domains.png"]
+    return [*expand("results/tables/{name}.{ext}", name=DOMAIN_OUTPUTS, ext=["csv", "md", "html"]), f"results/figures/{DOMAIN_OUTPUTS}.png"]
 
 
 def domain_study_outputs(wildcards):

@@ -22,9 +22,9 @@ rule domain_table:
     input:
         [evaluation["path"] for evaluation in domain_evaluations()],
     output:
-        csv="results/tables/domains.csv",
-        md="results/tables/domains.md",
-        html=report("results/tables/domains.html", caption="../report/domains.rst", category="Tables"),
+        csv=f"results/tables/{DOMAIN_OUTPUTS}.csv",
+        md=f"results/tables/{DOMAIN_OUTPUTS}.md",
+        html=report(f"results/tables/{DOMAIN_OUTPUTS}.html", caption="../report/domains.rst", category="Tables"),
     params:
         library=library_code("domains.py"),
         evaluations=domain_evaluations(),
@@ -32,10 +32,11 @@ rule domain_table:
         general=DOMAINS.general if DOMAINS else None,
         benchmarks={domain: list(names) for domain, names in DOMAINS.benchmarks.items()} if DOMAINS else {},
         protocol=config["report"]["protocol"],
+        task=DOMAINS.task if DOMAINS else None,
     log:
-        "logs/domain_table.log",
+        f"logs/domain_table/{DOMAIN_OUTPUTS}.log",
     benchmark:
-        "benchmarks/domain_table.tsv"
+        f"benchmarks/domain_table/{DOMAIN_OUTPUTS}.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -44,18 +45,18 @@ rule domain_table:
 
 rule domain_figure:
     input:
-        "results/tables/domains.csv",
+        f"results/tables/{DOMAIN_OUTPUTS}.csv",
     output:
-        report("results/figures/domains.png", caption="../report/domains_figure.rst", category="Figures"),
+        report(f"results/figures/{DOMAIN_OUTPUTS}.png", caption="../report/domains_figure.rst", category="Figures"),
     params:
         library=library_code("domain_figure.py"),
         runs=domain_runs(),
         general=DOMAINS.general if DOMAINS else None,
         options=config["report"]["figures"],
     log:
-        "logs/domain_figure.log",
+        f"logs/domain_figure/{DOMAIN_OUTPUTS}.log",
     benchmark:
-        "benchmarks/domain_figure.tsv"
+        f"benchmarks/domain_figure/{DOMAIN_OUTPUTS}.tsv"
     conda:
         "../../environment.yml"
     script:

@@ -1,7 +1,7 @@
 from hybridbatch.core.io import write_frame_csv, write_text
 from hybridbatch.core.logs import logged
 from hybridbatch.results.documents import html_page, markdown
-from hybridbatch.results.domains import DOMAIN_TITLE, domain_blocks, domain_table, evaluations_from, own_models, study_models, study_per_query, study_runs
+from hybridbatch.results.domains import domain_blocks, domain_table, domain_title, evaluations_from, own_models, study_models, study_per_query, study_runs
 from hybridbatch.results.protocol import Protocol
 
 with logged(snakemake.log[0]) as log:
@@ -16,7 +16,8 @@ with logged(snakemake.log[0]) as log:
         protocol,
     )
     blocks = domain_blocks(table, snakemake.params.benchmarks, protocol)
+    title = domain_title(snakemake.params.task)
     write_frame_csv(table, snakemake.output.csv)
-    write_text(markdown(DOMAIN_TITLE, blocks), snakemake.output.md)
-    write_text(html_page(DOMAIN_TITLE, blocks), snakemake.output.html)
-    log.info("%s", markdown(DOMAIN_TITLE, blocks))
+    write_text(markdown(title, blocks), snakemake.output.md)
+    write_text(html_page(title, blocks), snakemake.output.html)
+    log.info("%s", markdown(title, blocks))

@@ -201,7 +201,19 @@ def _union(name: str, parts: tuple[DatasetSpec, ...]) -> DatasetSpec:
     candidates = {lang: sum(part.expected_candidates[lang] for part in parts) for lang in languages}
     queries = {lang: parts[0].expected_queries[lang] for lang in languages}
     contexts = sum(part.expected_contexts for part in parts)
-    return DatasetSpec(name, "union", languages, parts[0].origin, files, queries, candidates, contexts, parts=tuple(part.name for part in parts))
+    return DatasetSpec(
+        name,
+        "union",
+        languages,
+        parts[0].origin,
+        files,
+        queries,
+        candidates,
+        contexts,
+        translation=parts[0].translation,
+        context_retrieval=parts[0].context_retrieval,
+        parts=tuple(part.name for part in parts),
+    )
 
 
 def _tatoeba(lang: str, pairs: int) -> DatasetSpec:

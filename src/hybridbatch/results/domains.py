@@ -7,12 +7,13 @@ strategy of a training experiment, e.g. "general/hybrid") and `stratum` = the be
 `study_per_query` relabels the evaluations' files. A domain's value is the mean over its
 benchmarks of each benchmark's macro average (per language pair, then over its pairs), so a
 benchmark counts once however many pairs it has; rank distance only over the benchmarks where a
-query has several relevant items. Settings: Cross and Multi (translation retrieval has no Mono).
+query has several relevant items. Settings: Mono (context retrieval only), Cross and Multi.
 
 The primary endpoints are the protocol's setting and metric (`report.protocol.domain_primary`) for
 the general hybrid minus each domain's own hybrid (the hybrid of the experiment named like the
 domain), each decided four ways (better, equivalent, worse; else inconclusive) with Holm over
-them; every other row is exploratory (unadjusted, at the nominal level) and labelled so.
+them; from protocol version 3 a domain whose base model scores above `domain_ceiling` there has
+none. Every other row is exploratory (unadjusted, at the nominal level) and labelled so.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hybridbatch.core.contract import CROSS, MAP, MRR_10, MULTI, RANK_DISTANCE, RECALL_1, setting_of
+from hybridbatch.core.contract import CROSS, MAP, MRR_10, MULTI, RANK_DISTANCE, RECALL_1, SETTINGS, setting_of
 from hybridbatch.core.runs import BASE, HYBRID, X_X, X_Y, Run
 from hybridbatch.data.registry import DATASETS
 from hybridbatch.results.documents import Block
@@ -31,11 +32,21 @@ from hybridbatch.results.protocol import Protocol
 from hybridbatch.results.tables import read_per_query_file
 from hybridbatch.results.verdicts import EXPLORATORY, FOUR_WAY, PRIMARY, Comparison, Hypothesis, compare, decide
 
+# The settings every benchmark of the study scores (translation retrieval has no Mono; context
+# retrieval has it too, and its rows come first).
 DOMAIN_SETTINGS = (CROSS, MULTI)
 DOMAIN_METRICS = (MRR_10, MAP, RECALL_1)
 # (setting, metric) of every row group; rank distance is measured in the multilingual pool only.
-CASES = [(setting, metric) for setting in DOMAIN_SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
+CASES = [(setting, metric) for setting in SETTINGS for metric in DOMAIN_METRICS] + [(MULTI, RANK_DISTANCE)]
 DOMAIN_TITLE = "Does it transfer across domains? MRR@10, mAP, R@1 and rank distance per domain"
+
+
+def domain_title(task: str) -> str:
+    """The table's title, naming the task its benchmarks pose unless it is translation retrieval
+    (the first view, whose title it keeps)."""
+    return DOMAIN_TITLE if task == "translation retrieval" else f"{DOMAIN_TITLE} ({task})"
+
+
 COLUMNS = [
     "domain",
     "kind",
@@ -95,39 +106,27 @@ def domain_table(
     every other difference exploratory."""
     per_query = per_query.assign(setting=setting_of(per_query["query_lang"], per_query["pool_lang"]))
     groups = {key: frame for key, frame in per_query.groupby(["experiment", "setting"], sort=False)}
-    rows, tests, family, positions = [], [], [], []
+    rows, differences_decided = [], []
     for domain in dict.fromkeys(per_query["experiment"]):
         for setting, metric in CASES:
             frame = groups.get((domain, setting))
             present = set() if frame is None else set(frame.loc[frame["metric"] == metric, "strategy"])
+            values = {}
             for model in (m for m in models if m in present):
                 result = compare(frame, Comparison(domain, model, None, setting, metric), protocol.samples, protocol.seed)
                 low, high = result.interval(protocol.alpha)
+                values[model] = result.observed
                 rows.append(_row(domain, "model", model, setting, metric, protocol, result, ci_low=low, ci_high=high, confidence=protocol.confidence))
+            endpoint = (setting, metric) == (protocol.primary_setting, protocol.primary_metric)
+            ceiling = endpoint and protocol.domain_ceiling is not None and values.get(BASE, -math.inf) > protocol.domain_ceiling
             for a, b in ((a, b) for a, b in differences if {a, b} <= present):
-                comparison = Comparison(domain, a, b, setting, metric)
-                result = compare(frame, comparison, protocol.samples, protocol.seed)
-                margin = protocol.margin_of(metric, result.b_value)
-                primary = (setting, metric) == (protocol.primary_setting, protocol.primary_metric) and own.get(domain) == b
-                positions.append(len(rows))
-                tests.append(Hypothesis(comparison, result, FOUR_WAY, margin))
-                family.append(primary)
-                rows.append(
-                    _row(
-                        domain,
-                        "difference",
-                        f"{a} − {b}",
-                        setting,
-                        metric,
-                        protocol,
-                        result,
-                        margin=margin,
-                        hypothesis=f"four-way: better (> +{margin:.4g}), equivalent (within ±{margin:.4g}) or worse",
-                        family=PRIMARY if primary else EXPLORATORY,
-                    )
-                )
-    if tests:
-        decided = decide(tests, family, protocol.alpha)
+                why = f"the base model's {values[BASE]:.3f} is above the ceiling {protocol.domain_ceiling:g}" if ceiling and own.get(domain) == b else None
+                row, test = _difference(frame, Comparison(domain, a, b, setting, metric), protocol, endpoint and own.get(domain) == b and not ceiling, why)
+                differences_decided.append((len(rows), test, row["family"] == PRIMARY))
+                rows.append(row)
+    if differences_decided:
+        positions, tests, family = zip(*differences_decided, strict=True)
+        decided = decide(list(tests), list(family), protocol.alpha)
         for position, values in zip(positions, decided.to_dict("records"), strict=True):
             rows[position] |= {
                 "ci_low": values["ci_low"],
@@ -138,6 +137,27 @@ def domain_table(
                 "verdict": values["verdict"],
             }
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _difference(frame: pd.DataFrame, comparison: Comparison, protocol: Protocol, primary: bool, not_primary: str | None) -> tuple[dict, Hypothesis]:
+    """A difference's row before its family is decided, and its four-way hypothesis;
+    `not_primary`: why a primary endpoint is exploratory (the ceiling), or None."""
+    result = compare(frame, comparison, protocol.samples, protocol.seed)
+    margin = protocol.margin_of(comparison.metric, result.b_value)
+    hypothesis = f"four-way: better (> +{margin:.4g}), equivalent (within ±{margin:.4g}) or worse"
+    row = _row(
+        comparison.group,
+        "difference",
+        f"{comparison.a} − {comparison.b}",
+        comparison.setting,
+        comparison.metric,
+        protocol,
+        result,
+        margin=margin,
+        hypothesis=hypothesis + (f"; not primary: {not_primary}" if not_primary else ""),
+        family=PRIMARY if primary else EXPLORATORY,
+    )
+    return row, Hypothesis(comparison, result, FOUR_WAY, margin)
 
 
 def study_runs(plain: Mapping[str, Sequence[Mapping]]) -> dict[str, list[Run]]:
@@ -221,6 +241,12 @@ def _cell(row: pd.Series) -> str:
     return f"{text} {row['verdict']} (exploratory)"
 
 
+def _ceiling_note(protocol: Protocol) -> str:
+    if protocol.domain_ceiling is None:
+        return ""
+    return f", except in a domain where the base model scores above {protocol.domain_ceiling:g} on it (no room to tell models apart)"
+
+
 def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], protocol: Protocol) -> list[Block]:
     """One block per domain: models, then differences, down; (setting, metric) across; each cell
     the value and its interval, and a difference's verdict, primary or exploratory."""
@@ -253,7 +279,7 @@ def domain_blocks(table: pd.DataFrame, benchmarks: Mapping[str, Sequence[str]], 
             ),
             (
                 f"Primary endpoints: {protocol.primary_metric} ({protocol.primary_setting}), the general hybrid minus each domain's "
-                f"own hybrid; Holm over the study's {primary_count} at {1 - protocol.confidence:g} (a four-way p counts both sides: "
+                f"own hybrid{_ceiling_note(protocol)}; Holm over the study's {primary_count} at {1 - protocol.confidence:g} (a four-way p counts both sides: "
                 "twice the smallest one-sided p), each interval at the level Holm decided it at. Every other difference is "
                 f"exploratory: unadjusted, at the nominal {protocol.confidence:.0%}, not a finding on its own."
             ),

@@ -10,15 +10,20 @@ from dataclasses import asdict, dataclass
 
 from hybridbatch.core.contract import LOWER_IS_BETTER
 
-# The verdict rule the code implements (hybridbatch.results.verdicts); `report.protocol.version` must name it.
-RULE_VERSION = 2
+# The verdict rules the code implements (hybridbatch.results.verdicts; docs/protocol.md); `report.protocol.version`
+# must name one. Version 3 is version 2 with a ceiling on the domain study's primary endpoints.
+RULE_VERSIONS = (2, 3)
+RULE_VERSION = RULE_VERSIONS[-1]
+CEILING_VERSION = 3
 
 
-def version_problem(version: int) -> str | None:
-    """Why a configured protocol version cannot be run, or None."""
-    if version == RULE_VERSION:
-        return None
-    return f"{version}, but this code implements the verdict rule of version {RULE_VERSION} (docs/protocol.md): a rule change is a new version"
+def version_problem(version: int, domain_ceiling: float | None = None) -> str | None:
+    """Why a configured protocol version (with its domain ceiling, or None) cannot be run, or None."""
+    if version not in RULE_VERSIONS:
+        return f"{version}, but this code implements the verdict rules of versions {', '.join(map(str, RULE_VERSIONS))} (docs/protocol.md): a rule change is a new version"
+    if (version >= CEILING_VERSION) != (domain_ceiling is not None):
+        return f"{version} {'needs' if version >= CEILING_VERSION else 'has no'} domain_ceiling (version {CEILING_VERSION} added it; docs/protocol.md)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class Protocol:
     seed: int
     primary_setting: str  # the domain study's primary endpoint
     primary_metric: str
+    # Version 3: a domain whose base model scores above this on the primary endpoint has no primary
+    # endpoint (a ceiling leaves no room to tell models apart); None before version 3.
+    domain_ceiling: float | None = None
 
     @classmethod
     def from_config(cls, section: Mapping) -> Protocol:
@@ -46,6 +54,7 @@ class Protocol:
             seed=section["resampling"]["seed"],
             primary_setting=section["domain_primary"]["setting"],
             primary_metric=section["domain_primary"]["metric"],
+            domain_ceiling=section.get("domain_ceiling"),
         )
 
     @property
@@ -56,5 +65,7 @@ class Protocol:
         return self.relative_margin * b_value if metric in LOWER_IS_BETTER else self.margin
 
     def digest(self) -> str:
-        """The first 12 hex digits of the sha256 of the protocol's canonical JSON."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """The first 12 hex digits of the sha256 of the protocol's canonical JSON (a field a version
+        does not have is left out, so that an earlier version's hash stays what it was)."""
+        fields = {name: value for name, value in asdict(self).items() if value is not None}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
