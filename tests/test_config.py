@@ -264,6 +264,30 @@ def test_domain_overlay_compares_the_general_models_with_domain_fine_tuning(defa
     assert domain_study(default_config) is None
 
 
+def test_context_overlay_compares_general_text_with_domain_text_in_one_task_form(default_config, schema):
+    config = merged_overlay(default_config, "domains_context.yaml")
+    check(config, schema)
+    study = domain_study(config)
+    assert (study.name, study.task, study.general) == ("domains_context", "context retrieval", "general_neighbours")
+    assert set(study.benchmarks) == {"scientific", "news", "scientific_in_both_pools", "news_in_both_pools", "encyclopedic_covid"}
+    assert all(DATASETS[name].context_retrieval for name in study.all_benchmarks)
+    found = {e.name: (e.train_sources, e.strategies) for e in experiments(config) if e.name in study.models}
+    # Every trained model is a hybrid; general versus domain differs in the training text.
+    assert {strategies for _, strategies in found.values()} == {("hybrid",)}
+    assert found["general_neighbours"][0] == ("xquad_r_neighbours",) and DATASETS["xquad_r_neighbours"].origin == "squad"
+    assert config["report"]["protocol"]["version"] == 3 and config["report"]["protocol"]["domain_ceiling"] == 0.9
+    assert config["training"]["seeds"] == [0, 1]
+
+
+def test_protocol_version_3_needs_its_ceiling_and_version_2_has_none(default_config, schema):
+    config = merged_overlay(default_config, "domains_context.yaml")
+    del config["report"]["protocol"]["domain_ceiling"]
+    assert problems(config, schema) == ["report.protocol.version: 3 needs domain_ceiling (version 3 added it; docs/protocol.md)"]
+    config = merged_overlay(default_config, "domains.yaml")
+    config["report"]["protocol"]["domain_ceiling"] = 0.9
+    assert problems(config, schema) == ["report.protocol.version: 2 has no domain_ceiling (version 3 added it; docs/protocol.md)"]
+
+
 def test_a_domain_the_data_does_not_have_is_named(default_config, schema):
     config = merged_overlay(default_config, "domains.yaml")
     config["domains"]["benchmarks"]["legal"] = ["tico19_legal"]

@@ -13,7 +13,7 @@ from hybridbatch.training.settings import TrainSettings, train_job_section, trai
 from test_config import merged_overlay
 
 
-@pytest.mark.parametrize("overlay", [None, "study.yaml", "paper.yaml", "test.yaml", "domains.yaml"])
+@pytest.mark.parametrize("overlay", [None, "study.yaml", "paper.yaml", "test.yaml", "domains.yaml", "domains_context.yaml"])
 def test_every_shipped_config_gives_the_trainer_exactly_what_it_reads(default_config, overlay):
     config = merged_overlay(default_config, overlay) if overlay else default_config
     section = train_job_section(config["training"])
