@@ -465,12 +465,17 @@ training: {seeds: [0], validation: {groups: 0}}
 """
 
 
-def test_the_domain_study_scores_every_model_on_every_domain(tmp_path):
-    overlay = tmp_path / "domains.yaml"
-    overlay.write_text(DOMAIN_OVERLAY)
+def run_domain_study(tmp_path, overlay_text, name="domains"):
+    """The `domains` target on the tiny config and `overlay_text`: the working folder and the study's table."""
+    overlay = tmp_path / f"{name}.yaml"
+    overlay.write_text(overlay_text)
     workdir = tmp_path / "run"
     snakemake(workdir, "domains", overlay=overlay)
-    table = pd.read_csv(workdir / "results/tables/domains.csv")
+    return workdir, pd.read_csv(workdir / f"results/tables/{name}.csv")
+
+
+def test_the_domain_study_scores_every_model_on_every_domain(tmp_path):
+    workdir, table = run_domain_study(tmp_path, DOMAIN_OVERLAY)
     assert set(table["domain"]) == {"scientific"}
     assert list(dict.fromkeys(table["name"])) == [
         "base",
@@ -510,11 +515,7 @@ report: {protocol: {version: 3, domain_ceiling: 0.9}}
 
 
 def test_the_context_view_of_the_domain_study_has_its_own_outputs_and_a_mono_setting(tmp_path):
-    overlay = tmp_path / "domains_context.yaml"
-    overlay.write_text(CONTEXT_OVERLAY)
-    workdir = tmp_path / "run"
-    snakemake(workdir, "domains", overlay=overlay)
-    table = pd.read_csv(workdir / "results/tables/domains_context.csv")
+    workdir, table = run_domain_study(tmp_path, CONTEXT_OVERLAY, "domains_context")
     assert set(table["domain"]) == {"scientific", "scientific_in_both_pools"}
     # Context retrieval scores the monolingual pool too (translation retrieval cannot).
     assert set(table["setting"]) == {"mono", "cross", "multi"} and set(table["protocol_version"]) == {3}
