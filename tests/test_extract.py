@@ -245,3 +245,15 @@ def test_xquad_r_neighbours_hold_the_paragraphs_that_segment_alike(raw_root):
     assert len(pc.unique(extracted.candidates["context_id"])) == 101 and extracted.queries.num_rows == 5 * 463
     assert pairs["conflict_key"].nunique() == 98
     assert pairs.groupby("group_id")["lang"].nunique().eq(5).all()
+
+
+def test_the_topic_control_is_covid_text_of_another_domain(full):
+    """Encyclopedic TICO-19 documents (Wikipedia on COVID-19), none of the scientific ones, and the
+    union pools hold both domains' test documents."""
+    encyclopedic = set(full["tico19_encyclopedic_context"].candidates["context_id"].to_pylist())
+    scientific = set(full["tico19_scientific_context"].candidates["context_id"].to_pylist())
+    assert len(encyclopedic) == 15 and all(name.startswith(("Wikipedia_handpicked_", "wiki_")) for name in encyclopedic)
+    assert all(name.startswith("PubMed_") for name in scientific) and not encyclopedic & scientific
+    news = set(full["ntrex_news_context"].candidates["context_id"].to_pylist())
+    for union in ("tico19_scientific_context_union", "ntrex_news_context_union"):
+        assert set(full[union].candidates["context_id"].to_pylist()) == scientific | news, union
