@@ -263,3 +263,32 @@ def test_a_manifest_without_batches_trains_nothing_and_says_so(tiny_model, toy, 
     with pytest.raises(DataError, match=rf"{empty}: the manifest holds no batch, so training would take no step"):
         train(tiny_model, empty, pairs, tmp_path / "model", tmp_path / "checkpoints", FAST)
     assert not (tmp_path / "model").exists()
+
+
+def test_length_chunks_give_the_loss_and_gradients_of_one_padded_batch(tiny_model):
+    """A batch encoded in length-grouped chunks is the same batch: the same in-batch negatives,
+    loss and gradients as one tensor padded to its longest text, to float tolerance."""
+    from hybridbatch.models.folder import load_encoder
+
+    encoder = load_encoder(tiny_model)
+    encoder.eval()  # no dropout: both passes see the same function
+    forward = training._PairForward(encoder)
+    queries = [f"what about the {word}?" for word in WORDS[:8]]
+    passages = [" ".join((WORDS * 3)[: 3 + 15 * (i % 4)]) + f" and the {word}" for i, word in enumerate(WORDS[:8])]
+
+    def loss_and_gradients(chunked):
+        encoder.zero_grad(set_to_none=True)
+        sides = [training._tokenize(encoder, texts, "", 128, encoder.device, chunked) for texts in (queries, passages)]
+        query_vectors, passage_vectors = forward(*sides)
+        loss = info_nce(torch.nn.functional.normalize(query_vectors, dim=-1), torch.nn.functional.normalize(passage_vectors, dim=-1), 0.05)
+        loss.backward()
+        gradients = {name: parameter.grad.clone() for name, parameter in encoder.named_parameters() if parameter.grad is not None}
+        return loss.item(), gradients, [len(side.chunks) for side in sides]
+
+    padded_loss, padded, padded_chunks = loss_and_gradients(False)
+    chunked_loss, chunked, chunked_chunks = loss_and_gradients(True)
+    assert padded_chunks == [1, 1] and chunked_chunks[1] > 1  # passages of very different lengths were split
+    assert chunked_loss == pytest.approx(padded_loss, rel=1e-5)
+    assert padded.keys() == chunked.keys() and len(padded) > 10
+    for name, gradient in padded.items():
+        assert torch.allclose(chunked[name], gradient, rtol=1e-4, atol=1e-6), name

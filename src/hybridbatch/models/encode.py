@@ -41,6 +41,30 @@ def token_budget_batches(lengths: list[int], max_texts: int, max_tokens: int, mu
     return batches
 
 
+def length_chunks(lengths: Sequence[int], overhead: int, multiple: int = 1) -> list[list[int]]:
+    """The texts' indices in groups, each to be padded to its longest text (rounded up to
+    `multiple`): the grouping of least total cost, padded tokens plus `overhead` tokens for each
+    group (a forward call's fixed cost). Texts are sorted longest first and cut by dynamic
+    programming over that order (exact for it; O(n^2) for n texts, a batch's).
+
+    >>> length_chunks([10, 1, 9, 2], overhead=5)  # 5 + 2 x 10 + 5 + 2 x 2 = 34 beats 45 for one group
+    [[0, 2], [3, 1]]
+    """
+    order = sorted(range(len(lengths)), key=lambda index: -lengths[index])
+    padded = [-(-max(1, lengths[index]) // multiple) * multiple for index in order]
+    best, start_of = [0] + [None] * len(order), [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        for start in range(end):
+            cost = best[start] + overhead + padded[start] * (end - start)
+            if best[end] is None or cost < best[end]:
+                best[end], start_of[end] = cost, start
+    chunks, end = [], len(order)
+    while end:
+        chunks.append(order[start_of[end] : end])
+        end = start_of[end]
+    return chunks[::-1]
+
+
 def encode(
     encoder,
     texts: list[str],

@@ -27,6 +27,7 @@ from hybridbatch.core.contract import SETTINGS
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.core.io import read_frame, write_frame_csv
 from hybridbatch.models.accelerator import autocast_dtype, pad_multiple
+from hybridbatch.models.encode import length_chunks
 from hybridbatch.models.folder import load_encoder, provenance, save_encoder
 from hybridbatch.training import distributed
 from hybridbatch.training.batches import ManifestBatches
@@ -49,28 +50,52 @@ def learning_rate_factor(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: torch.device) -> dict:
+# A forward call's fixed cost, in padded tokens it is worth spending to save one: a batch's texts
+# are grouped by length only where a group saves more padding than this (models.encode.length_chunks).
+CHUNK_OVERHEAD_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """One side of a batch (queries or passages), tokenized as the forward pass takes it: padded
+    chunks, and where each text's embedding lands in their concatenation (`rows`)."""
+
+    chunks: list[dict]
+    rows: torch.Tensor
+
+
+def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: torch.device, chunked: bool) -> _Texts:
+    """`texts` in length-grouped padded chunks (`chunked`), or in one tensor padded to the longest."""
     multiple = pad_multiple(device)
-    features = encoder.tokenizer(
-        [prefix + text for text in texts],
-        padding=True,
-        truncation=True,
-        max_length=max_length,
-        pad_to_multiple_of=multiple if multiple > 1 else None,
-        return_tensors="pt",
-    )
-    return {name: tensor.to(device) for name, tensor in features.items()}
+    ids = encoder.tokenizer([prefix + text for text in texts], truncation=True, max_length=max_length)["input_ids"]
+    groups = length_chunks([len(row) for row in ids], CHUNK_OVERHEAD_TOKENS, multiple) if chunked else [list(range(len(ids)))]
+    chunks = [
+        {
+            name: tensor.to(device)
+            for name, tensor in encoder.tokenizer.pad(
+                {"input_ids": [ids[index] for index in group]}, pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt"
+            ).items()
+        }
+        for group in groups
+    ]
+    placed = torch.tensor([index for group in groups for index in group], dtype=torch.long)
+    return _Texts(chunks, torch.argsort(placed).to(device))
 
 
 class _PairForward(torch.nn.Module):
-    """Queries and passages in one forward call, the unit that DistributedDataParallel wraps."""
+    """Queries and passages in one forward call, the unit that DistributedDataParallel wraps; each
+    side's chunks are encoded one by one and their embeddings put back in the texts' order, so the
+    loss sees the whole batch."""
 
     def __init__(self, encoder) -> None:
         super().__init__()
         self.encoder = encoder
 
-    def forward(self, queries: dict, passages: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.encoder(queries)["sentence_embedding"], self.encoder(passages)["sentence_embedding"]
+    def _embed(self, texts: _Texts) -> torch.Tensor:
+        return torch.cat([self.encoder(chunk)["sentence_embedding"] for chunk in texts.chunks])[texts.rows]
+
+    def forward(self, queries: _Texts, passages: _Texts) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._embed(queries), self._embed(passages)
 
 
 def _trainable_model(
@@ -174,8 +199,8 @@ def _batch_loss(run: _TrainingRun, step: int) -> tuple[torch.Tensor, torch.Tenso
     prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         query_vectors, passage_vectors = run.forward(
-            _tokenize(encoder, queries, prefixes[0], settings.query_max_length, device),
-            _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device),
+            _tokenize(encoder, queries, prefixes[0], settings.query_max_length, device, settings.length_chunks),
+            _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device, settings.length_chunks),
         )
         all_passages, offset = distributed.gather_rows(torch.nn.functional.normalize(passage_vectors.float(), dim=-1), process)
         loss = info_nce(torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, settings.temperature, offset)

@@ -32,6 +32,9 @@ class TrainSettings:
     query_max_length: int = 64
     passage_max_length: int = 128
     freeze_embeddings: bool = True
+    # Encode a batch's texts in length-grouped padded chunks (the same loss and gradients as one
+    # tensor padded to the longest text, less padding); False: one padded tensor (the earlier path).
+    length_chunks: bool = True
     precision: str = "auto"
     checkpoint_every: int = 50
     seed: int = 0  # a run's seed: from the run, not the config section
