@@ -4,7 +4,7 @@
 
 Compares every file under `results/` (or the folders given) of two working directories: files only
 in one, and files whose bytes differ. A training log's `seconds` column is wall time, so logs are
-compared without it. Prints JSON; exits 1 when anything differs (for refactors that must change
+compared without it (and without a profiled log's per-phase times). Prints JSON; exits 1 when anything differs (for refactors that must change
 no output, e.g. on the tiny config).
 """
 
@@ -21,7 +21,9 @@ import pandas as pd
 
 def digest(path: Path) -> str:
     if path.name == "train_log.csv":
-        return hashlib.sha256(pd.read_csv(path).drop(columns="seconds").to_csv(index=False).encode()).hexdigest()
+        log = pd.read_csv(path)
+        timed = [column for column in log.columns if column == "seconds" or column.startswith("t_")]
+        return hashlib.sha256(log.drop(columns=timed).to_csv(index=False).encode()).hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -292,3 +292,17 @@ def test_length_chunks_give_the_loss_and_gradients_of_one_padded_batch(tiny_mode
     assert padded.keys() == chunked.keys() and len(padded) > 10
     for name, gradient in padded.items():
         assert torch.allclose(chunked[name], gradient, rtol=1e-4, atol=1e-6), name
+
+
+def test_a_profiled_run_logs_each_steps_time_by_phase(tiny_model, toy_with_validation, tmp_path):
+    pairs, manifest, validation = toy_with_validation
+    settings = dataclasses.replace(FAST, profile=True, validation=ValidationSchedule(every=10, patience=0))
+    log = train(tiny_model, manifest, pairs, tmp_path / "model", tmp_path / "checkpoints", settings, validation)
+    assert list(log.columns) == training.LOG_COLUMNS + training.PROFILE_COLUMNS
+    steps = log[["t_texts", "t_forward", "t_backward", "t_optimizer"]]
+    assert steps.notna().all().all() and (steps > 0).all().all()
+    # Validation is timed on the steps that validate, and only there.
+    assert list(log.loc[log["t_validation"].notna(), "step"]) == list(log.loc[log["val_score"].notna(), "step"])
+    assert list(pd.read_csv(tmp_path / "model" / "train_log.csv").columns) == list(log.columns)
+    plain = train(tiny_model, manifest, pairs, tmp_path / "plain", tmp_path / "plain-checkpoints", FAST)
+    assert list(plain.columns) == training.LOG_COLUMNS

@@ -41,6 +41,31 @@ log = logging.getLogger(__name__)
 
 
 LOG_COLUMNS = ["step", "loss", "lr", "seconds", *(f"val_{name}" for name in (*SETTINGS, "score"))]
+# With `training.profile`, each step's wall time by phase: text assembly and tokenisation, forward
+# and loss, backward, clipping and the optimiser step, validation (each phase ends with a device
+# synchronisation, so that a GPU's queued work is counted where it was queued).
+PROFILE_COLUMNS = ["t_texts", "t_forward", "t_backward", "t_optimizer", "t_validation"]
+
+
+def log_columns(settings: TrainSettings) -> list[str]:
+    return LOG_COLUMNS + (PROFILE_COLUMNS if settings.profile else [])
+
+
+class _PhaseClock:
+    """Wall time per phase of a step when profiling; nothing (no synchronisation) otherwise."""
+
+    def __init__(self, device: torch.device, enabled: bool) -> None:
+        self.device, self.enabled, self.times = device, enabled, {}
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        if not self.enabled:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.times[phase] = now - self.last
+        self.last = now
 
 
 def learning_rate_factor(step: int, total: int, warmup: int) -> float:
@@ -185,26 +210,32 @@ def train(
     if process.main:
         _save(run, target)
     distributed.stop(process)
-    return pd.DataFrame(progress.rows, columns=LOG_COLUMNS)
+    return pd.DataFrame(progress.rows, columns=log_columns(settings))
 
 
-def _batch_loss(run: _TrainingRun, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """This process's loss on its share of batch `step` (scaled so that the processes' gradients,
-    averaged, are those of the batch's mean loss) and the batch's mean loss."""
-    encoder, settings, process = run.encoder, run.settings, run.process
-    batch_rows = run.batches.rows(step)
-    queries, passages = run.batches.texts(step, process.share(batch_rows))
-    device = encoder.device
-    dtype = autocast_dtype(settings.precision, device)
+def _batch_texts(run: _TrainingRun, step: int) -> tuple[_Texts, _Texts, int]:
+    """This process's share of batch `step`, tokenized: queries, passages (with any hard
+    negatives) and the number of queries."""
+    encoder, settings = run.encoder, run.settings
+    queries, passages = run.batches.texts(step, run.process.share(run.batches.rows(step)))
     prefixes = encoder.prompts.get("query", ""), encoder.prompts.get("passage", "")
+    return (
+        _tokenize(encoder, queries, prefixes[0], settings.query_max_length, encoder.device, settings.length_chunks),
+        _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, encoder.device, settings.length_chunks),
+        len(queries),
+    )
+
+
+def _batch_loss(run: _TrainingRun, queries: _Texts, passages: _Texts, share: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """This process's loss (scaled by `share`, its queries x processes / the batch's rows, so that
+    the processes' gradients, averaged, are those of the batch's mean loss) and the batch's mean loss."""
+    device, process = run.encoder.device, run.process
+    dtype = autocast_dtype(run.settings.precision, device)
     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        query_vectors, passage_vectors = run.forward(
-            _tokenize(encoder, queries, prefixes[0], settings.query_max_length, device, settings.length_chunks),
-            _tokenize(encoder, passages, prefixes[1], settings.passage_max_length, device, settings.length_chunks),
-        )
+        query_vectors, passage_vectors = run.forward(queries, passages)
         all_passages, offset = distributed.gather_rows(torch.nn.functional.normalize(passage_vectors.float(), dim=-1), process)
-        loss = info_nce(torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, settings.temperature, offset)
-        loss = loss * (len(queries) * process.world / batch_rows)
+        loss = info_nce(torch.nn.functional.normalize(query_vectors.float(), dim=-1), all_passages, run.settings.temperature, offset)
+        loss = loss * share
     return loss, distributed.mean_over_processes(loss, process)
 
 
@@ -219,7 +250,10 @@ def _loop(run: _TrainingRun) -> None:
             bar.update()
             step = progress.step
             if run.held_out is not None and (step % run.settings.validation.every == 0 or step == total):
+                clock = _PhaseClock(run.encoder.device, run.settings.profile)
                 stop = run.process.main and _validate(run)
+                clock.lap("t_validation")
+                progress.rows[-1].update(clock.times)
                 if run.process.main:
                     bar.set_postfix(loss=f"{batch_loss:.4f}", val=f"{progress.rows[-1]['val_score']:.4f}")
                 if distributed.broadcast_flag(stop, run.process, run.encoder.device):
@@ -235,7 +269,11 @@ def _step(run: _TrainingRun) -> float:
     """One optimiser step on the next batch, logged; the batch's mean loss. A non-finite loss
     stops the run before the step, so the last checkpoint stays good."""
     step = run.progress.step
-    loss, batch_loss = _batch_loss(run, step)
+    clock = _PhaseClock(run.encoder.device, run.settings.profile)
+    queries, passages, count = _batch_texts(run, step)
+    clock.lap("t_texts")
+    loss, batch_loss = _batch_loss(run, queries, passages, count * run.process.world / run.batches.rows(step))
+    clock.lap("t_forward")
     if not torch.isfinite(batch_loss):
         raise DataError(
             f"training loss is {batch_loss.item()} at step {step} (batch {step} of {run.manifest_path}); "
@@ -243,12 +281,14 @@ def _step(run: _TrainingRun) -> float:
         )
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    clock.lap("t_backward")
     torch.nn.utils.clip_grad_norm_(run.encoder.parameters(), run.settings.max_grad_norm)
     learning_rate = run.schedule.get_last_lr()[0]
     run.optimizer.step()
     run.schedule.step()
+    clock.lap("t_optimizer")
     run.progress.step = step + 1
-    row = {"step": step + 1, "loss": batch_loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - run.started}
+    row = {"step": step + 1, "loss": batch_loss.item(), "lr": learning_rate, "seconds": time.perf_counter() - run.started, **clock.times}
     run.progress.rows.append(row)
     return row["loss"]
 
@@ -279,7 +319,7 @@ def _save(run: _TrainingRun, target: str | os.PathLike[str]) -> None:
         log.info("keeping the weights of step %d (validation score %.4f)", progress.best["step"], progress.best["score"])
     encoder.eval()
     save_encoder(encoder, target, provenance(run.settings.precision, encoder.device))
-    write_frame_csv(pd.DataFrame(progress.rows, columns=LOG_COLUMNS), Path(target) / "train_log.csv")
+    write_frame_csv(pd.DataFrame(progress.rows, columns=log_columns(run.settings)), Path(target) / "train_log.csv")
     run.checkpoints.remove_all()
     final = progress.rows[-1]
     log.info("trained %d steps in %.1f s, final loss %.4f", progress.step, final["seconds"], final["loss"])

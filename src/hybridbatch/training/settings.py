@@ -37,6 +37,9 @@ class TrainSettings:
     length_chunks: bool = True
     precision: str = "auto"
     checkpoint_every: int = 50
+    # Time each step's phases into the log (hybridbatch.training.loop.PROFILE_COLUMNS); on a GPU
+    # each phase then waits for the device, so profiling slows what it measures a little.
+    profile: bool = False
     seed: int = 0  # a run's seed: from the run, not the config section
     validation: ValidationSchedule = field(default_factory=ValidationSchedule)
 
