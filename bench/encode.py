@@ -12,23 +12,12 @@ import time
 
 import pandas as pd
 import torch
-from flops import forward_flops, token_lengths  # bench/flops.py, beside this script
+from flops import forward_flops, gemm_gflops, token_lengths  # bench/flops.py, beside this script
 
 from hybridbatch.models.accelerator import use_threads
 from hybridbatch.models.encode import encode
 from hybridbatch.models.folder import load_encoder
 from hybridbatch.models.settings import EncodeSettings
-
-
-def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
-    left, right = torch.randn(size, size), torch.randn(size, size)
-    left @ right
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        left @ right
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
 
 
 def encoder_gflop(encoder, texts: list[str], prefix: str, max_length: int) -> float:
@@ -82,11 +71,11 @@ def main() -> None:
         "gemm_fp32_gflops": round(gemm, 1),
         "encoder_gflop": round(flop, 1),
     }
-    for name in ("ours_fp32", "sentence_transformers_fp32"):
+    for key, name in (("", "ours_fp32"), ("st_", "sentence_transformers_fp32")):
         seconds = min(runs[name])
-        report[f"{name}_texts_per_s"] = round(len(texts) / seconds, 1)
-        report[f"{name}_gemm_share"] = round(flop / seconds / gemm, 3)
-    report["ratio_ours_fp32_vs_st"] = round(min(runs["sentence_transformers_fp32"]) / min(runs["ours_fp32"]), 3)
+        report[f"{key}texts_per_s"] = round(len(texts) / seconds, 1)
+        report[f"{key}gemm_share"] = round(flop / seconds / gemm, 3)
+    report["ratio_vs_st"] = round(min(runs["sentence_transformers_fp32"]) / min(runs["ours_fp32"]), 3)
     print(json.dumps(report, indent=2))
 
 

@@ -1,10 +1,15 @@
-"""Model FLOPs of a BERT-shaped encoder and GPUs' bf16 peaks, shared by bench/encode.py and bench/gpu.py.
+"""Model FLOPs of a BERT-shaped encoder, the machine's fp32 matmul rate and GPUs' bf16 peaks, shared by
+bench/encode.py, bench/train.py and bench/gpu.py.
 
 Forward FLOPs count the real (unpadded) tokens: per layer 2·n·(4H² + 2H·FFN) for the linear layers
 plus 4·n²·H for attention's two matmuls. A training step costs three forwards (backward: two).
 """
 
 from __future__ import annotations
+
+import time
+
+import torch
 
 # Dense bf16 tensor-core peaks (TFLOP/s, no sparsity), from the vendors' data sheets, matched by name.
 BF16_PEAK_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.0, "H100": 989.4, "A100": 312.0, "L40S": 362.1, "A10G": 70.0, "L4": 121.0}
@@ -26,3 +31,15 @@ def bf16_peak_flops(device_name: str) -> float | None:
         if name in device_name:
             return tflops * 1e12
     return None
+
+
+def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """The best fp32 rate of a square matmul on the CPU, in GFLOP/s (the rate a share is taken of)."""
+    left, right = torch.randn(size, size), torch.randn(size, size)
+    left @ right
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        left @ right
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from flops import forward_flops, gemm_gflops, token_lengths  # bench/flops.py, beside this script
 
 from hybridbatch.models.accelerator import use_threads
+from hybridbatch.models.folder import load_encoder
 from hybridbatch.training.batches import ManifestBatches
 from hybridbatch.training.loop import train
 from hybridbatch.training.manifest import read_training_pairs
@@ -97,6 +99,17 @@ def main() -> None:
         batches = ManifestBatches(manifest, pairs, 0)
         texts = [batches.texts(step) for step in range(args.steps)]
     stamps = sentence_transformers_run(args.model, [q for qs, _ in texts for q in qs], [p for _, ps in texts for p in ps], batch_size, args.max_length)
+    # Model FLOPs of the timed steps on real tokens: a training step costs three forwards.
+    encoder = load_encoder(args.model, torch.device("cpu"))
+    timed_texts = texts[1:]
+    lengths = [
+        length
+        for queries, passages in timed_texts
+        for texts_of, kind in ((queries, "query"), (passages, "passage"))
+        for length in token_lengths(encoder, texts_of, encoder.prompts.get(kind, ""), args.max_length)
+    ]
+    step_gflop = 3 * forward_flops(encoder[0].auto_model.config, lengths) / 1e9
+    gemm = gemm_gflops()
     ours_seconds = float(ours["seconds"].iloc[-1] - ours["seconds"].iloc[0])
     baseline_seconds = float(baseline["seconds"].iloc[-1] - baseline["seconds"].iloc[0])
     st_seconds = stamps[-1] - stamps[0]
@@ -110,6 +123,9 @@ def main() -> None:
                 "baseline_pairs_per_s": round(pairs_timed / baseline_seconds, 2),
                 "st_pairs_per_s": round(pairs_timed / st_seconds, 2),
                 "speedup_over_baseline": round(baseline_seconds / ours_seconds, 3),
+                "gemm_fp32_gflops": round(gemm, 1),
+                "gemm_share": round(step_gflop / ours_seconds / gemm, 3),
+                "baseline_gemm_share": round(step_gflop / baseline_seconds / gemm, 3),
                 "seconds_per_step": round(ours_seconds / (args.steps - 1), 2),
             },
             indent=2,
