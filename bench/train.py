@@ -1,5 +1,5 @@
-"""Training throughput: hybridbatch.training (length-grouped chunks), its earlier path (each side of
-a batch padded to its longest text: `baseline_pairs_per_s`) and sentence-transformers' trainer with
+"""Training throughput: hybridbatch.training with length-grouped chunks, its padded path (each side
+of a batch padded to its longest text: `baseline_pairs_per_s`) and sentence-transformers' trainer with
 MultipleNegativesRankingLoss, same model, batches (the manifest's texts, in order), truncation,
 frozen token embeddings and fp32, measured in one run. Pairs/s over the steps after the first.
 
@@ -90,10 +90,15 @@ def main() -> None:
         short = Path(folder) / "manifest.parquet"
         manifest.to_parquet(short, index=False)
         settings = TrainSettings(
-            precision="fp32", query_max_length=args.max_length, passage_max_length=args.max_length, freeze_embeddings=True, checkpoint_every=10_000
+            precision="fp32",
+            query_max_length=args.max_length,
+            passage_max_length=args.max_length,
+            freeze_embeddings=True,
+            checkpoint_every=10_000,
+            length_chunks=True,
         )
         ours = train(args.model, short, pairs, Path(folder) / "model", Path(folder) / "checkpoints", settings)
-        # The earlier path: each side of a batch in one tensor padded to its longest text.
+        # The padded path: each side of a batch in one tensor padded to its longest text.
         padded = dataclasses.replace(settings, length_chunks=False)
         baseline = train(args.model, short, pairs, Path(folder) / "padded", Path(folder) / "padded-checkpoints", padded)
         batches = ManifestBatches(manifest, pairs, 0)

@@ -33,8 +33,8 @@ class TrainSettings:
     passage_max_length: int = 128
     freeze_embeddings: bool = True
     # Encode a batch's texts in length-grouped padded chunks (the same loss and gradients as one
-    # tensor padded to the longest text, less padding); False: one padded tensor (the earlier path).
-    length_chunks: bool = True
+    # tensor padded to the longest text, less padding); False: one padded tensor.
+    length_chunks: bool = False
     precision: str = "auto"
     checkpoint_every: int = 50
     # Time each step's phases into the log (hybridbatch.training.loop.PROFILE_COLUMNS); on a GPU
