@@ -17,7 +17,7 @@ from hybridbatch.core.errors import DataError
 from hybridbatch.core.io import write_parquet
 from hybridbatch.data.formats import lareqa, ntrex, tatoeba, tico19
 from hybridbatch.data.registry import NTREX_DOCUMENT_IDS, DatasetSpec, DocumentView, dataset
-from hybridbatch.data.splits import blocks, split_documents
+from hybridbatch.data.splits import blocks, positions, split_documents
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def _context_tables(ids: Sequence[str], documents: Sequence[str], sentences: Map
     (its corpus's training side is the translation view's)."""
     clusters = documents if clusters is None else clusters
     first = [
-        index for index, position in enumerate(_positions(documents)) if position % 2 == 0 and index + 1 < len(ids) and documents[index + 1] == documents[index]
+        index for index, position in enumerate(positions(documents)) if position % 2 == 0 and index + 1 < len(ids) and documents[index + 1] == documents[index]
     ]
     queries, candidates, qrels = (empty_columns(name) for name in ("queries", "candidates", "qrels"))
     for lang, texts in sentences.items():
@@ -155,14 +155,6 @@ def _context_tables(ids: Sequence[str], documents: Sequence[str], sentences: Map
         for lang in sentences:
             _append(qrels, qid=ids[index], cid=f"{lang}:{ids[index + 1]}")
     return _tables(queries, candidates, qrels, empty_columns("pairs"), documents)
-
-
-def _positions(documents: Sequence[str]) -> list[int]:
-    """Each sentence's position in its document (`documents[i]`: sentence i's, contiguous)."""
-    positions: list[int] = []
-    for index, document in enumerate(documents):
-        positions.append(positions[-1] + 1 if index and documents[index - 1] == document else 0)
-    return positions
 
 
 def _neighbour_pairs(ids: Sequence[str], documents: Sequence[str], sentences: Mapping[str, Sequence[str]]) -> dict[str, list]:

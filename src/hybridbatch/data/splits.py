@@ -28,11 +28,15 @@ def split_documents(sizes: Mapping[str, int], test_share: float, seed: int) -> t
     return sorted(set(sizes) - set(test)), sorted(test)
 
 
+def positions(documents: Sequence[str]) -> list[int]:
+    """Each sentence's position in its document (`documents[i]`: sentence i's document, contiguous)."""
+    counted: list[int] = []
+    for index, document in enumerate(documents):
+        counted.append(counted[-1] + 1 if index and documents[index - 1] == document else 0)
+    return counted
+
+
 def blocks(documents: Sequence[str], size: int) -> list[str]:
     """Each sentence's block: "{document}#{n}", n counting blocks of `size` consecutive sentences
     from the start of its document (`documents[i]`: sentence i's document, contiguous)."""
-    labels, position = [], 0
-    for index, document in enumerate(documents):
-        position = position + 1 if index and documents[index - 1] == document else 0
-        labels.append(f"{document}#{position // size}")
-    return labels
+    return [f"{document}#{position // size}" for document, position in zip(documents, positions(documents), strict=True)]

@@ -41,6 +41,13 @@ def token_budget_batches(lengths: list[int], max_texts: int, max_tokens: int, mu
     return batches
 
 
+def padded_features(tokenizer, token_ids: Sequence[Sequence[int]], multiple: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Token ids of several texts as one batch on `device`, padded to the longest (rounded up to
+    `multiple`), with its attention mask."""
+    features = tokenizer.pad({"input_ids": list(token_ids)}, pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt")
+    return {name: tensor.to(device) for name, tensor in features.items()}
+
+
 def length_chunks(lengths: Sequence[int], overhead: int, multiple: int = 1) -> list[list[int]]:
     """The texts' indices in groups, each to be padded to its longest text (rounded up to
     `multiple`): the grouping of least total cost, padded tokens plus `overhead` tokens for each
@@ -98,8 +105,7 @@ def encode(
     ):
         for start, end in batches:
             batch = order[start:end]
-            features = tokenizer.pad({"input_ids": [token_ids[i] for i in batch]}, pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt")
-            features = {name: tensor.to(device) for name, tensor in features.items()}
+            features = padded_features(tokenizer, [token_ids[i] for i in batch], multiple, device)
             embedding = encoder(features)["sentence_embedding"].float()
             embedding = torch.nn.functional.normalize(embedding, dim=-1)
             if not start:

@@ -27,7 +27,7 @@ from hybridbatch.core.contract import SETTINGS
 from hybridbatch.core.errors import ConfigError, DataError
 from hybridbatch.core.io import read_frame, write_frame_csv
 from hybridbatch.models.accelerator import autocast_dtype, pad_multiple
-from hybridbatch.models.encode import length_chunks
+from hybridbatch.models.encode import length_chunks, padded_features
 from hybridbatch.models.folder import load_encoder, provenance, save_encoder
 from hybridbatch.training import distributed
 from hybridbatch.training.batches import ManifestBatches
@@ -94,15 +94,7 @@ def _tokenize(encoder, texts: list[str], prefix: str, max_length: int, device: t
     multiple = pad_multiple(device)
     ids = encoder.tokenizer([prefix + text for text in texts], truncation=True, max_length=max_length)["input_ids"]
     groups = length_chunks([len(row) for row in ids], CHUNK_OVERHEAD_TOKENS, multiple) if chunked else [list(range(len(ids)))]
-    chunks = [
-        {
-            name: tensor.to(device)
-            for name, tensor in encoder.tokenizer.pad(
-                {"input_ids": [ids[index] for index in group]}, pad_to_multiple_of=multiple if multiple > 1 else None, return_tensors="pt"
-            ).items()
-        }
-        for group in groups
-    ]
+    chunks = [padded_features(encoder.tokenizer, [ids[index] for index in group], multiple, device) for group in groups]
     placed = torch.tensor([index for group in groups for index in group], dtype=torch.long)
     return _Texts(chunks, torch.argsort(placed).to(device))
 
